@@ -1,0 +1,127 @@
+import json
+
+from django import forms
+from django.contrib import admin, messages
+
+from devmanager.api.exceptions import flatten_errors
+
+from . import services
+from .api.serializers import DeviceCreateSerializer
+from .models import Device, DeviceEvent
+
+
+class DeviceCreationForm(forms.ModelForm):
+    """Creating a device in the admin validates exactly as `POST /devices` does."""
+
+    tags_text = forms.CharField(label="Tags", required=False, help_text="Comma-separated, in order.")
+    metadata_text = forms.CharField(
+        label="Metadata", required=False, widget=forms.Textarea(attrs={"rows": 8}), help_text="A JSON object."
+    )
+
+    class Meta:
+        model = Device
+        fields = ["id", "alias", "dms_owner", "icon", "icon_color"]
+
+    def clean(self):
+        cleaned = super().clean()
+        body = {name: cleaned.get(name) or None for name in ("alias", "dms_owner", "icon", "icon_color")}
+        body["id"] = cleaned.get("id") or self.data.get("id", "")
+        tags = [tag.strip() for tag in (cleaned.get("tags_text") or "").split(",") if tag.strip()]
+        body["tags"] = tags
+        metadata_text = (cleaned.get("metadata_text") or "").strip()
+        if metadata_text:
+            try:
+                body["metadata"] = json.loads(metadata_text)
+            except ValueError as exc:
+                self.add_error("metadata_text", f"Invalid JSON: {exc}")
+                return cleaned
+        serializer = DeviceCreateSerializer(data=body)
+        if body["id"] and Device.objects.filter(pk=body["id"]).exists():
+            self.add_error("id", "A device with this id already exists.")
+        elif not serializer.is_valid():
+            for error in flatten_errors(serializer.errors):
+                field = {"tags": "tags_text", "metadata": "metadata_text"}.get(error["name"].split("[")[0])
+                field = field or (error["name"] if error["name"] in self.fields else None)
+                self.add_error(field, f"{error['name']}: {error['message']}")
+        else:
+            self.validated_body = serializer.validated_data
+        return cleaned
+
+    def validate_unique(self):
+        pass  # a duplicate id is reported by the service, as in the API
+
+
+class DeviceEventInline(admin.TabularInline):
+    model = DeviceEvent
+    fields = ["timestamp", "type", "description", "source"]
+    readonly_fields = fields
+    ordering = ["-timestamp"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = ["id", "alias", "status", "dms_owner", "tag_list", "creation_timestamp"]
+    list_filter = ["status", "dms_owner"]
+    search_fields = ["=id", "alias"]
+    ordering = ["-creation_timestamp", "-id"]
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["decommission"]
+    inlines = [DeviceEventInline]
+    readonly_fields = [
+        "id",
+        "alias",
+        "status",
+        "tags",
+        "dms_owner",
+        "icon",
+        "icon_color",
+        "metadata",
+        "slots",
+        "creation_timestamp",
+        "updated_timestamp",
+    ]
+
+    @admin.display(description="Tags")
+    def tag_list(self, device):
+        return ", ".join(device.tags)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = DeviceCreationForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["id", "alias", "tags_text", "dms_owner", "icon", "icon_color", "metadata_text"]
+        return self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # existing devices change only through their services (actions, slot and metadata views)
+        device = services.device_create(**form.validated_body, source=request.user.get_username())
+        obj.pk = device.pk
+        obj.refresh_from_db()
+
+    @admin.action(description="Decommission the selected devices")
+    def decommission(self, request, queryset):
+        count = 0
+        for device_id in queryset.values_list("pk", flat=True):
+            services.device_decommission(device_id=device_id, source=request.user.get_username())
+            count += 1
+        self.message_user(request, f"{count} device(s) decommissioned.", messages.SUCCESS)

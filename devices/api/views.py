@@ -1,0 +1,139 @@
+from urllib.parse import quote
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from devmanager.api.filters import FilterLanguageBackend
+from devmanager.api.pagination import BookmarkPagination
+from devmanager.api.views import parse_bool_param, request_source
+
+from .. import services
+from ..models import Device
+from .serializers import DeviceCreateSerializer, DeviceSerializer
+
+DEVICE_SORT_FIELDS = {
+    "id": "id",
+    "alias": "alias",
+    "status": "status",
+    "dms_owner": "dms_owner",
+    "creation_timestamp": "creation_timestamp",
+    "updated_timestamp": "updated_timestamp",
+}
+
+ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The device's id.")
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Apply only if the device's ETag matches."
+)
+
+
+class StatusDistributionSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    status_distribution = serializers.DictField(child=serializers.IntegerField())
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List devices", tags=["devices"]),
+    create=extend_schema(
+        summary="Create a device", tags=["devices"], request=DeviceCreateSerializer, responses={201: DeviceSerializer}
+    ),
+    retrieve=extend_schema(summary="Get a device", tags=["devices"], parameters=[ID_PARAMETER]),
+    destroy=extend_schema(
+        summary="Delete a device (decommissioned only, unless forced)",
+        tags=["devices"],
+        parameters=[
+            ID_PARAMETER,
+            IF_MATCH,
+            OpenApiParameter("force", OpenApiTypes.BOOL, description="Delete even if not decommissioned."),
+        ],
+    ),
+)
+class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The device resource."""
+
+    queryset = Device.objects.with_recent_events()
+    serializer_class = DeviceSerializer
+    filter_backends = [FilterLanguageBackend]
+    pagination_class = BookmarkPagination
+    scope_resource = "devices"
+    sort_fields = DEVICE_SORT_FIELDS
+    default_sort = "creation_timestamp"
+    lookup_value_regex = "[^/]+"
+    etag_resource = True
+
+    def get_object(self):
+        device = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        self.check_object_permissions(self.request, device)
+        return device
+
+    def _device_response(self, device_id: str, status_code=status.HTTP_200_OK, headers=None) -> Response:
+        device = self.get_queryset().get(pk=device_id)
+        return Response(
+            DeviceSerializer(device).data, status=status_code, headers={"ETag": device.etag, **(headers or {})}
+        )
+
+    def create(self, request):
+        serializer = DeviceCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        device = services.device_create(**serializer.validated_data, source=request_source(request))
+        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(device.id, safe='')}")
+        return self._device_response(device.id, status.HTTP_201_CREATED, {"Location": location})
+
+    def retrieve(self, request, pk=None):
+        device = self.get_object()
+        if request.headers.get("If-None-Match") == device.etag:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": device.etag})
+        return Response(DeviceSerializer(device).data, headers={"ETag": device.etag})
+
+    def destroy(self, request, pk=None):
+        device = self.get_object()
+        force = parse_bool_param(request, "force")
+        services.device_delete(device_id=device.pk, force=force, if_match=request.headers.get("If-Match"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Decommission a device (final, idempotent)",
+        tags=["devices"],
+        parameters=[ID_PARAMETER, IF_MATCH],
+        responses={204: OpenApiResponse(description="Decommissioned (or already was).")},
+    )
+    @action(detail=True, methods=["delete"])
+    def decommission(self, request, pk=None):
+        device = self.get_object()
+        services.device_decommission(
+            device_id=device.pk, source=request_source(request), if_match=request.headers.get("If-Match")
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="List the devices of a DMS",
+        tags=["devices"],
+        parameters=[OpenApiParameter("dms_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The DMS.")],
+        responses={200: DeviceSerializer(many=True)},
+    )
+    @action(detail=False, methods=["get"], url_path=r"dms/(?P<dms_id>[^/]+)")
+    def dms(self, request, dms_id=None):
+        queryset = self.filter_queryset(self.get_queryset().filter(dms_owner=dms_id))
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(DeviceSerializer(page, many=True).data)
+
+
+class StatsView(APIView):
+    """`GET /stats`: the number of devices, in total and per status, honouring `filter`."""
+
+    scope_resource = "devices"
+    filter_backends = [FilterLanguageBackend]
+    sort_fields = DEVICE_SORT_FIELDS
+    default_sort = "creation_timestamp"
+
+    @extend_schema(summary="Device statistics", tags=["devices"], responses={200: StatusDistributionSerializer})
+    def get(self, request):
+        queryset = Device.objects.all()
+        for backend in self.filter_backends:
+            queryset = backend().filter_queryset(request, queryset, self)
+        distribution = queryset.status_distribution()
+        return Response({"total": sum(distribution.values()), "status_distribution": distribution})

@@ -1,0 +1,32 @@
+from django.db import models
+
+
+class DeviceStatus(models.TextChoices):
+    NO_IDENTITY = "NO_IDENTITY"
+    ACTIVE = "ACTIVE"
+    RENEWAL_WINDOW = "RENEWAL_WINDOW"
+    ABOUT_TO_EXPIRE = "ABOUT_TO_EXPIRE"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+    DECOMMISSIONED = "DECOMMISSIONED"
+
+
+class SlotStatus(models.TextChoices):
+    ACTIVE = "ACTIVE"
+    RENEWAL_WINDOW = "RENEWAL_WINDOW"
+    ABOUT_TO_EXPIRE = "ABOUT_TO_EXPIRE"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+
+
+class EventType(models.TextChoices):
+    CREATED = "CREATED"
+    PROVISIONED = "PROVISIONED"
+    RENEWED = "RENEWED"
+    STATUS_UPDATED = "STATUS-UPDATED"
+    METADATA_UPDATED = "METADATA-UPDATED"
+    DECOMMISSIONED = "DECOMMISSIONED"
+
+
+# The identity slot is the slot of this name in `Device.slots`.
+DEFAULT_SLOT = "default"

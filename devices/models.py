@@ -1,0 +1,91 @@
+from django.db import models
+from django.utils import timezone
+
+from .choices import DEFAULT_SLOT, DeviceStatus, EventType
+from .querysets import DeviceEventQuerySet, DeviceQuerySet
+
+
+class Device(models.Model):
+    """A device of the fleet: identity slots, lifecycle status, tags, metadata and its owning DMS."""
+
+    id = models.CharField(primary_key=True, max_length=255)
+    alias = models.CharField(max_length=255, blank=True, default="")
+    # The tags in the order given; DeviceTag rows mirror them for indexed filtering.
+    tags = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=32, choices=DeviceStatus.choices, default=DeviceStatus.NO_IDENTITY)
+    icon = models.CharField(max_length=255, blank=True, default="")
+    icon_color = models.CharField(max_length=15, blank=True, default="")
+    dms_owner = models.CharField(max_length=255, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    slots = models.JSONField(default=dict, blank=True)
+    # Bumped by every write; with the creation time it makes the ETag.
+    version = models.PositiveBigIntegerField(default=1)
+    creation_timestamp = models.DateTimeField(default=timezone.now)
+    updated_timestamp = models.DateTimeField(default=timezone.now)
+
+    objects = DeviceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["creation_timestamp", "id"]
+        indexes = [
+            models.Index(fields=["creation_timestamp", "id"], name="device_created_idx"),
+            models.Index(fields=["updated_timestamp", "id"], name="device_updated_idx"),
+            models.Index(fields=["status", "creation_timestamp", "id"], name="device_status_created_idx"),
+            models.Index(fields=["dms_owner", "creation_timestamp", "id"], name="device_dms_created_idx"),
+            models.Index(fields=["alias", "id"], name="device_alias_idx"),
+        ]
+
+    def __str__(self):
+        return self.id
+
+    @property
+    def identity(self) -> dict | None:
+        return self.slots.get(DEFAULT_SLOT)
+
+    @property
+    def etag(self) -> str:
+        """A strong ETag: changes with every write, and differs between two devices that reuse an id."""
+        return f'"{self.version}-{int(self.creation_timestamp.timestamp() * 1_000_000):x}"'
+
+
+class DeviceTag(models.Model):
+    """One row per tag of a device, with a lower-cased copy: tag filters are indexed on every database."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="tag_rows")
+    value = models.CharField(max_length=128)
+    value_lower = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "value"], name="%(app_label)s_%(class)s_unique_device_value"),
+        ]
+        indexes = [
+            models.Index(fields=["value", "device"], name="devicetag_value_idx"),
+            models.Index(fields=["value_lower", "device"], name="devicetag_value_lower_idx"),
+        ]
+
+    def __str__(self):
+        return self.value
+
+
+class DeviceEvent(models.Model):
+    """One entry of a device's append-only history; a device's timestamps strictly increase."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
+    timestamp = models.DateTimeField()
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    description = models.TextField(blank=True, default="")
+    source = models.CharField(max_length=255, blank=True, default="")
+
+    objects = DeviceEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-timestamp"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "timestamp"], name="%(app_label)s_%(class)s_unique_device_timestamp"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.device_id} {self.type} at {self.timestamp.isoformat()}"

@@ -1,0 +1,40 @@
+"""Bearer API keys for clients, and the admin's session for staff."""
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework import authentication, exceptions
+
+from .models import ApiKey, is_key_shaped
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer ak_<32 hex>`; the request's `auth` is the ApiKey."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if header is None:
+            return None  # no credentials: the permission check answers invalid_auth unless a session applies
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise exceptions.AuthenticationFailed("Authorization must be `Bearer <api key>`.", code="invalid_auth")
+        if not is_key_shaped(token):
+            raise exceptions.AuthenticationFailed("The token is not an API key (ak_ + 32 hex).", code="invalid_auth")
+        key = ApiKey.objects.usable().for_plaintext(token).first()
+        if key is None:
+            raise exceptions.AuthenticationFailed("The API key is unknown, revoked or expired.", code="invalid_apikey")
+        return (AnonymousUser(), key)
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class StaffSessionAuthentication(authentication.SessionAuthentication):
+    """Staff logged into the admin may use the API from the browser (CSRF enforced on writes)."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None or not result[0].is_staff:
+            return None
+        return result

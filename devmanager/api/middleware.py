@@ -1,0 +1,141 @@
+"""Request-wide behaviour: request IDs, the error body on every error, HTTPS, body size and keys in URLs."""
+
+import ipaddress
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.http import HttpResponsePermanentRedirect
+
+from .exceptions import default_type, error_response
+from .request_id import API_KEY_PATTERN, bind_request_id, new_request_id, unbind_request_id
+
+# Paths that serve people rather than API clients keep Django's own HTML error pages.
+HTML_PATH_PREFIXES = ("/admin/",)
+HTTPS_EXEMPT_PATHS = ("/healthz", "/readyz")
+
+access_log = logging.getLogger("devmanager.access")
+
+
+class RequestIdMiddleware:
+    """Assigns the request ID, binds it for log lines, and sends it back in `X-Request-ID`."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = new_request_id()
+        token = bind_request_id(request.request_id)
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request.request_id
+            access_log.info(
+                "%s %s %s %.1fms",
+                request.method,
+                request.get_full_path(),
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+            )
+        finally:
+            unbind_request_id(token)
+        return response
+
+
+class ErrorBodyMiddleware:
+    """Rewrites any error answer that is not already in the contract's shape (Django's 404, 405, 500...)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code < 400 or getattr(response, "devmanager_error", False):
+            return response
+        if request.path.startswith(HTML_PATH_PREFIXES):
+            return response
+        status_code = response.status_code
+        if status_code == 404:
+            replacement = error_response(404, "unrecognized_request", f"No such URL: {request.path}")
+        elif status_code == 405:
+            replacement = error_response(405, "method_not_supported", f"Method {request.method} is not allowed here.")
+        elif status_code >= 500:
+            replacement = error_response(
+                500, "internal_server_error", "An unexpected error occurred; quote the request ID to support."
+            )
+        else:
+            replacement = error_response(status_code, default_type(status_code), _reason(response))
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement
+
+
+def _reason(response) -> str:
+    """A short message for an error response Django produced (e.g. a 400 from a suspicious request)."""
+    if response.get("Content-Type", "").startswith("application/json"):
+        try:
+            data = json.loads(response.content)
+            if isinstance(data, dict) and isinstance(data.get("detail"), str):
+                return data["detail"]
+        except (ValueError, AttributeError):
+            pass
+    return response.reason_phrase or "Bad request."
+
+
+class RequireHttpsMiddleware:
+    """With DEVMANAGER_REQUIRE_HTTPS, plain-HTTP reads are redirected and other methods refused."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.trusted_proxies = [
+            ipaddress.ip_network(item, strict=False) for item in settings.DEVMANAGER_TRUSTED_PROXIES
+        ]
+
+    def __call__(self, request):
+        if not settings.DEVMANAGER_REQUIRE_HTTPS or request.path in HTTPS_EXEMPT_PATHS or self._is_secure(request):
+            return self.get_response(request)
+        if request.method in ("GET", "HEAD"):
+            return HttpResponsePermanentRedirect(f"https://{request.get_host()}{request.get_full_path()}")
+        return error_response(403, "invalid_request", "HTTPS is required for this request.")
+
+    def _is_secure(self, request) -> bool:
+        if request.is_secure():
+            return True
+        forwarded = request.META.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
+        return forwarded == "https" and self._from_trusted_proxy(request)
+
+    def _from_trusted_proxy(self, request) -> bool:
+        try:
+            address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted_proxies)
+
+
+class RequestGuardMiddleware:
+    """Refuses, before any parsing, bodies over the size limit and API keys sent in the URL."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            too_large = int(length) > settings.DEVMANAGER_MAX_BODY_BYTES
+        except ValueError:
+            return error_response(400, "bad_request", "Content-Length is not a number.")
+        if too_large:
+            return error_response(
+                413, "payload_too_large", f"The body exceeds {settings.DEVMANAGER_MAX_BODY_BYTES} bytes."
+            )
+        for name, values in request.GET.lists():
+            if any(API_KEY_PATTERN.search(value) for value in values):
+                return error_response(
+                    400,
+                    "bad_request",
+                    "An API key must never be sent in the URL; use the Authorization header and revoke this key.",
+                    [{"name": name, "message": "contains an API key"}],
+                )
+        return self.get_response(request)

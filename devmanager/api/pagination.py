@@ -1,0 +1,238 @@
+"""Keyset pagination with signed, self-contained bookmarks.
+
+A list request is described by a `ListQuery`: its filters, sort and page size. The first page is read from
+the query string; every later page from the bookmark, which carries that query together with the sort key and
+id of the last row served. A page is then `WHERE (sort_key, id) > (last_key, last_id) ORDER BY sort_key, id
+LIMIT page_size + 1`: page 10,000 costs what page 1 costs, and rows inserted or deleted meanwhile neither
+shift nor repeat the rows of a walk.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core import signing
+from django.db import models
+from rest_framework import exceptions
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+BOOKMARK_SALT = "devmanager.bookmark.v1"
+INCLUDE_VALUES = ("total_count",)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a list request asks for; the part a bookmark must reproduce exactly is `signature`."""
+
+    filters: tuple[str, ...] = ()
+    sort_by: str = ""
+    sort_mode: str = "asc"
+    page_size: int = 25
+    include: frozenset[str] = field(default_factory=frozenset)
+    after: tuple | None = None  # (sort key, id) of the last row of the previous page
+
+    @property
+    def signature(self) -> tuple:
+        return (list(self.filters), self.sort_by, self.sort_mode)
+
+    @property
+    def descending(self) -> bool:
+        return self.sort_mode == "desc"
+
+
+def _invalid(name: str, message: str) -> exceptions.ValidationError:
+    return exceptions.ValidationError({name: [message]})
+
+
+def _parse_page_size(raw: str | None, default: int) -> int:
+    if raw is None:
+        return default
+    maximum = settings.DEVMANAGER_PAGE_SIZE_MAX
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise _invalid("page_size", f"must be an integer from 1 to {maximum}")
+    return int(raw)
+
+
+def _parse_include(values: list[str]) -> frozenset[str]:
+    include = {item.strip() for value in values for item in value.split(",") if item.strip()}
+    unknown = include - set(INCLUDE_VALUES)
+    if unknown:
+        raise _invalid("include", f"unknown value {sorted(unknown)[0]!r}; allowed: {', '.join(INCLUDE_VALUES)}")
+    return frozenset(include)
+
+
+def _single(params, name: str) -> str | None:
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise _invalid(name, "must be given at most once")
+    return values[0] if values else None
+
+
+def encode_bookmark(query: ListQuery, last_key, last_id) -> str:
+    if isinstance(last_key, datetime):
+        last_key = last_key.isoformat()
+    payload = {
+        "f": list(query.filters),
+        "s": query.sort_by,
+        "m": query.sort_mode,
+        "p": query.page_size,
+        "k": [last_key, last_id],
+    }
+    return signing.dumps(payload, salt=BOOKMARK_SALT, compress=True)
+
+
+def decode_bookmark(bookmark: str) -> dict:
+    try:
+        payload = signing.loads(bookmark, salt=BOOKMARK_SALT)
+    except (signing.BadSignature, ValueError, UnicodeError, OverflowError) as exc:
+        raise _invalid("bookmark", "is not a bookmark this service issued (forged, truncated or foreign)") from exc
+    valid = (
+        isinstance(payload, dict)
+        and isinstance(payload.get("f"), list)
+        and all(isinstance(item, str) for item in payload["f"])
+        and isinstance(payload.get("s"), str)
+        and payload.get("m") in ("asc", "desc")
+        and isinstance(payload.get("p"), int)
+        and isinstance(payload.get("k"), list)
+        and len(payload["k"]) == 2
+    )
+    if not valid:
+        raise _invalid("bookmark", "is not a bookmark of this list")
+    return payload
+
+
+def parse_list_query(request, *, sort_fields: dict[str, str], default_sort: str) -> ListQuery:
+    """Read and validate the list parameters, from the query string or from the bookmark."""
+    params = request.query_params
+    page_size_raw = _single(params, "page_size")
+    include = _parse_include(params.getlist("include"))
+    bookmark = _single(params, "bookmark")
+    filters = tuple(params.getlist("filter"))
+    sort_by = _single(params, "sort_by")
+    sort_mode = _single(params, "sort_mode")
+
+    if sort_by is not None and sort_by not in sort_fields:
+        raise _invalid("sort_by", f"unknown sort field {sort_by!r}; allowed: {', '.join(sort_fields)}")
+    if sort_mode is not None and sort_mode not in ("asc", "desc"):
+        raise _invalid("sort_mode", "must be asc or desc")
+
+    if not bookmark:
+        return ListQuery(
+            filters=filters,
+            sort_by=sort_by or default_sort,
+            sort_mode=sort_mode or "asc",
+            page_size=_parse_page_size(page_size_raw, settings.DEVMANAGER_PAGE_SIZE_DEFAULT),
+            include=include,
+        )
+
+    payload = decode_bookmark(bookmark)
+    if payload["s"] not in sort_fields:
+        raise _invalid("bookmark", "is not a bookmark of this list")
+    query = ListQuery(
+        filters=tuple(payload["f"]),
+        sort_by=payload["s"],
+        sort_mode=payload["m"],
+        page_size=_parse_page_size(page_size_raw, payload["p"]),
+        include=include,
+        after=tuple(payload["k"]),
+    )
+    # The bookmark's query governs; a parameter sent beside it may only repeat it.
+    if filters and filters != query.filters:
+        raise _invalid("filter", "differs from the bookmark's filters; send the bookmark alone")
+    if sort_by is not None and sort_by != query.sort_by:
+        raise _invalid("sort_by", "differs from the bookmark's sort_by")
+    if sort_mode is not None and sort_mode != query.sort_mode:
+        raise _invalid("sort_mode", "differs from the bookmark's sort_mode")
+    return query
+
+
+def get_list_query(request, view) -> ListQuery:
+    """The request's ListQuery, parsed once and shared by the filter backend and the paginator."""
+    query = getattr(request, "_list_query", None)
+    if query is None:
+        query = parse_list_query(request, sort_fields=view.sort_fields, default_sort=view.default_sort)
+        request._list_query = query
+    return query
+
+
+def _key_value(model_field: models.Field, raw):
+    """Turn a bookmark's stored sort key back into the field's Python value."""
+    try:
+        return model_field.to_python(raw)
+    except Exception as exc:  # a validly signed bookmark never gets here; stay safe anyway
+        raise _invalid("bookmark", "is not a bookmark of this list") from exc
+
+
+class BookmarkPagination(BasePagination):
+    """Seek pagination on the view's `sort_fields` (API name -> model field), ties broken by `id`."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.query = query = get_list_query(request, view)
+        field_name = view.sort_fields[query.sort_by]
+        model_field = queryset.model._meta.get_field(field_name)
+        self.total = queryset.count() if "total_count" in query.include else None
+
+        prefix = "-" if query.descending else ""
+        ordering = [f"{prefix}pk"] if model_field.primary_key else [f"{prefix}{field_name}", f"{prefix}pk"]
+        ordered = queryset.order_by(*ordering)
+        if query.after is not None:
+            ordered = ordered.filter(self._after(field_name, model_field, queryset.model, query))
+        rows = list(ordered[: query.page_size + 1])
+        self.next = ""
+        if len(rows) > query.page_size:
+            rows = rows[: query.page_size]
+            last = rows[-1]
+            self.next = encode_bookmark(query, model_field.value_from_object(last), last.pk)
+        return rows
+
+    @staticmethod
+    def _after(field_name, model_field, model, query: ListQuery) -> models.Q:
+        last_key = _key_value(model_field, query.after[0])
+        last_id = _key_value(model._meta.pk, query.after[1])
+        beyond = "lt" if query.descending else "gt"
+        at_or_beyond = "lte" if query.descending else "gte"
+        if model_field.primary_key:
+            return models.Q(**{f"pk__{beyond}": last_id})
+        # The leading range condition lets the (sort key, id) index start the scan at the bookmark.
+        return models.Q(**{f"{field_name}__{at_or_beyond}": last_key}) & (
+            models.Q(**{f"{field_name}__{beyond}": last_key})
+            | models.Q(**{field_name: last_key, f"pk__{beyond}": last_id})
+        )
+
+    def get_paginated_response(self, data):
+        body = {"next": self.next, "list": data}
+        if self.total is not None:
+            body["total"] = self.total
+        return Response(body)
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["next", "list"],
+            "properties": {
+                "next": {"type": "string", "description": "Bookmark of the next page; empty on the last page."},
+                "list": schema,
+                "total": {"type": "integer", "description": "Count of all matches, with include=total_count."},
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        sort_fields = list(getattr(view, "sort_fields", {}))
+        return [
+            _param("page_size", "integer", "Results per page, 1 to 1000 (default 25).", minimum=1, maximum=1000),
+            _param("bookmark", "string", "The `next` of the previous page; it carries the filters and sort."),
+            _param("sort_by", "string", f"Sort field (default {getattr(view, 'default_sort', '')}).", enum=sort_fields),
+            _param("sort_mode", "string", "Sort direction.", enum=["asc", "desc"]),
+            _param("include", "string", "`total_count` adds the count of all matches.", enum=list(INCLUDE_VALUES)),
+        ]
+
+
+def _param(name: str, type_: str, description: str, **schema) -> dict:
+    return {
+        "name": name,
+        "required": False,
+        "in": "query",
+        "description": description,
+        "schema": {"type": type_, **schema},
+    }

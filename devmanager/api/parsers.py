@@ -1,0 +1,24 @@
+import codecs
+import json
+
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, also refusing input nested too deep for the interpreter instead of failing with a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding", "utf-8")
+        try:
+            text = codecs.getreader(encoding)(stream).read()
+            return json.loads(text, parse_constant=_refuse_constant)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error: nested too deeply") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"JSON parse error: {exc}") from exc
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not valid JSON")

@@ -1,0 +1,47 @@
+"""Serializer building blocks shared by every resource."""
+
+from rest_framework import serializers
+
+
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers and booleans instead of turning them into strings."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects body fields it does not declare, naming each one, alongside the declared fields' own errors."""
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, dict):
+            known = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = {name: ["unknown field"] for name in data if name not in known}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**unknown, **exc.detail}) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class ErrorFieldSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The parameter or field at fault, e.g. `tags[3]` or `filter[0]`.")
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx and 5xx answer."""
+
+    object = serializers.ChoiceField(choices=["error"])
+    code = serializers.IntegerField(help_text="The HTTP status code.")
+    type = serializers.CharField(help_text="e.g. `validation_error`, `not_found`, `conflict`.")
+    message = serializers.CharField()
+    fields = ErrorFieldSerializer(many=True)
+    request_id = serializers.CharField(help_text="Also in the X-Request-ID header; quote it to support.")

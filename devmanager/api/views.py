@@ -1,0 +1,40 @@
+"""View plumbing shared by every resource."""
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
+
+from .models import ApiKey
+
+
+def request_source(request) -> str:
+    """Who is acting, as recorded in event history: the API key's name or the staff user's username."""
+    if isinstance(request.auth, ApiKey):
+        return request.auth.name
+    if request.user and not isinstance(request.user, AnonymousUser):
+        return request.user.get_username()
+    return ""
+
+
+def parse_bool_param(request, name: str, default: bool = False) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise exceptions.ValidationError({name: ["must be true or false"]})
+
+
+class JsonOnlyNegotiation(BaseContentNegotiation):
+    """The API speaks JSON whatever the Accept header says, so no client gets a 406."""
+
+    def select_parser(self, request, parsers):
+        for parser in parsers:
+            if parser.media_type == request.content_type.split(";")[0].strip().lower():
+                return parser
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

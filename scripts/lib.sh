@@ -1,0 +1,65 @@
+# Shared by scripts/serve, scripts/test and .ci/run: the virtual environment and a throwaway PostgreSQL.
+
+# Create .venv and install requirements.txt into it; reinstall only when requirements.txt changes.
+ensure_venv() {
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  local stamp=.venv/.requirements.sha256 want
+  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "Installing requirements into .venv ..." >&2
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    echo "$want" >"$stamp"
+  fi
+}
+
+# The directory holding pg_ctl, initdb and postgres (Debian keeps them out of PATH).
+find_pg_bin() {
+  if command -v pg_ctl >/dev/null 2>&1; then
+    dirname "$(readlink -f "$(command -v pg_ctl)")"
+    return
+  fi
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Start a PostgreSQL server in a temporary directory on a free loopback port, export DATABASE_URL for it,
+# and stop and remove it when the calling script exits. Installs Debian's postgresql package if needed.
+start_throwaway_postgres() {
+  local bin
+  bin=$(find_pg_bin)
+  if [ -z "$bin" ] || [ ! -x "$bin/pg_ctl" ]; then
+    echo "PostgreSQL not found: installing Debian's postgresql package ..." >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    bin=$(find_pg_bin)
+  fi
+  PG_TMP=$(mktemp -d /tmp/devmanager-pg.XXXXXX)
+  PG_RUNAS=()
+  if [ "$(id -u)" -eq 0 ]; then
+    # initdb refuses to run as root: the server runs as the postgres user.
+    chown postgres "$PG_TMP"
+    PG_RUNAS=(runuser -u postgres --)
+  fi
+  PG_BIN=$bin
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${PG_RUNAS[@]}" "$bin/initdb" -D "$PG_TMP/data" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
+  # Durability is pointless for a throwaway server: turning it off makes the suite much faster.
+  "${PG_RUNAS[@]}" "$bin/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w start \
+    -o "-p $port -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null
+  trap stop_throwaway_postgres EXIT
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  echo "Throwaway PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on port $port" >&2
+}
+
+stop_throwaway_postgres() {
+  if [ -n "${PG_TMP:-}" ] && [ -d "$PG_TMP/data" ]; then
+    "${PG_RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$PG_TMP"
+  fi
+}

@@ -1,0 +1,64 @@
+import pytest
+from rest_framework.test import APIClient
+
+from devmanager.api.models import SCOPES
+from devmanager.api.services import api_key_create
+
+API = "/api/devmanager/v1"
+
+
+@pytest.fixture(autouse=True)
+def _plain_http_allowed(settings):
+    """Tests talk plain HTTP unless a test turns DEVMANAGER_REQUIRE_HTTPS back on."""
+    settings.DEVMANAGER_REQUIRE_HTTPS = False
+
+
+@pytest.fixture
+def api_key(db):
+    """Make a key: `api_key(scopes=[...], name=...)` returns its plaintext."""
+
+    def make(scopes=SCOPES, name="test-key", expires_at=None):
+        _, plaintext = api_key_create(name=name, scopes=list(scopes), expires_at=expires_at)
+        return plaintext
+
+    return make
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def api_client(api_key):
+    """A client authenticated with a key holding all four scopes (named `test-key`)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key()}")
+    return client
+
+
+@pytest.fixture
+def client_with_scopes(api_key):
+    def make(*scopes):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(scopes=scopes)}")
+        return client
+
+    return make
+
+
+def assert_error(response, status_code: int, error_type: str, field: str | None = None):
+    """The contract's error body, with the request ID of the response's header."""
+    assert response.status_code == status_code, response.content
+    body = response.json()
+    assert body["object"] == "error"
+    assert body["code"] == status_code
+    assert body["type"] == error_type, body
+    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["fields"], list)
+    assert body["request_id"] == response["X-Request-ID"]
+    assert "Traceback" not in response.content.decode()
+    if field is not None:
+        names = [item["name"] for item in body["fields"]]
+        assert field in names, body["fields"]
+    return body
