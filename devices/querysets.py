@@ -3,6 +3,14 @@ from django.db import models
 
 
 class DeviceQuerySet(models.QuerySet):
+    def matching(self, filters):
+        """Devices satisfying every filter-language expression; raises FilterError naming each bad one."""
+        from devmanager.api.filtering import compile_filters
+
+        from .filters import DEVICE_FILTER_FIELDS
+
+        return self.filter(compile_filters(filters, DEVICE_FILTER_FIELDS))
+
     def with_recent_events(self):
         """Prefetch each device's most recent events in one query for the whole page (a window function)."""
         from .models import DeviceEvent

@@ -10,9 +10,10 @@ from rest_framework.views import APIView
 
 from devmanager.api.filters import FilterLanguageBackend
 from devmanager.api.pagination import BookmarkPagination
-from devmanager.api.views import parse_bool_param, request_source
+from devmanager.api.views import not_modified, parse_bool_param, request_source
 
 from .. import services
+from ..filters import DEVICE_FILTER_FIELDS
 from ..models import Device
 from .serializers import DeviceCreateSerializer, DeviceSerializer
 
@@ -58,6 +59,7 @@ class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = Device.objects.with_recent_events()
     serializer_class = DeviceSerializer
     filter_backends = [FilterLanguageBackend]
+    filter_fields = DEVICE_FILTER_FIELDS
     pagination_class = BookmarkPagination
     scope_resource = "devices"
     sort_fields = DEVICE_SORT_FIELDS
@@ -85,7 +87,7 @@ class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def retrieve(self, request, pk=None):
         device = self.get_object()
-        if request.headers.get("If-None-Match") == device.etag:
+        if not_modified(request, device.etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": device.etag})
         return Response(DeviceSerializer(device).data, headers={"ETag": device.etag})
 
@@ -127,6 +129,7 @@ class StatsView(APIView):
 
     scope_resource = "devices"
     filter_backends = [FilterLanguageBackend]
+    filter_fields = DEVICE_FILTER_FIELDS
     sort_fields = DEVICE_SORT_FIELDS
     default_sort = "creation_timestamp"
 

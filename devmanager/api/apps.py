@@ -7,7 +7,11 @@ class ApiConfig(AppConfig):
     verbose_name = "API access"
 
     def ready(self):
+        from django.db.backends.signals import connection_created
+
         from . import schema  # noqa: F401  registers the OpenAPI authentication extensions
+        from .filtering.jsonpath import register_sqlite_functions
         from .request_id import install_log_record_factory
 
         install_log_record_factory()
+        connection_created.connect(register_sqlite_functions, dispatch_uid="devmanager_sqlite_functions")

@@ -1,32 +1,35 @@
-"""The filter backend: `filter=<field>[<op>]<value>` parameters applied to a list's queryset."""
+"""The filter backend: the list query's `filter` expressions, compiled by the filter language, on the queryset."""
 
 from rest_framework import exceptions
 from rest_framework.filters import BaseFilterBackend
 
+from .filtering import compile_filters
+from .filtering.fields import FilterErrors
 from .pagination import get_list_query
 
 
 class FilterLanguageBackend(BaseFilterBackend):
-    """Applies the list query's filters (from the query string, or from the bookmark)."""
+    """Applies the filters of the request (or of its bookmark) against the view's `filter_fields`."""
 
     def filter_queryset(self, request, queryset, view):
         query = get_list_query(request, view)
-        if query.filters:
-            raise exceptions.ValidationError(
-                {
-                    f"filter[{index}]": ["the filter language is not available yet"]
-                    for index in range(len(query.filters))
-                }
-            )
-        return queryset
+        try:
+            condition = compile_filters(query.filters, view.filter_fields)
+        except FilterErrors as exc:
+            raise exceptions.ValidationError(exc.errors) from exc
+        return queryset.filter(condition)
 
     def get_schema_operation_parameters(self, view):
+        fields = ", ".join(f"`{name}`" for name in getattr(view, "filter_fields", {}))
         return [
             {
                 "name": "filter",
                 "required": False,
                 "in": "query",
-                "description": "Repeatable `<field>[<operator>]<value>` expressions, all of which must hold.",
+                "description": (
+                    "Repeatable `<field>[<operator>]<value>` expressions, all of which must hold, e.g. "
+                    f"`status[eq]:ACTIVE`. Fields: {fields}."
+                ),
                 "schema": {"type": "array", "items": {"type": "string"}},
                 "style": "form",
                 "explode": True,

@@ -4,9 +4,11 @@ import ipaddress
 import json
 import logging
 import time
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.http import HttpResponsePermanentRedirect
+from django.utils.log import log_response
 
 from .exceptions import default_type, error_response
 from .request_id import API_KEY_PATTERN, bind_request_id, new_request_id, unbind_request_id
@@ -34,13 +36,29 @@ class RequestIdMiddleware:
             access_log.info(
                 "%s %s %s %.1fms",
                 request.method,
-                request.get_full_path(),
+                _loggable_path(request),
                 response.status_code,
                 (time.monotonic() - started) * 1000,
             )
+            if response.status_code >= 400:
+                # Django logs error answers once the middleware has returned, without the request ID; log them
+                # here instead (log_response marks the response, so Django does not repeat it).
+                log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         finally:
             unbind_request_id(token)
         return response
+
+
+def _loggable_path(request) -> str:
+    """The path and query for the access log, with any API key left out, even a percent-encoded one.
+
+    Redacting here rather than only in a handler's filter keeps the key out of every handler, whatever their order.
+    """
+    full_path = request.get_full_path()
+    if not API_KEY_PATTERN.search(unquote_plus(full_path)):
+        return full_path
+    query = "?[REDACTED]" if request.META.get("QUERY_STRING") else ""
+    return API_KEY_PATTERN.sub("ak_[REDACTED]", request.path) + query
 
 
 class ErrorBodyMiddleware:
@@ -69,6 +87,8 @@ class ErrorBodyMiddleware:
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
             if header in response:
                 replacement[header] = response[header]
+        # A 500 was logged with its traceback when the exception was caught; its replacement must not log again.
+        replacement._has_been_logged = getattr(response, "_has_been_logged", False)
         return replacement
 
 

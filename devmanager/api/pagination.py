@@ -31,6 +31,7 @@ class ListQuery:
     page_size: int = 25
     include: frozenset[str] = field(default_factory=frozenset)
     after: tuple | None = None  # (sort key, id) of the last row of the previous page
+    path: str = ""  # the list's URL path: a bookmark serves only the list that issued it
 
     @property
     def signature(self) -> tuple:
@@ -49,7 +50,8 @@ def _parse_page_size(raw: str | None, default: int) -> int:
     if raw is None:
         return default
     maximum = settings.DEVMANAGER_PAGE_SIZE_MAX
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise _invalid("page_size", f"must be an integer from 1 to {maximum}")
     return int(raw)
 
@@ -78,6 +80,7 @@ def encode_bookmark(query: ListQuery, last_key, last_id) -> str:
         "m": query.sort_mode,
         "p": query.page_size,
         "k": [last_key, last_id],
+        "l": query.path,
     }
     return signing.dumps(payload, salt=BOOKMARK_SALT, compress=True)
 
@@ -96,6 +99,7 @@ def decode_bookmark(bookmark: str) -> dict:
         and isinstance(payload.get("p"), int)
         and isinstance(payload.get("k"), list)
         and len(payload["k"]) == 2
+        and isinstance(payload.get("l"), str)
     )
     if not valid:
         raise _invalid("bookmark", "is not a bookmark of this list")
@@ -124,10 +128,11 @@ def parse_list_query(request, *, sort_fields: dict[str, str], default_sort: str)
             sort_mode=sort_mode or "asc",
             page_size=_parse_page_size(page_size_raw, settings.DEVMANAGER_PAGE_SIZE_DEFAULT),
             include=include,
+            path=request.path,
         )
 
     payload = decode_bookmark(bookmark)
-    if payload["s"] not in sort_fields:
+    if payload["s"] not in sort_fields or payload["l"] != request.path:
         raise _invalid("bookmark", "is not a bookmark of this list")
     query = ListQuery(
         filters=tuple(payload["f"]),
@@ -136,6 +141,7 @@ def parse_list_query(request, *, sort_fields: dict[str, str], default_sort: str)
         page_size=_parse_page_size(page_size_raw, payload["p"]),
         include=include,
         after=tuple(payload["k"]),
+        path=request.path,
     )
     # The bookmark's query governs; a parameter sent beside it may only repeat it.
     if filters and filters != query.filters:

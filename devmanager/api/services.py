@@ -17,7 +17,8 @@ def api_key_create(
     """Create a key and return it with its plaintext, which is never stored and cannot be shown again."""
     if not name.strip():
         raise ValidationError({"name": "must not be blank"})
-    scopes = list(dict.fromkeys(scopes or SCOPES))
+    # None means every scope; an empty list is taken at its word (a key that can do nothing), never widened.
+    scopes = list(dict.fromkeys(SCOPES if scopes is None else scopes))
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown:
         raise ValidationError({"scopes": f"unknown scope(s) {', '.join(unknown)}; choose from {', '.join(SCOPES)}"})

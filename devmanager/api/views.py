@@ -1,6 +1,7 @@
 """View plumbing shared by every resource."""
 
 from django.contrib.auth.models import AnonymousUser
+from django.utils.http import parse_etags
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
 
@@ -14,6 +15,15 @@ def request_source(request) -> str:
     if request.user and not isinstance(request.user, AnonymousUser):
         return request.user.get_username()
     return ""
+
+
+def not_modified(request, etag: str) -> bool:
+    """RFC 9110 If-None-Match: `*`, or a list of entity tags one of which weakly matches the current one."""
+    header = request.headers.get("If-None-Match")
+    if header is None:
+        return False
+    candidates = parse_etags(header)
+    return "*" in candidates or etag.removeprefix("W/") in [tag.removeprefix("W/") for tag in candidates]
 
 
 def parse_bool_param(request, name: str, default: bool = False) -> bool:

@@ -1,0 +1,20 @@
+"""The device fields of the filter language (contract, section 2)."""
+
+from devmanager.api.filtering import ArrayField, DateField, EnumField, JsonField, StringField
+
+from .choices import DEFAULT_SLOT, DeviceStatus
+from .models import DeviceTag
+
+DEVICE_FILTER_FIELDS = {
+    "id": StringField("id"),
+    "alias": StringField("alias"),
+    "dms_owner": StringField("dms_owner"),
+    "status": EnumField("status", DeviceStatus.values),
+    "tags": ArrayField(DeviceTag, "device"),
+    "creation_timestamp": DateField("creation_timestamp"),
+    "updated_timestamp": DateField("updated_timestamp"),
+    "metadata": JsonField("metadata"),
+    # The identity slot is one entry of `slots`: rooting the path there keeps the slots' GIN index usable.
+    "identity": JsonField("slots", prefix=(DEFAULT_SLOT,)),
+    "identity_slot": JsonField("slots", prefix=(DEFAULT_SLOT,)),
+}

@@ -1,0 +1,271 @@
+"""Field types of the filter language, their operators, and the compilation of a filter to a `Q`."""
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+
+from . import lookups  # noqa: F401  registers strict_contains
+from .jsonpath import JsonPathMatch, compile_jsonpath
+from .parser import Filter, FilterError, parse_filter
+
+# Long names are aliases of the short ones, for every type.
+OPERATOR_ALIASES = {
+    "equal": "eq",
+    "equal_ignorecase": "eq_ic",
+    "notequal": "ne",
+    "notequal_ignorecase": "ne_ic",
+    "contains": "ct",
+    "contains_ignorecase": "ct_ic",
+    "contains_ic": "ct_ic",
+    "notcontains": "nc",
+    "notcontains_ignorecase": "nc_ic",
+    "notcontains_ic": "nc_ic",
+    "before": "bf",
+    "after": "af",
+}
+MAX_LIST_ITEMS = 100
+
+
+def canonical_operator(name: str) -> str:
+    return OPERATOR_ALIASES.get(name, name)
+
+
+def split_list(value: str) -> list[str]:
+    items = value.split(",")
+    if value == "" or any(item == "" for item in items):
+        raise FilterError("needs a comma-separated list of non-empty values")
+    if len(items) > MAX_LIST_ITEMS:
+        raise FilterError(f"lists more than {MAX_LIST_ITEMS} values")
+    return items
+
+
+class FieldSpec:
+    """A filterable field: `operators` maps each canonical operator to a method building the `Q`."""
+
+    type_name = ""
+    operators: dict[str, str] = {}
+
+    def __init__(self, column: str):
+        self.column = column
+
+    def compile(self, operator: str, value: str) -> Q:
+        method = self.operators.get(canonical_operator(operator))
+        if method is None:
+            allowed = ", ".join(sorted(self.operators))
+            article = "an" if self.type_name[0] in "aeiou" else "a"
+            raise FilterError(
+                f"operator {operator!r} does not apply to {article} {self.type_name} field; use one of {allowed}"
+            )
+        return getattr(self, method)(value)
+
+
+class StringField(FieldSpec):
+    type_name = "string"
+    operators = {
+        "eq": "eq",
+        "eq_ic": "eq_ic",
+        "ne": "ne",
+        "ne_ic": "ne_ic",
+        "ct": "ct",
+        "ct_ic": "ct_ic",
+        "nc": "nc",
+        "nc_ic": "nc_ic",
+        "in": "in_",
+        "in_ic": "in_ic",
+        "nin": "nin",
+        "nin_ic": "nin_ic",
+    }
+
+    # Django escapes % and _ in these lookups, so they match literally.
+    def eq(self, value):
+        return Q(**{self.column: value})
+
+    def eq_ic(self, value):
+        return Q(**{f"{self.column}__iexact": value})
+
+    def ne(self, value):
+        return ~self.eq(value)
+
+    def ne_ic(self, value):
+        return ~self.eq_ic(value)
+
+    def ct(self, value):
+        return Q(**{f"{self.column}__strict_contains": value})
+
+    def ct_ic(self, value):
+        return Q(**{f"{self.column}__icontains": value})
+
+    def nc(self, value):
+        return ~self.ct(value)
+
+    def nc_ic(self, value):
+        return ~self.ct_ic(value)
+
+    def in_(self, value):
+        return Q(**{f"{self.column}__in": split_list(value)})
+
+    def in_ic(self, value):
+        return _any(self.eq_ic(item) for item in split_list(value))
+
+    def nin(self, value):
+        return ~self.in_(value)
+
+    def nin_ic(self, value):
+        return ~self.in_ic(value)
+
+
+class EnumField(FieldSpec):
+    """A string with a fixed set of values, matched in any case."""
+
+    type_name = "enum"
+    operators = {"eq": "eq", "ne": "ne", "in": "in_", "nin": "nin"}
+
+    def __init__(self, column: str, values: Iterable[str]):
+        super().__init__(column)
+        self.values = {value.upper(): value for value in values}
+
+    def _value(self, raw: str) -> str:
+        value = self.values.get(raw.strip().upper())
+        if value is None:
+            raise FilterError(f"{raw!r} is not one of {', '.join(self.values.values())}")
+        return value
+
+    def eq(self, value):
+        return Q(**{self.column: self._value(value)})
+
+    def ne(self, value):
+        return ~self.eq(value)
+
+    def in_(self, value):
+        return Q(**{f"{self.column}__in": [self._value(item) for item in split_list(value)]})
+
+    def nin(self, value):
+        return ~self.in_(value)
+
+
+class ArrayField(FieldSpec):
+    """Element matching on a side table of one row per element (`model`, with `value` and `value_lower`)."""
+
+    type_name = "array"
+    operators = {"ct": "ct", "ct_ic": "ct_ic", "nc": "nc", "nc_ic": "nc_ic"}
+
+    def __init__(self, model, owner_field: str):
+        super().__init__(owner_field)
+        self.model = model
+
+    def _has(self, **lookup) -> Q:
+        return Q(Exists(self.model.objects.filter(**{self.column: OuterRef("pk")}, **lookup)))
+
+    def ct(self, value):
+        return self._has(value=value)
+
+    def ct_ic(self, value):
+        return self._has(value_lower=value.lower())
+
+    def nc(self, value):
+        return ~self.ct(value)
+
+    def nc_ic(self, value):
+        return ~self.ct_ic(value)
+
+
+RFC3339 = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})(?:[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2}))?"
+)
+SHORT_FORM = re.compile(r"(?P<date>\d{8})T(?P<time>\d{6})Z")
+
+
+def parse_timestamp(value: str) -> tuple[datetime, timedelta]:
+    """An instant and the precision it was written with (a day, a second, or a fraction of one)."""
+    try:
+        if match := SHORT_FORM.fullmatch(value):
+            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC), timedelta(seconds=1)
+        match = RFC3339.fullmatch(value)
+        if match is None:
+            raise ValueError
+        if match["time"] is None:
+            return datetime.fromisoformat(match["date"]).replace(tzinfo=UTC), timedelta(days=1)
+        fraction = match["fraction"] or ""
+        zone = "+00:00" if match["zone"] in "Zz" else match["zone"]
+        instant = datetime.fromisoformat(f"{match['date']}T{match['time']}{zone}")
+        instant += timedelta(microseconds=int(fraction[:6].ljust(6, "0")) if fraction else 0)
+        digits = min(len(fraction), 6)
+        return instant.astimezone(UTC), timedelta(microseconds=10 ** (6 - digits))
+    except (ValueError, OverflowError, TypeError) as exc:
+        raise FilterError(
+            f"{value!r} is not a date: use RFC 3339 (2024-01-01T00:00:00Z) or the short form 20240101T000000Z"
+        ) from exc
+
+
+class DateField(FieldSpec):
+    type_name = "date"
+    operators = {"eq": "eq", "bf": "bf", "af": "af"}
+
+    def eq(self, value):
+        # Equal at the precision written: `2024-01-01T10:00:00Z` matches the whole second.
+        instant, precision = parse_timestamp(value)
+        return Q(**{f"{self.column}__gte": instant, f"{self.column}__lt": instant + precision})
+
+    def bf(self, value):
+        return Q(**{f"{self.column}__lt": parse_timestamp(value)[0]})
+
+    def af(self, value):
+        return Q(**{f"{self.column}__gt": parse_timestamp(value)[0]})
+
+
+class JsonField(FieldSpec):
+    """A JSON column filtered by JSONPath; `prefix` roots the path below the column (e.g. one slot of `slots`)."""
+
+    type_name = "json"
+    operators = {"jsonpath": "jsonpath"}
+
+    def __init__(self, column: str, prefix: tuple[str, ...] = ()):
+        super().__init__(column)
+        self.prefix = prefix
+
+    def jsonpath(self, value):
+        return Q(JsonPathMatch(self.column, compile_jsonpath(value, self.prefix)))
+
+
+def compile_filter(text: str, fields: Mapping[str, FieldSpec]) -> Q:
+    """Parse and compile one filter against a resource's field table; raises FilterError."""
+    parsed: Filter = parse_filter(text)
+    spec = fields.get(parsed.field)
+    if spec is None:
+        raise FilterError(f"unknown field {parsed.field!r}; filterable fields: {', '.join(fields)}")
+    return spec.compile(parsed.operator, parsed.value)
+
+
+def compile_filters(texts: Iterable[str], fields: Mapping[str, FieldSpec], name: str = "filter") -> Q:
+    """AND of all the filters; a ValidationError-ready dict of every mistake, keyed `filter[i]`, otherwise."""
+    texts = list(texts)
+    if len(texts) > settings.DEVMANAGER_MAX_FILTERS:
+        raise FilterErrors({name: [f"at most {settings.DEVMANAGER_MAX_FILTERS} filters are allowed"]})
+    combined, errors = Q(), {}
+    for index, text in enumerate(texts):
+        try:
+            combined &= compile_filter(text, fields)
+        except FilterError as exc:
+            errors[f"{name}[{index}]"] = [f"{text!r}: {exc}"]
+    if errors:
+        raise FilterErrors(errors)
+    return combined
+
+
+class FilterErrors(FilterError):
+    """Every mistake of a list of filters, by parameter name."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(message for messages in errors.values() for message in messages))
+        self.errors = errors
+
+
+def _any(conditions: Iterable[Q]) -> Q:
+    combined = Q()
+    for condition in conditions:
+        combined |= condition
+    return combined

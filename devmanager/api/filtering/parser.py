@@ -1,0 +1,37 @@
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+
+# `field[op]value`, with one optional `:` or `=` between `]` and the value.
+FILTER_PATTERN = re.compile(
+    r"(?P<field>[A-Za-z_][A-Za-z0-9_]*)\[(?P<operator>[A-Za-z_]+)\][:=]?(?P<value>.*)", re.DOTALL
+)
+
+
+class FilterError(ValueError):
+    """A filter that cannot be applied; the message says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    operator: str  # lower-cased, aliases not yet resolved
+    value: str
+    text: str
+
+
+def parse_filter(text: str) -> Filter:
+    if len(text) > settings.DEVMANAGER_MAX_FILTER_LENGTH:
+        raise FilterError(f"is longer than {settings.DEVMANAGER_MAX_FILTER_LENGTH} characters")
+    if "\x00" in text:
+        raise FilterError("contains a NUL character")
+    match = FILTER_PATTERN.fullmatch(text)
+    if match is None:
+        raise FilterError("is not of the form <field>[<operator>]<value>, e.g. status[eq]:ACTIVE")
+    return Filter(
+        field=match["field"],
+        operator=match["operator"].lower(),
+        value=match["value"],
+        text=text,
+    )
