@@ -289,7 +289,7 @@ def _sql_condition(condition) -> str:
     return "(" + joiner.join(_sql_condition(part) for part in condition[1]) + ")"
 
 
-# --- Evaluation in Python, mirroring PostgreSQL's strict mode -----------------------------------------------------------
+# --- Evaluation in Python, mirroring PostgreSQL's strict mode ---------------------------------------------------------
 
 
 class _PathError(Exception):
@@ -379,10 +379,7 @@ def _compare(left, op, right) -> bool | None:
         return None
     if left_kind == "container":
         return None
-    if left_kind == "null":
-        order = 0
-    else:
-        order = (left > right) - (left < right)
+    order = 0 if left_kind == "null" else (left > right) - (left < right)
     return {
         "==": order == 0,
         "!=": order != 0,
@@ -405,7 +402,7 @@ def _or(results) -> bool | None:
     return None if any(result is None for result in results) else False
 
 
-# --- The database side --------------------------------------------------------------------------------------------------
+# --- The database side ------------------------------------------------------------------------------------------------
 
 SQLITE_FUNCTION = "devmanager_jsonpath_match"
 
