@@ -67,8 +67,9 @@ MIDDLEWARE = [
     # and the contract's error body.
     "devmanager.api.middleware.RequestIdMiddleware",
     "devmanager.api.middleware.ErrorBodyMiddleware",
-    "devmanager.api.middleware.RequireHttpsMiddleware",
+    # Before the HTTPS redirect: a key in the URL is refused, not redirected (which would have it sent again).
     "devmanager.api.middleware.RequestGuardMiddleware",
+    "devmanager.api.middleware.RequireHttpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

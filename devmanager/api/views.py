@@ -1,9 +1,10 @@
 """View plumbing shared by every resource."""
 
 from django.contrib.auth.models import AnonymousUser
+from django.http import Http404
 from django.utils.http import parse_etags
 from rest_framework import exceptions
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 
 from .models import ApiKey
 
@@ -47,4 +48,9 @@ class JsonOnlyNegotiation(BaseContentNegotiation):
         return None
 
     def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
+        # Where a view offers a choice (the schema: YAML or JSON), Accept and ?format= pick it; when nothing
+        # matches, the first renderer answers instead of a 406.
+        try:
+            return DefaultContentNegotiation().select_renderer(request, renderers, format_suffix)
+        except (exceptions.NotAcceptable, Http404):
+            return renderers[0], renderers[0].media_type

@@ -1,0 +1,149 @@
+"""Fill the database with realistic synthetic devices, fast (COPY on PostgreSQL, bulk inserts elsewhere)."""
+
+import json
+import random
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from tqdm import tqdm
+
+from devices.choices import DEFAULT_SLOT, DeviceStatus, EventType
+from devices.models import Device, DeviceEvent, DeviceTag
+
+STATUS_WEIGHTS = {
+    DeviceStatus.ACTIVE: 60,
+    DeviceStatus.NO_IDENTITY: 10,
+    DeviceStatus.RENEWAL_WINDOW: 8,
+    DeviceStatus.ABOUT_TO_EXPIRE: 5,
+    DeviceStatus.EXPIRED: 7,
+    DeviceStatus.REVOKED: 5,
+    DeviceStatus.DECOMMISSIONED: 5,
+}
+DMS_OWNERS = [f"dms-{name}" for name in ("production", "staging", "lab", "edge", "legacy")] + [
+    f"dms-region-{n:02d}" for n in range(15)
+]
+TAGS = [
+    "sensor", "temperature", "Temperature", "humidity", "production", "staging", "gateway", "camera", "meter",
+    "outdoor", "indoor", "battery", "mains", "lte", "lora", "wifi", "ethernet", "critical", "pilot", "eu", "us",
+    "apac", "warehouse", "factory", "retail", "fleet", "cold-chain", "hvac", "door", "motion", "smoke", "water",
+]  # fmt: skip
+SENSOR_TYPES = ["temp", "humidity", "co2", "pressure", "motion", "light"]
+ENVIRONMENTS = ["prod", "prod", "prod", "staging", "dev"]
+SLOT_TYPES = ["X509", "X509", "X509", "TOKEN", "SSH_KEY", "OTHER"]
+SPAN = timedelta(days=730)
+
+DEVICE_COLUMNS = [
+    "id", "alias", "tags", "status", "icon", "icon_color", "dms_owner", "metadata", "slots", "version",
+    "creation_timestamp", "updated_timestamp",
+]  # fmt: skip
+
+
+class Command(BaseCommand):
+    help = "Create N synthetic devices (statuses, DMS owners, tags, nested metadata, identity slots, history)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--count", type=int, required=True, help="How many devices to create.")
+        parser.add_argument("--batch-size", type=int, default=10_000)
+        parser.add_argument("--prefix", default="", help="Id prefix (default: seed-<random>-).")
+        parser.add_argument("--seed", type=int, help="Random seed, for a reproducible data set.")
+
+    def handle(self, *args, count, batch_size, prefix, seed, **options):
+        if count < 1 or batch_size < 1:
+            raise CommandError("--count and --batch-size must be positive")
+        rng = random.Random(seed)
+        prefix = prefix or f"seed-{secrets.token_hex(3)}-"
+        now = datetime.now(UTC)
+        write = _copy_batch if connection.vendor == "postgresql" else _bulk_create_batch
+        with tqdm(total=count, unit="dev", unit_scale=True, desc="seeding", disable=None) as progress:
+            for start in range(0, count, batch_size):
+                size = min(batch_size, count - start)
+                devices = [_device(rng, f"{prefix}{start + n:07d}", now) for n in range(size)]
+                with transaction.atomic():
+                    write(devices)
+                progress.update(size)
+        self.stdout.write(f"Created {count} devices with ids {prefix}0000000 to {prefix}{count - 1:07d}.")
+
+
+def _device(rng: random.Random, device_id: str, now: datetime) -> dict:
+    status = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
+    created = now - SPAN * rng.random()
+    updated = created + (now - created) * rng.random()
+    sensors = [
+        {"type": rng.choice(SENSOR_TYPES), "unit": rng.choice(["C", "%", "ppm", "hPa"]), "interval": rng.randint(1, 60)}
+        for _ in range(rng.randint(0, 3))
+    ]
+    metadata = {
+        "location": f"site-{rng.randint(1, 500):03d}",
+        "env": rng.choice(ENVIRONMENTS),
+        "firmware": f"{rng.randint(1, 3)}.{rng.randint(0, 9)}.{rng.randint(0, 20)}",
+        "temp": round(rng.uniform(-20, 45), 1),
+        "hw": {"vendor": rng.choice(["acme", "globex", "initech"]), "rev": rng.randint(1, 5)},
+        "sensors": sensors,
+    }
+    slots = {}
+    if status != DeviceStatus.NO_IDENTITY:
+        version = rng.randint(0, 5)
+        slot_status = DeviceStatus.REVOKED if status == DeviceStatus.DECOMMISSIONED else status
+        slots[DEFAULT_SLOT] = {
+            "status": slot_status,
+            "active_version": version,
+            "type": rng.choice(SLOT_TYPES),
+            "versions": {str(v): {"serial": f"{rng.getrandbits(64):016x}"} for v in range(version + 1)},
+            "expiration_date": (now + timedelta(days=rng.randint(-60, 700))).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    return {
+        "id": device_id,
+        "alias": f"{rng.choice(['Sensor', 'Gateway', 'Meter', 'Camera'])} {device_id[-7:]}",
+        "tags": rng.sample(TAGS, rng.randint(0, 5)),
+        "status": status,
+        "icon": rng.choice(["thermometer", "router", "camera", "bolt"]),
+        "icon_color": f"#{rng.getrandbits(24):06X}",
+        "dms_owner": DMS_OWNERS[min(int(rng.expovariate(0.3)), len(DMS_OWNERS) - 1)],
+        "metadata": metadata,
+        "slots": slots,
+        "version": 1,
+        "creation_timestamp": created,
+        "updated_timestamp": updated,
+    }
+
+
+def _copy_batch(devices: list[dict]) -> None:
+    """PostgreSQL's fastest path: COPY the devices, their tag rows and their CREATED events."""
+    raw = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
+    device_table, tag_table, event_table = Device._meta.db_table, DeviceTag._meta.db_table, DeviceEvent._meta.db_table
+    with raw.copy(f"COPY {device_table} ({', '.join(DEVICE_COLUMNS)}) FROM STDIN") as copy:
+        for device in devices:
+            copy.write_row(
+                [json.dumps(device[column]) if column in ("tags", "metadata", "slots") else device[column]
+                 for column in DEVICE_COLUMNS]
+            )  # fmt: skip
+    with raw.copy(f"COPY {tag_table} (device_id, value, value_lower) FROM STDIN") as copy:
+        for device in devices:
+            for tag in device["tags"]:
+                copy.write_row((device["id"], tag, tag.lower()))
+    with raw.copy(f"COPY {event_table} (device_id, timestamp, type, description, source) FROM STDIN") as copy:
+        for device in devices:
+            copy.write_row(
+                (device["id"], device["creation_timestamp"], EventType.CREATED, "Device created", "seed_devices")
+            )
+
+
+def _bulk_create_batch(devices: list[dict]) -> None:
+    Device.objects.bulk_create(Device(**device) for device in devices)
+    DeviceTag.objects.bulk_create(
+        DeviceTag(device_id=device["id"], value=tag, value_lower=tag.lower())
+        for device in devices
+        for tag in device["tags"]
+    )
+    DeviceEvent.objects.bulk_create(
+        DeviceEvent(
+            device_id=device["id"],
+            timestamp=device["creation_timestamp"],
+            type=EventType.CREATED,
+            description="Device created",
+            source="seed_devices",
+        )
+        for device in devices
+    )

@@ -1,0 +1,253 @@
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+from tests.conftest import API
+
+pytestmark = pytest.mark.django_db
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+DOC_PAGES = ["/api/docs/", "/api/redoc/"]
+ERROR_REF = "#/components/schemas/Error"
+
+
+class ReferenceCollector(HTMLParser):
+    """Every URL a page makes the browser fetch: `src` and `href` attributes, and ReDoc's `spec-url`."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("src", "href", "spec-url") and value:
+                self.urls.append(value)
+
+
+def referenced_urls(html: str) -> list[str]:
+    collector = ReferenceCollector()
+    collector.feed(html)
+    return collector.urls
+
+
+def page_html(client, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, response.content
+    return response.content.decode()
+
+
+def doc_page_urls(client) -> list[str]:
+    return [url for path in DOC_PAGES for url in referenced_urls(page_html(client, path))]
+
+
+def body_of(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+@pytest.fixture
+def schema(anon_client) -> dict:
+    response = anon_client.get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+def operations(schema: dict):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield f"{method.upper()} {path}", operation
+
+
+# --- Probes ----------------------------------------------------------------------------------------------------------
+
+
+def test_healthz_answers_without_key(anon_client):
+    response = anon_client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_answers_without_key(anon_client):
+    response = anon_client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_head(anon_client, path):
+    assert anon_client.head(path).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_ignore_bad_authorization(anon_client, path):
+    assert anon_client.get(path, HTTP_AUTHORIZATION="Bearer not-a-key").status_code == 200
+
+
+# --- The OpenAPI document -------------------------------------------------------------------------------------------
+
+
+def test_schema_answers_without_key(anon_client):
+    response = anon_client.get("/api/schema/")
+
+    assert response.status_code == 200
+    assert response["X-Request-ID"]
+
+
+def test_schema_is_openapi_3(schema):
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"]
+    assert schema["info"]["version"]
+
+
+@pytest.mark.parametrize(("query", "accept"), [("?format=json", None), ("", "application/json")])
+def test_schema_served_as_json_on_request(anon_client, query, accept):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+
+    response = anon_client.get(f"/api/schema/{query}", **headers)
+
+    assert response.status_code == 200
+    assert "json" in response["Content-Type"]
+    assert json.loads(response.content)["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", ";;;", "application/json;q=abc"])
+def test_schema_served_whatever_accept_says(anon_client, accept):
+    response = anon_client.get("/api/schema/", HTTP_ACCEPT=accept)
+
+    assert response.status_code == 200
+    assert yaml.safe_load(response.content)["openapi"].startswith("3.")
+
+
+def test_schema_paths_are_absolute_api_paths(schema):
+    paths = list(schema["paths"])
+
+    assert f"{API}/devices" in paths
+    assert f"{API}/devices/{{id}}" in paths
+    assert all(path.startswith(f"{API}/") for path in paths), paths
+
+
+def test_schema_declares_bearer_security_scheme(schema):
+    schemes = schema["components"]["securitySchemes"]
+
+    assert [(scheme["type"], scheme.get("scheme")) for scheme in schemes.values()].count(("http", "bearer")) == 1
+
+
+def test_schema_every_operation_requires_bearer_or_session(schema):
+    schemes = schema["components"]["securitySchemes"]
+    bearer_name = next(name for name, scheme in schemes.items() if scheme.get("scheme") == "bearer")
+
+    for name, operation in operations(schema):
+        assert {bearer_name: []} in operation.get("security", schema.get("security", [])), name
+
+
+def test_schema_every_response_declares_request_id_header(schema):
+    for name, operation in operations(schema):
+        for code, response in operation["responses"].items():
+            header = response.get("headers", {}).get("X-Request-ID")
+            assert header is not None, f"{name} {code}"
+            assert header["schema"]["maxLength"] == 32
+
+
+@pytest.mark.parametrize("code", ["400", "401", "403", "500"])
+def test_schema_every_operation_declares_error_answer(schema, code):
+    for name, operation in operations(schema):
+        response = operation["responses"].get(code)
+        assert response is not None, f"{name} lacks {code}"
+        assert response["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}, name
+
+
+def test_schema_operations_on_a_resource_declare_not_found(schema):
+    for name, operation in operations(schema):
+        if "{id}" in name:
+            assert operation["responses"]["404"]["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}
+
+
+def test_schema_error_component_matches_error_body(schema):
+    error = schema["components"]["schemas"]["Error"]
+
+    assert set(error["required"]) == {"object", "code", "type", "message", "fields", "request_id"}
+    assert error["properties"]["fields"]["type"] == "array"
+
+
+def test_schema_validates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+
+    assert yaml.safe_load((tmp_path / "schema.yaml").read_text())["openapi"].startswith("3.")
+
+
+# --- Swagger UI and ReDoc --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", DOC_PAGES)
+def test_doc_page_answers_without_key(anon_client, path):
+    response = anon_client.get(path)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert response["X-Request-ID"]
+
+
+@pytest.mark.parametrize("path", DOC_PAGES)
+def test_doc_page_references_no_external_host(anon_client, path):
+    html = page_html(anon_client, path)
+
+    external = [url for url in re.findall(r"(?:https?:)?//[^\s\"'<>)]+", html) if "//testserver" not in url]
+    assert external == []
+    assert "fonts.googleapis" not in html
+    assert "fonts.gstatic" not in html
+
+
+@pytest.mark.parametrize("path", DOC_PAGES)
+def test_doc_page_references_only_local_paths(anon_client, path):
+    urls = referenced_urls(page_html(anon_client, path))
+
+    assert urls
+    assert all(url.startswith("/") and not url.startswith("//") for url in urls), urls
+
+
+def test_redoc_page_loads_its_script_and_schema(anon_client):
+    urls = referenced_urls(page_html(anon_client, "/api/redoc/"))
+
+    assert "/api/schema/" in urls
+    assert any(url.endswith("redoc.standalone.js") for url in urls)
+
+
+def test_swagger_page_loads_its_bundle_and_styles(anon_client):
+    html = page_html(anon_client, "/api/docs/")
+    urls = referenced_urls(html)
+
+    assert any(url.endswith("swagger-ui-bundle.js") for url in urls)
+    assert any(url.endswith("swagger-ui.css") for url in urls)
+    assert '"/api/schema/"' in html
+
+
+@pytest.mark.parametrize("path", DOC_PAGES)
+def test_doc_page_assets_served_locally(anon_client, path):
+    for url in referenced_urls(page_html(anon_client, path)):
+        response = anon_client.get(url)
+
+        assert response.status_code == 200, url
+        assert body_of(response), url
+
+
+def test_doc_assets_have_their_content_types(anon_client):
+    urls = [url for url in doc_page_urls(anon_client) if url.startswith("/static/")]
+    types = {url.rsplit(".", 1)[-1]: anon_client.get(url)["Content-Type"] for url in urls}
+
+    assert types["js"].startswith("text/javascript") or types["js"].startswith("application/javascript")
+    assert types["css"].startswith("text/css")
+
+
+def test_doc_assets_pull_in_no_web_fonts(anon_client):
+    """The stylesheets and scripts the pages load do not fetch fonts from the internet either."""
+    for url in doc_page_urls(anon_client):
+        content = body_of(anon_client.get(url))
+
+        assert b"fonts.googleapis" not in content, url
+        assert b"fonts.gstatic" not in content, url
