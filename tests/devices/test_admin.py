@@ -1,0 +1,448 @@
+"""The operators' console: the device admin (list, add, decommission, history) and the API key admin."""
+
+import re
+
+import pytest
+from django.contrib.admin.utils import quote
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from devices import services
+from devices.choices import DeviceStatus, EventType
+from devices.models import Device, DeviceEvent, DeviceTag
+from devmanager.api.models import ApiKey, hash_key
+from tests.conftest import API, assert_error
+from tests.factories import DeviceFactory
+
+pytestmark = pytest.mark.django_db
+
+DEVICE_CHANGELIST = reverse("admin:devices_device_changelist")
+DEVICE_ADD = reverse("admin:devices_device_add")
+KEY_CHANGELIST = reverse("admin:api_apikey_changelist")
+KEY_ADD = reverse("admin:api_apikey_add")
+PLAINTEXT_KEY = re.compile(r"ak_[0-9a-f]{32}")
+
+GOOD_DEVICE_FORM = {
+    "id": "admin-made",
+    "alias": "Made in the admin",
+    "tags_text": "sensor, temperature",
+    "dms_owner": "dms-a",
+    "icon": "thermometer",
+    "icon_color": "#FF5733",
+    "metadata_text": '{"location": "warehouse-a", "floor": 2}',
+    "_save": "Save",
+}
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """admin_user's password is hashed once per test: the production hasher would take most of the suite's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def device_change_url(device_id: str) -> str:
+    return reverse("admin:devices_device_change", args=[quote(device_id)])
+
+
+def listed_ids(response) -> list[str]:
+    assert response.status_code == 200
+    return [device.id for device in response.context["cl"].result_list]
+
+
+def form_errors(response) -> dict:
+    assert response.status_code == 200, "the form was accepted"
+    return response.context["adminform"].form.errors
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def bearer_client(plaintext: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    return client
+
+
+def add_key(admin_client, **fields) -> tuple[ApiKey, str]:
+    """Create a key through the admin's add form; the key and the plaintext shown on the page that follows."""
+    data = {"name": "ops-console", "scopes": ["devices:read", "devices:write"], "expires_at": "", "_save": "Save"}
+    response = admin_client.post(KEY_ADD, {**data, **fields}, follow=True)
+    assert response.redirect_chain, response.content
+    shown = [match for message in response.context["messages"] for match in PLAINTEXT_KEY.findall(str(message))]
+    assert len(shown) == 1
+    assert PLAINTEXT_KEY.findall(response.content.decode()) == shown
+    return ApiKey.objects.get(key_hash=hash_key(shown[0])), shown[0]
+
+
+# --- Device changelist ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fleet():
+    DeviceFactory(id="sensor-1", alias="Boiler room", dms_owner="dms-a", tags=["heat", "boiler"])
+    DeviceFactory(id="sensor-2", alias="Cold store", dms_owner="dms-b")
+    DeviceFactory(id="sensor-3", alias="Boiler backup", dms_owner="dms-b")
+    Device.objects.filter(pk="sensor-2").update(status=DeviceStatus.ACTIVE)
+
+
+def test_device_changelist_lists_devices(admin_client, fleet):
+    response = admin_client.get(DEVICE_CHANGELIST)
+
+    assert sorted(listed_ids(response)) == ["sensor-1", "sensor-2", "sensor-3"]
+    content = response.content.decode()
+    assert "Boiler room" in content
+    assert "heat, boiler" in content
+
+
+def test_device_changelist_newest_first(admin_client, fleet):
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST)) == ["sensor-3", "sensor-2", "sensor-1"]
+
+
+def test_device_changelist_status_filter(admin_client, fleet):
+    response = admin_client.get(DEVICE_CHANGELIST, {"status__exact": "ACTIVE"})
+
+    assert listed_ids(response) == ["sensor-2"]
+
+
+def test_device_changelist_dms_filter(admin_client, fleet):
+    response = admin_client.get(DEVICE_CHANGELIST, {"dms_owner": "dms-b"})
+
+    assert sorted(listed_ids(response)) == ["sensor-2", "sensor-3"]
+
+
+def test_device_changelist_search_alias(admin_client, fleet):
+    response = admin_client.get(DEVICE_CHANGELIST, {"q": "boiler"})
+
+    assert sorted(listed_ids(response)) == ["sensor-1", "sensor-3"]
+
+
+def test_device_changelist_search_exact_id(admin_client, fleet):
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": "sensor-2"})) == ["sensor-2"]
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": "sensor"})) == []
+
+
+def test_device_changelist_filters_and_search_combined(admin_client, fleet):
+    params = {"status__exact": "NO_IDENTITY", "dms_owner": "dms-b", "q": "boiler"}
+
+    response = admin_client.get(DEVICE_CHANGELIST, params)
+
+    assert listed_ids(response) == ["sensor-3"]
+
+
+def test_device_changelist_requires_login(client, fleet):
+    response = client.get(DEVICE_CHANGELIST)
+
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+# --- Device add form ------------------------------------------------------------------------------------------
+
+
+def test_device_add_form_loads(admin_client):
+    response = admin_client.get(DEVICE_ADD)
+
+    assert response.status_code == 200
+    fields = response.context["adminform"].form.fields
+    assert {"id", "alias", "tags_text", "dms_owner", "icon", "icon_color", "metadata_text"} <= set(fields)
+
+
+def test_device_add_creates_device_through_service(admin_client, admin_user):
+    response = admin_client.post(DEVICE_ADD, GOOD_DEVICE_FORM)
+
+    assert response.status_code == 302
+    device = Device.objects.get(pk="admin-made")
+    assert device.alias == "Made in the admin"
+    assert device.tags == ["sensor", "temperature"]
+    assert device.dms_owner == "dms-a"
+    assert device.icon == "thermometer"
+    assert device.icon_color == "#FF5733"
+    assert device.metadata == {"location": "warehouse-a", "floor": 2}
+    assert device.status == DeviceStatus.NO_IDENTITY
+    assert sorted(DeviceTag.objects.filter(device=device).values_list("value", flat=True)) == ["sensor", "temperature"]
+    event = DeviceEvent.objects.get(device=device)
+    assert (event.type, event.source) == (EventType.CREATED, admin_user.username)
+
+
+def test_device_add_shown_by_api(admin_client, api_client):
+    admin_client.post(DEVICE_ADD, GOOD_DEVICE_FORM)
+
+    body = api_client.get(f"{API}/devices/admin-made").json()
+
+    assert body["tags"] == ["sensor", "temperature"]
+    assert [event["type"] for event in body["events"].values()] == ["CREATED"]
+
+
+def test_device_add_minimal(admin_client):
+    response = admin_client.post(DEVICE_ADD, {"id": "bare", "_save": "Save"})
+
+    assert response.status_code == 302
+    device = Device.objects.get(pk="bare")
+    assert (device.tags, device.metadata, device.alias, device.icon_color) == ([], {}, "", "")
+
+
+def test_device_add_unusual_id_change_page_reachable(admin_client):
+    admin_client.post(DEVICE_ADD, {**GOOD_DEVICE_FORM, "id": "Gerät 100% #1_x"})
+
+    response = admin_client.get(device_change_url("Gerät 100% #1_x"))
+
+    assert response.status_code == 200
+    assert response.context["original"].pk == "Gerät 100% #1_x"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"icon_color": "red"}, "icon_color"),
+        ({"icon_color": "#12345"}, "icon_color"),
+        ({"icon_color": "#112233-112233"}, "icon_color"),
+        ({"tags_text": "sensor, temperature, sensor"}, "tags_text"),
+        ({"tags_text": "ok, " + "x" * 129}, "tags_text"),
+        ({"tags_text": ", ".join(f"t{index}" for index in range(51))}, "tags_text"),
+        ({"metadata_text": "{not json"}, "metadata_text"),
+        ({"metadata_text": '["not", "an", "object"]'}, "metadata_text"),
+        ({"metadata_text": '{"blob": "' + "x" * (64 * 1024) + '"}'}, "metadata_text"),
+        ({"id": "a/b"}, "id"),
+        ({"id": "dms"}, "id"),
+        ({"id": ".."}, "id"),
+        ({"id": "bad\x07id"}, "id"),
+        ({"id": ""}, "id"),
+    ],
+)
+def test_device_add_invalid_shows_error_creates_nothing(admin_client, changes, field):
+    response = admin_client.post(DEVICE_ADD, {**GOOD_DEVICE_FORM, **changes})
+
+    assert field in form_errors(response)
+    assert not Device.objects.exists()
+    assert not DeviceEvent.objects.exists()
+    assert not DeviceTag.objects.exists()
+
+
+def test_device_add_several_errors_all_shown(admin_client):
+    response = admin_client.post(DEVICE_ADD, {**GOOD_DEVICE_FORM, "icon_color": "red", "tags_text": "a, a"})
+
+    errors = form_errors(response)
+    assert {"icon_color", "tags_text"} <= set(errors)
+
+
+def test_device_add_duplicate_id_shows_error_keeps_existing(admin_client):
+    DeviceFactory(id="admin-made", alias="first")
+
+    response = admin_client.post(DEVICE_ADD, GOOD_DEVICE_FORM)
+
+    assert "id" in form_errors(response)
+    assert Device.objects.get(pk="admin-made").alias == "first"
+    assert DeviceEvent.objects.count() == 1
+
+
+# --- Device change page ---------------------------------------------------------------------------------------
+
+
+def test_device_change_page_shows_events_read_only(admin_client):
+    device = DeviceFactory(id="watched")
+    services.device_decommission(device_id=device.id, source="night-shift")
+
+    response = admin_client.get(device_change_url("watched"))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Device created" in content and "Device decommissioned" in content
+    assert "night-shift" in content
+    (events_formset,) = response.context["inline_admin_formsets"]
+    assert events_formset.has_add_permission is False
+    assert events_formset.has_change_permission is False
+    assert events_formset.formset.can_delete is False
+    assert 'name="events-0-type"' not in content
+    assert 'name="events-0-description"' not in content
+    assert 'name="events-0-DELETE"' not in content
+
+
+def test_device_change_page_fields_read_only(admin_client):
+    DeviceFactory(id="watched", alias="Original alias")
+
+    response = admin_client.get(device_change_url("watched"))
+
+    assert response.status_code == 200
+    assert 'name="alias"' not in response.content.decode()
+    assert "Original alias" in response.content.decode()
+
+
+def test_device_change_post_changes_nothing(admin_client):
+    device = DeviceFactory(id="watched", alias="Original alias")
+    before = Device.objects.get(pk=device.id)
+
+    response = admin_client.post(
+        device_change_url("watched"),
+        {
+            "alias": "Changed",
+            "status": "ACTIVE",
+            "events-TOTAL_FORMS": "1",
+            "events-INITIAL_FORMS": "1",
+            "events-MIN_NUM_FORMS": "0",
+            "events-MAX_NUM_FORMS": "1000",
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302
+    after = Device.objects.get(pk=device.id)
+    assert (after.alias, after.status, after.version) == (before.alias, before.status, before.version)
+    assert DeviceEvent.objects.filter(device=device).count() == 1
+
+
+# --- Device decommission action -------------------------------------------------------------------------------
+
+
+def test_device_decommission_action_decommissions_selected(admin_client, admin_user):
+    chosen = [DeviceFactory(), DeviceFactory()]
+    spared = DeviceFactory()
+
+    response = admin_client.post(
+        DEVICE_CHANGELIST, {"action": "decommission", "_selected_action": [device.id for device in chosen]}
+    )
+
+    assert response.status_code == 302
+    for device in chosen:
+        assert Device.objects.get(pk=device.id).status == DeviceStatus.DECOMMISSIONED
+        event = DeviceEvent.objects.get(device=device, type=EventType.DECOMMISSIONED)
+        assert event.source == admin_user.username
+    assert Device.objects.get(pk=spared.id).status == DeviceStatus.NO_IDENTITY
+    assert not DeviceEvent.objects.filter(device=spared, type=EventType.DECOMMISSIONED).exists()
+    assert any("2 device(s) decommissioned" in message for message in messages_of(response))
+
+
+def test_device_decommission_action_revokes_live_identity(admin_client):
+    device = DeviceFactory()
+    slot = {"status": "ACTIVE", "active_version": 0, "type": "X509", "versions": {}, "expiration_date": None}
+    Device.objects.filter(pk=device.id).update(slots={"default": slot}, status=DeviceStatus.ACTIVE)
+
+    admin_client.post(DEVICE_CHANGELIST, {"action": "decommission", "_selected_action": [device.id]})
+
+    after = Device.objects.get(pk=device.id)
+    assert after.status == DeviceStatus.DECOMMISSIONED
+    assert after.slots["default"]["status"] == "REVOKED"
+
+
+def test_device_decommission_action_already_decommissioned_unchanged(admin_client):
+    device = DeviceFactory()
+    services.device_decommission(device_id=device.id, source="earlier")
+    version = Device.objects.get(pk=device.id).version
+
+    admin_client.post(DEVICE_CHANGELIST, {"action": "decommission", "_selected_action": [device.id]})
+
+    assert Device.objects.get(pk=device.id).version == version
+    assert DeviceEvent.objects.filter(device=device, type=EventType.DECOMMISSIONED).count() == 1
+
+
+def test_device_decommission_action_unusual_id(admin_client):
+    DeviceFactory(id="Gerät 100% #1_x")
+
+    admin_client.post(DEVICE_CHANGELIST, {"action": "decommission", "_selected_action": ["Gerät 100% #1_x"]})
+
+    assert Device.objects.get(pk="Gerät 100% #1_x").status == DeviceStatus.DECOMMISSIONED
+
+
+# --- API key admin --------------------------------------------------------------------------------------------
+
+
+def test_api_key_add_shows_plaintext_once(admin_client):
+    key, plaintext = add_key(admin_client, name="ops-console")
+
+    assert key.name == "ops-console"
+    assert key.prefix == plaintext[:8]
+    assert key.scopes == ["devices:read", "devices:write"]
+    assert key.revoked_at is None
+    assert plaintext not in key.key_hash
+    # Never again: not on the next pages, not in the list.
+    assert plaintext not in admin_client.get(reverse("admin:api_apikey_change", args=[key.pk])).content.decode()
+    assert plaintext not in admin_client.get(KEY_CHANGELIST).content.decode()
+
+
+def test_api_key_add_key_works_against_api(admin_client):
+    DeviceFactory(id="visible")
+    _, plaintext = add_key(admin_client)
+
+    response = bearer_client(plaintext).get(f"{API}/devices")
+
+    assert response.status_code == 200
+    assert [device["id"] for device in response.json()["list"]] == ["visible"]
+
+
+def test_api_key_add_key_name_is_event_source(admin_client):
+    _, plaintext = add_key(admin_client, name="line-7-robot")
+
+    response = bearer_client(plaintext).post(f"{API}/devices", {"id": "from-robot"}, format="json")
+
+    assert response.status_code == 201
+    assert DeviceEvent.objects.get(device_id="from-robot").source == "line-7-robot"
+
+
+def test_api_key_add_scopes_enforced(admin_client):
+    _, plaintext = add_key(admin_client, scopes=["devices:read"])
+
+    response = bearer_client(plaintext).post(f"{API}/devices", {"id": "refused"}, format="json")
+
+    assert_error(response, 403, "access_denied")
+    assert not Device.objects.exists()
+
+
+def test_api_key_add_without_name_shows_error(admin_client):
+    response = admin_client.post(KEY_ADD, {"name": "", "scopes": ["devices:read"], "_save": "Save"})
+
+    assert "name" in form_errors(response)
+    assert not ApiKey.objects.exists()
+
+
+def test_api_key_add_without_scopes_shows_error(admin_client):
+    response = admin_client.post(KEY_ADD, {"name": "no-scopes", "_save": "Save"})
+
+    assert "scopes" in form_errors(response)
+    assert not ApiKey.objects.exists()
+
+
+def test_api_key_revoke_action_revokes(admin_client):
+    key, plaintext = add_key(admin_client)
+    client = bearer_client(plaintext)
+    assert client.get(f"{API}/devices").status_code == 200
+
+    response = admin_client.post(KEY_CHANGELIST, {"action": "revoke", "_selected_action": [key.pk]})
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert not key.is_active
+    assert_error(client.get(f"{API}/devices"), 401, "invalid_apikey")
+
+
+def test_api_key_revoke_action_spares_unselected(admin_client):
+    revoked, _ = add_key(admin_client, name="leaked")
+    kept, kept_plaintext = add_key(admin_client, name="kept")
+
+    admin_client.post(KEY_CHANGELIST, {"action": "revoke", "_selected_action": [revoked.pk]})
+
+    kept.refresh_from_db()
+    assert kept.revoked_at is None
+    assert bearer_client(kept_plaintext).get(f"{API}/devices").status_code == 200
+
+
+def test_api_key_revoke_action_repeated_keeps_first_time(admin_client):
+    key, _ = add_key(admin_client)
+    admin_client.post(KEY_CHANGELIST, {"action": "revoke", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    first = key.revoked_at
+
+    admin_client.post(KEY_CHANGELIST, {"action": "revoke", "_selected_action": [key.pk]})
+
+    key.refresh_from_db()
+    assert key.revoked_at == first
+
+
+def test_api_key_changelist_loads(admin_client):
+    add_key(admin_client, name="listed-key")
+
+    response = admin_client.get(KEY_CHANGELIST)
+
+    assert response.status_code == 200
+    assert "listed-key" in response.content.decode()
