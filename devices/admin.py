@@ -7,6 +7,7 @@ from devmanager.api.exceptions import flatten_errors
 
 from . import services
 from .api.serializers import DeviceCreateSerializer
+from .choices import DeviceStatus
 from .models import Device, DeviceEvent
 
 
@@ -117,6 +118,19 @@ class DeviceAdmin(admin.ModelAdmin):
         device = services.device_create(**form.validated_body, source=request.user.get_username())
         obj.pk = device.pk
         obj.refresh_from_db()
+
+    def get_actions(self, request):
+        # Bulk deletion would bypass the rule that only decommissioned devices may be deleted.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or obj.status == DeviceStatus.DECOMMISSIONED)
+
+    def delete_model(self, request, obj):
+        services.device_delete(device_id=obj.pk)
 
     @admin.action(description="Decommission the selected devices")
     def decommission(self, request, queryset):

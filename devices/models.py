@@ -51,7 +51,8 @@ class Device(models.Model):
 class DeviceTag(models.Model):
     """One row per tag of a device, with a lower-cased copy: tag filters are indexed on every database."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="tag_rows")
+    # The unique (device, value) index serves lookups by device too.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="tag_rows", db_index=False)
     value = models.CharField(max_length=128)
     value_lower = models.CharField(max_length=128)
 
@@ -71,7 +72,8 @@ class DeviceTag(models.Model):
 class DeviceEvent(models.Model):
     """One entry of a device's append-only history; a device's timestamps strictly increase."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
+    # The unique (device, timestamp) index serves lookups by device too.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events", db_index=False)
     timestamp = models.DateTimeField()
     type = models.CharField(max_length=32, choices=EventType.choices)
     description = models.TextField(blank=True, default="")

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.exceptions import NotFound
 
 from devmanager.api.exceptions import Conflict, PreconditionFailed
 
@@ -23,7 +24,10 @@ def if_match_satisfied(if_match: str | None, etag: str) -> bool:
 
 def device_lock(*, device_id: str, if_match: str | None = None) -> Device:
     """Lock the device's row for the rest of the transaction, so writes to one device are serialised."""
-    device = Device.objects.select_for_update().get(pk=device_id)
+    try:
+        device = Device.objects.select_for_update().get(pk=device_id)
+    except Device.DoesNotExist as exc:  # deleted since the caller looked it up
+        raise NotFound(f"No device {device_id!r}.") from exc
     if not if_match_satisfied(if_match, device.etag):
         raise PreconditionFailed()
     return device

@@ -19,12 +19,6 @@ def is_key_shaped(token: str) -> bool:
 
 
 class ApiKeyQuerySet(models.QuerySet):
-    def usable(self):
-        now = timezone.now()
-        return self.filter(revoked_at__isnull=True).filter(
-            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
-        )
-
     def for_plaintext(self, plaintext: str):
         return self.filter(key_hash=hash_key(plaintext))
 

@@ -446,3 +446,27 @@ def test_api_key_changelist_loads(admin_client):
 
     assert response.status_code == 200
     assert "listed-key" in response.content.decode()
+
+
+def test_admin_bulk_delete_action_not_offered(admin_client, fleet):
+    response = admin_client.get(reverse("admin:devices_device_changelist"))
+
+    assert b"delete_selected" not in response.content
+
+
+def test_admin_delete_refused_unless_decommissioned(admin_client):
+    device = DeviceFactory(id="live-one")
+    response = admin_client.post(reverse("admin:devices_device_delete", args=[quote(device.pk)]), {"post": "yes"})
+
+    assert response.status_code == 403
+    assert Device.objects.filter(pk="live-one").exists()
+
+
+def test_admin_delete_of_decommissioned_device(admin_client):
+    device = DeviceFactory(id="retired")
+    services.device_decommission(device_id=device.pk, source="test")
+    response = admin_client.post(reverse("admin:devices_device_delete", args=[quote(device.pk)]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Device.objects.filter(pk="retired").exists()
+    assert not DeviceEvent.objects.filter(device_id="retired").exists()

@@ -738,3 +738,10 @@ def test_record_event_timestamps_independent_between_devices():
 
     latest = DeviceEvent.objects.filter(device=second).order_by("-timestamp").first()
     assert latest.timestamp < future
+
+
+def test_decommission_service_on_vanished_device_is_not_found():
+    from rest_framework.exceptions import NotFound
+
+    with pytest.raises(NotFound):
+        services.device_decommission(device_id="gone-meanwhile", source="test")
