@@ -36,7 +36,7 @@ class AutoSchema(BaseAutoSchema):
             codes.append("404")
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
             codes += ["409", "413"]
-            if getattr(self.view, "etag_resource", False):
+            if getattr(self.view, "etag_resource", False) and "{" in self.path:
                 codes.append("412")
         return sorted(codes)
 
