@@ -9,7 +9,10 @@ ensure_venv() {
   want=$(sha256sum requirements.txt | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "Installing requirements into .venv ..." >&2
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt >.venv/pip.log 2>&1; then
+      cat .venv/pip.log >&2
+      return 1
+    fi
     echo "$want" >"$stamp"
   fi
 }
