@@ -149,6 +149,9 @@ CSRF_COOKIE_SECURE = DEVMANAGER_REQUIRE_HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# How long a process may trust a cached API key row (revocation elsewhere takes effect within this delay).
+DEVMANAGER_API_KEY_CACHE_SECONDS = env_int("DEVMANAGER_API_KEY_CACHE_SECONDS", 5)
+
 # --- Limits ----------------------------------------------------------------------------------------------------------
 
 DEVMANAGER_MAX_BODY_BYTES = env_int("DEVMANAGER_MAX_BODY_BYTES", 1024 * 1024)

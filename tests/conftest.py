@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from devmanager.api.models import SCOPES
@@ -11,6 +12,12 @@ API = "/api/devmanager/v1"
 def _plain_http_allowed(settings):
     """Tests talk plain HTTP unless a test turns DEVMANAGER_REQUIRE_HTTPS back on."""
     settings.DEVMANAGER_REQUIRE_HTTPS = False
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached API keys must not leak from one test into another."""
+    cache.clear()
 
 
 @pytest.fixture

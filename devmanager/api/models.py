@@ -1,5 +1,7 @@
 import hashlib
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 
@@ -22,6 +24,24 @@ class ApiKeyQuerySet(models.QuerySet):
     def for_plaintext(self, plaintext: str):
         return self.filter(key_hash=hash_key(plaintext))
 
+    def lookup(self, plaintext: str) -> "ApiKey | None":
+        """The key of a plaintext, from the cache when fresh: every request authenticates and keys rarely change.
+
+        A key's own save or deletion clears its entry; with a per-process cache, other processes see a change
+        within DEVMANAGER_API_KEY_CACHE_SECONDS.
+        """
+        digest = hash_key(plaintext)
+        key = cache.get(_cache_key(digest))
+        if key is None:
+            key = next(iter(self.filter(key_hash=digest).order_by()[:1]), None)
+            if key is not None:
+                cache.set(_cache_key(digest), key, settings.DEVMANAGER_API_KEY_CACHE_SECONDS)
+        return key
+
+
+def _cache_key(digest: str) -> str:
+    return f"devmanager:apikey:{digest}"
+
 
 class ApiKey(models.Model):
     """An API key: stored only as a hash, scoped, revocable and optionally expiring."""
@@ -42,6 +62,14 @@ class ApiKey(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        cache.delete(_cache_key(self.key_hash))
+
+    def delete(self, *args, **kwargs):
+        cache.delete(_cache_key(self.key_hash))
+        return super().delete(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:

@@ -476,3 +476,17 @@ def test_create_api_key_non_positive_expiry_command_error(days):
         create_key_with_command("bad", "--expires-in-days", days)
 
     assert not ApiKey.objects.exists()
+
+
+def test_revocation_applies_to_a_key_already_in_use(api_key):
+    from devmanager.api.models import ApiKey
+    from devmanager.api.services import api_key_revoke
+
+    plaintext = api_key(name="soon-revoked")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    assert client.get(f"{API}/devices").status_code == 200  # the key is now cached
+
+    api_key_revoke(key=ApiKey.objects.get(name="soon-revoked"))
+
+    assert_error(client.get(f"{API}/devices"), 401, "invalid_apikey")
