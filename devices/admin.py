@@ -2,6 +2,8 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html
+from rest_framework import serializers
 
 from devmanager.api.exceptions import flatten_errors
 
@@ -9,6 +11,7 @@ from . import services
 from .api.serializers import DeviceCreateSerializer
 from .choices import DeviceStatus
 from .models import Device, DeviceEvent
+from .validators import validate_metadata
 
 
 class DeviceCreationForm(forms.ModelForm):
@@ -52,6 +55,32 @@ class DeviceCreationForm(forms.ModelForm):
         pass  # a duplicate id is reported by the service, as in the API
 
 
+class DeviceMetadataForm(forms.ModelForm):
+    """An existing device's metadata, edited as JSON with the API's validation."""
+
+    metadata_json = forms.CharField(
+        label="Metadata", widget=forms.Textarea(attrs={"rows": 16, "cols": 100}), help_text="A JSON object."
+    )
+
+    class Meta:
+        model = Device
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["metadata_json"].initial = json.dumps(self.instance.metadata, indent=2, ensure_ascii=False)
+
+    def clean_metadata_json(self):
+        try:
+            metadata = json.loads(self.cleaned_data["metadata_json"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"Invalid JSON: {exc}") from exc
+        try:
+            return validate_metadata(metadata)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError(list(exc.detail)) from exc
+
+
 class DeviceEventInline(admin.TabularInline):
     model = DeviceEvent
     fields = ["timestamp", "type", "description", "source"]
@@ -86,19 +115,22 @@ class DeviceAdmin(admin.ModelAdmin):
         "dms_owner",
         "icon",
         "icon_color",
-        "metadata",
+        "identity_slot",
         "slots",
         "creation_timestamp",
         "updated_timestamp",
     ]
+
+    @admin.display(description="Identity slot")
+    def identity_slot(self, device):
+        return format_html("<pre>{}</pre>", json.dumps(device.identity, indent=2)) if device.identity else "-"
 
     @admin.display(description="Tags")
     def tag_list(self, device):
         return ", ".join(device.tags)
 
     def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = DeviceCreationForm
+        kwargs["form"] = DeviceCreationForm if obj is None else DeviceMetadataForm
         return super().get_form(request, obj, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
@@ -107,14 +139,18 @@ class DeviceAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["id", "alias", "tags_text", "dms_owner", "icon", "icon_color", "metadata_text"]
-        return self.readonly_fields
+        return [*self.readonly_fields, "metadata_json"]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
 
     def save_model(self, request, obj, form, change):
         if change:
-            return  # existing devices change only through their services (actions, slot and metadata views)
+            # Only the metadata is editable here, through the same service as PUT /devices/{id}/metadata.
+            services.device_replace_metadata(
+                device_id=obj.pk, metadata=form.cleaned_data["metadata_json"], source=request.user.get_username()
+            )
+            return
         device = services.device_create(**form.validated_body, source=request.user.get_username())
         obj.pk = device.pk
         obj.refresh_from_db()

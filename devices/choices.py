@@ -28,5 +28,7 @@ class EventType(models.TextChoices):
     DECOMMISSIONED = "DECOMMISSIONED"
 
 
+SLOT_TYPES = ("X509", "TOKEN", "SSH_KEY", "OTHER")
+
 # The identity slot is the slot of this name in `Device.slots`.
 DEFAULT_SLOT = "default"

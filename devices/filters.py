@@ -2,7 +2,7 @@
 
 from devmanager.api.filtering import ArrayField, DateField, EnumField, JsonField, StringField
 
-from .choices import DEFAULT_SLOT, DeviceStatus
+from .choices import DEFAULT_SLOT, DeviceStatus, EventType
 from .models import DeviceTag
 
 DEVICE_FILTER_FIELDS = {
@@ -17,4 +17,9 @@ DEVICE_FILTER_FIELDS = {
     # The identity slot is one entry of `slots`: rooting the path there keeps the slots' GIN index usable.
     "identity": JsonField("slots", prefix=(DEFAULT_SLOT,)),
     "identity_slot": JsonField("slots", prefix=(DEFAULT_SLOT,)),
+}
+
+EVENT_FILTER_FIELDS = {
+    "type": EnumField("type", EventType.values),
+    "timestamp": DateField("timestamp"),
 }

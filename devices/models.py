@@ -18,6 +18,8 @@ class Device(models.Model):
     dms_owner = models.CharField(max_length=255, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
     slots = models.JSONField(default=dict, blank=True)
+    # The identity slot's expiration_date, as a column so that refresh_device_status finds due devices by index.
+    identity_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped by every write; with the creation time it makes the ETag.
     version = models.PositiveBigIntegerField(default=1)
     creation_timestamp = models.DateTimeField(default=timezone.now)
@@ -33,6 +35,7 @@ class Device(models.Model):
             models.Index(fields=["status", "creation_timestamp", "id"], name="device_status_created_idx"),
             models.Index(fields=["dms_owner", "creation_timestamp", "id"], name="device_dms_created_idx"),
             models.Index(fields=["alias", "id"], name="device_alias_idx"),
+            models.Index(fields=["identity_expires_at"], name="device_identity_expiry_idx"),
         ]
 
     def __str__(self):

@@ -1,15 +1,19 @@
 """Writes to devices. The API, the admin and the management commands all go through these."""
 
-from datetime import datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta
 
-from django.db import IntegrityError, transaction
+import jsonpatch
+import jsonpointer
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 
 from devmanager.api.exceptions import Conflict, PreconditionFailed
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType, SlotStatus
 from .models import Device, DeviceEvent, DeviceTag
+from .validators import validate_metadata
 
 ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -117,3 +121,188 @@ def device_delete(*, device_id: str, force: bool = False, if_match: str | None =
     if device.status != DeviceStatus.DECOMMISSIONED and not force:
         raise Conflict(f"Device {device.id!r} is {device.status}; decommission it first or delete with ?force=true.")
     device.delete()
+
+
+SLOT_STATUS_ALIASES = {"RENEWAL_PENDING": SlotStatus.RENEWAL_WINDOW, "EXPIRING_SOON": SlotStatus.ABOUT_TO_EXPIRE}
+
+
+@transaction.atomic
+def device_set_identity_slot(
+    *,
+    device_id: str,
+    source: str,
+    status: str,
+    active_version: int,
+    type: str,
+    versions: dict | None = None,
+    expiration_date: datetime | None = None,
+    if_match: str | None = None,
+) -> Device:
+    """Set the identity slot; the device's status follows it. Records PROVISIONED, RENEWED and STATUS-UPDATED."""
+    device = device_lock(device_id=device_id, if_match=if_match)
+    if device.status == DeviceStatus.DECOMMISSIONED:
+        raise Conflict(f"Device {device.id!r} is decommissioned; its identity slot can no longer change.")
+    previous = device.slots.get(DEFAULT_SLOT)
+    slot = {
+        "status": status,
+        "active_version": active_version,
+        "type": type,
+        "versions": {**(previous or {}).get("versions", {}), **(versions or {})},
+        "expiration_date": _format_expiration(expiration_date),
+    }
+    if same_json(slot, previous):
+        return device  # nothing changes: no write, no event
+
+    old_status = device.status
+    device.slots = {**device.slots, DEFAULT_SLOT: slot}
+    device.status = status
+    device.identity_expires_at = expiration_date
+    _touch(device)
+    device.save(update_fields=["slots", "status", "identity_expires_at", "version", "updated_timestamp"])
+    if previous is None:
+        device_record_event(
+            device=device,
+            type=EventType.PROVISIONED,
+            description=f"Identity slot provisioned ({type}, version {active_version})",
+            source=source,
+        )
+    elif active_version > previous.get("active_version", -1):
+        device_record_event(
+            device=device,
+            type=EventType.RENEWED,
+            description=f"Identity renewed: version {previous.get('active_version')} -> {active_version}",
+            source=source,
+        )
+    if status != old_status:
+        device_record_event(
+            device=device,
+            type=EventType.STATUS_UPDATED,
+            description=f"Status changed from {old_status} to {status}",
+            source=source,
+        )
+    return device
+
+
+def _format_expiration(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@transaction.atomic
+def device_replace_metadata(*, device_id: str, metadata: dict, source: str, if_match: str | None = None) -> Device:
+    device = device_lock(device_id=device_id, if_match=if_match)
+    return _store_metadata(device, metadata, source, "Metadata replaced")
+
+
+@transaction.atomic
+def device_apply_metadata_patch(
+    *, device_id: str, operations: list[dict], source: str, if_match: str | None = None
+) -> Device:
+    """Apply an RFC 6902 patch wholly or not at all; 409 when a `test` fails or a path is missing."""
+    device = device_lock(device_id=device_id, if_match=if_match)
+    try:
+        patched = jsonpatch.apply_patch(device.metadata, operations, in_place=False)
+    except jsonpatch.JsonPatchTestFailed as exc:
+        raise Conflict(f"A test operation failed: {exc}") from exc
+    except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException) as exc:
+        raise Conflict(f"The patch does not apply to the current metadata: {exc}") from exc
+    except jsonpatch.InvalidJsonPatch as exc:
+        raise ValidationError({"patches": [str(exc)]}) from exc
+    try:
+        validate_metadata(patched)
+    except ValidationError as exc:
+        raise ValidationError({"metadata": exc.detail}) from exc
+    return _store_metadata(device, patched, source, f"Metadata patched ({len(operations)} operation(s))")
+
+
+def same_json(left, right) -> bool:
+    """Equal as JSON documents (Python's == would call 1, 1.0 and true equal)."""
+    return json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
+
+
+def _store_metadata(device: Device, metadata: dict, source: str, description: str) -> Device:
+    if same_json(metadata, device.metadata):
+        return device
+    device.metadata = metadata
+    _touch(device)
+    device.save(update_fields=["metadata", "version", "updated_timestamp"])
+    device_record_event(device=device, type=EventType.METADATA_UPDATED, description=description, source=source)
+    return device
+
+
+# The order in which time moves an identity towards expiry; refresh_device_status only moves devices forward.
+EXPIRY_PROGRESSION = [
+    DeviceStatus.ACTIVE,
+    DeviceStatus.RENEWAL_WINDOW,
+    DeviceStatus.ABOUT_TO_EXPIRE,
+    DeviceStatus.EXPIRED,
+]
+
+
+def _due_status(expires_at: datetime, now: datetime, renewal_window: timedelta, about_to_expire: timedelta):
+    if expires_at <= now:
+        return DeviceStatus.EXPIRED
+    if expires_at <= now + about_to_expire:
+        return DeviceStatus.ABOUT_TO_EXPIRE
+    if expires_at <= now + renewal_window:
+        return DeviceStatus.RENEWAL_WINDOW
+    return None
+
+
+@transaction.atomic
+def devices_refresh_status_batch(
+    *,
+    now: datetime,
+    renewal_window: timedelta,
+    about_to_expire: timedelta,
+    after_id: str = "",
+    batch_size: int = 1000,
+    source: str = "refresh_device_status",
+) -> tuple[int, str | None]:
+    """Move one batch of due devices (ids after `after_id`) to the status their expiry calls for.
+
+    Returns (devices moved, last id examined or None when done). Rows locked by a concurrent writer are skipped
+    and picked up by the next run; each move is one STATUS-UPDATED event.
+    """
+    candidates = list(
+        Device.objects.select_for_update(skip_locked=True)
+        .filter(
+            pk__gt=after_id,
+            status__in=EXPIRY_PROGRESSION[:-1],
+            identity_expires_at__lte=now + renewal_window,
+        )
+        .order_by("pk")[:batch_size]
+    )
+    if not candidates:
+        return 0, None
+    moved = []
+    for device in candidates:
+        target = _due_status(device.identity_expires_at, now, renewal_window, about_to_expire)
+        if target and EXPIRY_PROGRESSION.index(target) > EXPIRY_PROGRESSION.index(device.status):
+            moved.append((device, device.status, target))
+    latest = dict(
+        DeviceEvent.objects.filter(device__in=[device for device, _, _ in moved])
+        .values("device")
+        .annotate(latest=models.Max("timestamp"))
+        .values_list("device", "latest")
+    )
+    events = []
+    for device, old, new in moved:
+        device.status = new
+        device.slots[DEFAULT_SLOT]["status"] = new
+        _touch(device, now)
+        timestamp = max(now, latest.get(device.pk, now) + ONE_MICROSECOND)
+        description = (
+            f"Status changed from {old} to {new} (identity expires {_format_expiration(device.identity_expires_at)})"
+        )
+        events.append(
+            DeviceEvent(
+                device=device,
+                timestamp=timestamp,
+                type=EventType.STATUS_UPDATED,
+                description=description,
+                source=source,
+            )
+        )
+    Device.objects.bulk_update([device for device, _, _ in moved], ["status", "slots", "version", "updated_timestamp"])
+    DeviceEvent.objects.bulk_create(events)
+    return len(moved), candidates[-1].pk

@@ -164,6 +164,10 @@ DEVMANAGER_MAX_FILTERS = env_int("DEVMANAGER_MAX_FILTERS", 20)
 DEVMANAGER_MAX_FILTER_LENGTH = env_int("DEVMANAGER_MAX_FILTER_LENGTH", 1024)
 DEVMANAGER_MAX_JSONPATH_LENGTH = env_int("DEVMANAGER_MAX_JSONPATH_LENGTH", 512)
 
+# refresh_device_status: days before the identity's expiration_date at which a device enters each status.
+DEVMANAGER_RENEWAL_WINDOW_DAYS = env_int("DEVMANAGER_RENEWAL_WINDOW_DAYS", 30)
+DEVMANAGER_ABOUT_TO_EXPIRE_DAYS = env_int("DEVMANAGER_ABOUT_TO_EXPIRE_DAYS", 7)
+
 # --- REST framework ------------------------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

@@ -1,12 +1,14 @@
 from datetime import UTC
 
+import jsonpointer
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from devmanager.api.serializers import StrictCharField, StrictSerializer
+from devmanager.api.serializers import StrictCharField, StrictIntegerField, StrictSerializer
 
-from ..choices import DeviceStatus
-from ..models import Device
+from ..choices import SLOT_TYPES, DeviceStatus, SlotStatus
+from ..models import Device, DeviceEvent
+from ..services import SLOT_STATUS_ALIASES
 from ..validators import (
     MAX_TAGS,
     validate_device_id,
@@ -50,7 +52,7 @@ class IdentitySlotSerializer(serializers.Serializer):
     """The shape of an identity slot (documentation only: slots are stored as JSON)."""
 
     status = serializers.ChoiceField(choices=DeviceStatus.choices)
-    active_version = serializers.IntegerField(min_value=0)
+    active_version = StrictIntegerField(min_value=0)
     type = serializers.CharField()
     versions = serializers.DictField(child=serializers.JSONField())
     expiration_date = serializers.DateTimeField(allow_null=True)
@@ -131,3 +133,104 @@ class DeviceCreateSerializer(StrictSerializer):
         attrs["dms_owner"] = dms_id if dms_id is not None else dms_owner
         # An explicit null means "not given".
         return {name: value for name, value in attrs.items() if value is not None}
+
+
+class IdentitySlotUpdateSerializer(StrictSerializer):
+    """The body of `PUT /devices/{id}/idslot`."""
+
+    status = StrictCharField(
+        help_text="ACTIVE, RENEWAL_WINDOW (or RENEWAL_PENDING), ABOUT_TO_EXPIRE (or EXPIRING_SOON), EXPIRED or REVOKED."
+    )
+    active_version = StrictIntegerField(min_value=0)
+    type = StrictCharField(help_text="X509, TOKEN, SSH_KEY or OTHER, in any case.")
+    versions = serializers.DictField(child=serializers.JSONField(), required=False, allow_null=True)
+    expiration_date = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_status(self, value):
+        value = value.strip().upper()
+        value = SLOT_STATUS_ALIASES.get(value, value)
+        if value not in SlotStatus.values:
+            raise serializers.ValidationError(f"must be one of {', '.join(SlotStatus.values)} (or an alias)")
+        return value
+
+    def validate_type(self, value):
+        if value.upper() not in SLOT_TYPES:
+            raise serializers.ValidationError(f"must be one of {', '.join(SLOT_TYPES)}")
+        return value.upper()
+
+    def validate_versions(self, value):
+        bad = [key for key in (value or {}) if not (key.isascii() and key.isdigit())]
+        if bad:
+            raise serializers.ValidationError(f"keys must be version numbers, not {bad[0]!r}")
+        return {str(int(key)): version for key, version in (value or {}).items()}
+
+
+PATCH_OPERATIONS = ("add", "remove", "replace", "move", "copy", "test")
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "required": ["op", "path"],
+        "properties": {
+            "op": {"type": "string", "enum": list(PATCH_OPERATIONS)},
+            "path": {"type": "string", "description": "A JSON Pointer, e.g. /location"},
+            "value": {"description": "For add, replace and test (null allowed)."},
+            "from": {"type": "string", "description": "For move and copy."},
+        },
+    }
+)
+class PatchOperationField(serializers.Field):
+    """One RFC 6902 operation, checked for shape before anything is applied."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be an object with op and path")
+        op = data.get("op")
+        if op not in PATCH_OPERATIONS:
+            raise serializers.ValidationError(f"op must be one of {', '.join(PATCH_OPERATIONS)}")
+        members = ["path"] + (["from"] if op in ("move", "copy") else [])
+        for member in members:
+            _check_pointer(data.get(member), member)
+        if op in ("add", "replace", "test") and "value" not in data:
+            raise serializers.ValidationError(f"{op} needs a value")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+def _check_pointer(pointer, member: str) -> None:
+    if not isinstance(pointer, str):
+        raise serializers.ValidationError(f"{member} must be a JSON Pointer string")
+    try:
+        jsonpointer.JsonPointer(pointer)
+    except jsonpointer.JsonPointerException as exc:
+        raise serializers.ValidationError(f"{member} is not a JSON Pointer: {exc}") from exc
+
+
+class MetadataPatchSerializer(StrictSerializer):
+    """`{"patches": [...]}`: RFC 6902 operations applied to the metadata as one unit."""
+
+    patches = serializers.ListField(child=PatchOperationField(), allow_empty=True)
+
+
+class MetadataReplaceSerializer(StrictSerializer):
+    """`{"metadata": {...}}` replaces the metadata; `{"patches": [...]}` patches it as PATCH does."""
+
+    metadata = serializers.JSONField(required=False, validators=[validate_metadata])
+    patches = serializers.ListField(child=PatchOperationField(), required=False)
+
+    def validate(self, attrs):
+        if ("metadata" in attrs) == ("patches" in attrs):
+            raise serializers.ValidationError({"metadata": ["send either metadata or patches"]})
+        return attrs
+
+
+class DeviceEventSerializer(serializers.ModelSerializer):
+    timestamp = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
+
+    class Meta:
+        model = DeviceEvent
+        fields = ["timestamp", "type", "description", "source"]
+        read_only_fields = fields

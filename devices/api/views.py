@@ -5,17 +5,26 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devmanager.api.filters import FilterLanguageBackend
 from devmanager.api.pagination import BookmarkPagination
+from devmanager.api.parsers import JSONParser, JSONPatchParser
 from devmanager.api.views import not_modified, parse_bool_param, request_source
 
 from .. import services
-from ..filters import DEVICE_FILTER_FIELDS
-from ..models import Device
-from .serializers import DeviceCreateSerializer, DeviceSerializer
+from ..filters import DEVICE_FILTER_FIELDS, EVENT_FILTER_FIELDS
+from ..models import Device, DeviceEvent
+from .serializers import (
+    DeviceCreateSerializer,
+    DeviceEventSerializer,
+    DeviceSerializer,
+    IdentitySlotUpdateSerializer,
+    MetadataPatchSerializer,
+    MetadataReplaceSerializer,
+)
 
 DEVICE_SORT_FIELDS = {
     "id": "id",
@@ -112,6 +121,64 @@ class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
+        summary="Set the identity slot",
+        tags=["devices"],
+        parameters=[ID_PARAMETER, IF_MATCH],
+        request=IdentitySlotUpdateSerializer,
+        responses={200: DeviceSerializer},
+    )
+    @action(detail=True, methods=["put"])
+    def idslot(self, request, pk=None):
+        device = self.get_object()
+        serializer = IdentitySlotUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.device_set_identity_slot(
+            device_id=device.pk,
+            source=request_source(request),
+            if_match=request.headers.get("If-Match"),
+            **serializer.validated_data,
+        )
+        return self._device_response(device.pk)
+
+    @extend_schema(
+        methods=["PUT"],
+        summary="Replace the metadata (or patch it with `patches`)",
+        tags=["devices"],
+        parameters=[ID_PARAMETER, IF_MATCH],
+        request=MetadataReplaceSerializer,
+        responses={200: DeviceSerializer},
+    )
+    @extend_schema(
+        methods=["PATCH"],
+        summary="Patch the metadata (RFC 6902)",
+        tags=["devices"],
+        parameters=[ID_PARAMETER, IF_MATCH],
+        request={
+            "application/json": MetadataPatchSerializer,
+            "application/json-patch+json": {"type": "array", "items": {"type": "object"}},
+        },
+        responses={200: DeviceSerializer},
+    )
+    @action(detail=True, methods=["put", "patch"], parser_classes=[JSONParser, JSONPatchParser])
+    def metadata(self, request, pk=None):
+        device = self.get_object()
+        data = request.data
+        if request.method == "PATCH" and isinstance(data, list):
+            data = {"patches": data}  # the bare RFC 6902 array
+        serializer = (MetadataReplaceSerializer if request.method == "PUT" else MetadataPatchSerializer)(data=data)
+        serializer.is_valid(raise_exception=True)
+        common = {
+            "device_id": device.pk,
+            "source": request_source(request),
+            "if_match": request.headers.get("If-Match"),
+        }
+        if "metadata" in serializer.validated_data:
+            services.device_replace_metadata(metadata=serializer.validated_data["metadata"], **common)
+        else:
+            services.device_apply_metadata_patch(operations=serializer.validated_data["patches"], **common)
+        return self._device_response(device.pk)
+
+    @extend_schema(
         summary="List the devices of a DMS",
         tags=["devices"],
         parameters=[OpenApiParameter("dms_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The DMS.")],
@@ -122,6 +189,24 @@ class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         queryset = self.filter_queryset(self.get_queryset().filter(dms_owner=dms_id))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(DeviceSerializer(page, many=True).data)
+
+
+@extend_schema_view(get=extend_schema(summary="A device's events, newest first", tags=["devices"]))
+class DeviceEventListView(ListAPIView):
+    """`GET /devices/{id}/events`: the device's whole history, with bookmarks and filters on type and timestamp."""
+
+    serializer_class = DeviceEventSerializer
+    filter_backends = [FilterLanguageBackend]
+    filter_fields = EVENT_FILTER_FIELDS
+    pagination_class = BookmarkPagination
+    scope_resource = "devices"
+    sort_fields = {"timestamp": "timestamp"}
+    default_sort = "timestamp"
+    default_sort_mode = "desc"
+
+    def get_queryset(self):
+        device = get_object_or_404(Device.objects.only("pk"), pk=self.kwargs["device_id"])
+        return DeviceEvent.objects.filter(device=device)
 
 
 class StatsView(APIView):

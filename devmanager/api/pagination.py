@@ -106,7 +106,9 @@ def decode_bookmark(bookmark: str) -> dict:
     return payload
 
 
-def parse_list_query(request, *, sort_fields: dict[str, str], default_sort: str) -> ListQuery:
+def parse_list_query(
+    request, *, sort_fields: dict[str, str], default_sort: str, default_sort_mode: str = "asc"
+) -> ListQuery:
     """Read and validate the list parameters, from the query string or from the bookmark."""
     params = request.query_params
     page_size_raw = _single(params, "page_size")
@@ -125,7 +127,7 @@ def parse_list_query(request, *, sort_fields: dict[str, str], default_sort: str)
         return ListQuery(
             filters=filters,
             sort_by=sort_by or default_sort,
-            sort_mode=sort_mode or "asc",
+            sort_mode=sort_mode or default_sort_mode,
             page_size=_parse_page_size(page_size_raw, settings.DEVMANAGER_PAGE_SIZE_DEFAULT),
             include=include,
             path=request.path,
@@ -157,7 +159,12 @@ def get_list_query(request, view) -> ListQuery:
     """The request's ListQuery, parsed once and shared by the filter backend and the paginator."""
     query = getattr(request, "_list_query", None)
     if query is None:
-        query = parse_list_query(request, sort_fields=view.sort_fields, default_sort=view.default_sort)
+        query = parse_list_query(
+            request,
+            sort_fields=view.sort_fields,
+            default_sort=view.default_sort,
+            default_sort_mode=getattr(view, "default_sort_mode", "asc"),
+        )
         request._list_query = query
     return query
 
@@ -229,7 +236,12 @@ class BookmarkPagination(BasePagination):
             _param("page_size", "integer", "Results per page, 1 to 1000 (default 25).", minimum=1, maximum=1000),
             _param("bookmark", "string", "The `next` of the previous page; it carries the filters and sort."),
             _param("sort_by", "string", f"Sort field (default {getattr(view, 'default_sort', '')}).", enum=sort_fields),
-            _param("sort_mode", "string", "Sort direction.", enum=["asc", "desc"]),
+            _param(
+                "sort_mode",
+                "string",
+                f"Sort direction (default {getattr(view, 'default_sort_mode', 'asc')}).",
+                enum=["asc", "desc"],
+            ),
             _param("include", "string", "`total_count` adds the count of all matches.", enum=list(INCLUDE_VALUES)),
         ]
 

@@ -22,3 +22,9 @@ class JSONParser(parsers.JSONParser):
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not valid JSON")
+
+
+class JSONPatchParser(JSONParser):
+    """RFC 6902 bodies (`application/json-patch+json`): a bare array of operations."""
+
+    media_type = "application/json-patch+json"

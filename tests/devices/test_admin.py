@@ -1,5 +1,6 @@
 """The operators' console: the device admin (list, add, decommission, history) and the API key admin."""
 
+import json
 import re
 
 import pytest
@@ -278,6 +279,7 @@ def test_device_change_post_changes_nothing(admin_client):
         {
             "alias": "Changed",
             "status": "ACTIVE",
+            "metadata_json": json.dumps(before.metadata),
             "events-TOTAL_FORMS": "1",
             "events-INITIAL_FORMS": "1",
             "events-MIN_NUM_FORMS": "0",

@@ -35,8 +35,8 @@ SLOT_TYPES = ["X509", "X509", "X509", "TOKEN", "SSH_KEY", "OTHER"]
 SPAN = timedelta(days=730)
 
 DEVICE_COLUMNS = [
-    "id", "alias", "tags", "status", "icon", "icon_color", "dms_owner", "metadata", "slots", "version",
-    "creation_timestamp", "updated_timestamp",
+    "id", "alias", "tags", "status", "icon", "icon_color", "dms_owner", "metadata", "slots", "identity_expires_at",
+    "version", "creation_timestamp", "updated_timestamp",
 ]  # fmt: skip
 
 
@@ -82,8 +82,9 @@ def _device(rng: random.Random, device_id: str, now: datetime) -> dict:
         "hw": {"vendor": rng.choice(["acme", "globex", "initech"]), "rev": rng.randint(1, 5)},
         "sensors": sensors,
     }
-    slots = {}
+    slots, expires_at = {}, None
     if status != DeviceStatus.NO_IDENTITY:
+        expires_at = now + timedelta(days=rng.randint(-60, 700))
         version = rng.randint(0, 5)
         slot_status = DeviceStatus.REVOKED if status == DeviceStatus.DECOMMISSIONED else status
         slots[DEFAULT_SLOT] = {
@@ -91,7 +92,7 @@ def _device(rng: random.Random, device_id: str, now: datetime) -> dict:
             "active_version": version,
             "type": rng.choice(SLOT_TYPES),
             "versions": {str(v): {"serial": f"{rng.getrandbits(64):016x}"} for v in range(version + 1)},
-            "expiration_date": (now + timedelta(days=rng.randint(-60, 700))).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "expiration_date": expires_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
     return {
         "id": device_id,
@@ -103,6 +104,7 @@ def _device(rng: random.Random, device_id: str, now: datetime) -> dict:
         "dms_owner": DMS_OWNERS[min(int(rng.expovariate(0.3)), len(DMS_OWNERS) - 1)],
         "metadata": metadata,
         "slots": slots,
+        "identity_expires_at": expires_at,
         "version": 1,
         "creation_timestamp": created,
         "updated_timestamp": updated,
