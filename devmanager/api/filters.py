@@ -1,5 +1,6 @@
 """The filter backend: the list query's `filter` expressions, compiled by the filter language, on the queryset."""
 
+from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.filters import BaseFilterBackend
 
@@ -13,6 +14,8 @@ class FilterLanguageBackend(BaseFilterBackend):
 
     def filter_queryset(self, request, queryset, view):
         query = get_list_query(request, view)
+        if len(query.filters) > settings.DEVMANAGER_MAX_FILTERS:
+            raise exceptions.ValidationError({"filter": [f"at most {settings.DEVMANAGER_MAX_FILTERS} filters"]})
         try:
             condition = compile_filters(query.filters, view.filter_fields)
         except FilterErrors as exc:

@@ -72,8 +72,13 @@ def _single(params, name: str) -> str | None:
 
 
 def encode_bookmark(query: ListQuery, last_key, last_id) -> str:
+    # JSON carries strings: datetimes and UUIDs travel as text and are parsed back by the model field.
     if isinstance(last_key, datetime):
         last_key = last_key.isoformat()
+    elif not isinstance(last_key, str | int | float | bool | type(None)):
+        last_key = str(last_key)
+    if not isinstance(last_id, str | int):
+        last_id = str(last_id)
     payload = {
         "f": list(query.filters),
         "s": query.sort_by,

@@ -13,6 +13,7 @@ from .fields import (
     FieldSpec,
     JsonField,
     StringField,
+    UuidField,
     compile_filter,
     compile_filters,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "FilterError",
     "JsonField",
     "StringField",
+    "UuidField",
     "compile_filter",
     "compile_filters",
     "parse_filter",

@@ -1,0 +1,90 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from devices.api.serializers import TIMESTAMP_FORMAT
+from devmanager.api.serializers import StrictCharField, StrictSerializer
+
+from ..criteria import criterion_error
+from ..models import MAX_CRITERIA, DeviceGroup
+
+CRITERION_SCHEMA = {
+    "type": "object",
+    "required": ["field", "operand", "value"],
+    "properties": {
+        "field": {"type": "string", "example": "tags"},
+        "operand": {"type": "string", "example": "contains", "description": "`operator` is accepted as an alias."},
+        "value": {"type": "string", "example": "temperature"},
+    },
+}
+
+
+@extend_schema_field(CRITERION_SCHEMA)
+class CriterionField(serializers.Field):
+    """`{"field", "operand" (or "operator"), "value"}`, checked by compiling it with the filter language."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be an object with field, operand and value")
+        data = dict(data)
+        if "operator" in data:
+            if "operand" in data and data["operand"] != data["operator"]:
+                raise serializers.ValidationError("operand and its alias operator differ")
+            data["operand"] = data.pop("operator")
+        unknown = sorted(set(data) - {"field", "operand", "value"})
+        if unknown:
+            raise serializers.ValidationError(f"unknown member {unknown[0]!r}")
+        for member in ("field", "operand", "value"):
+            if not isinstance(data.get(member), str):
+                raise serializers.ValidationError(f"{member} must be a string")
+        error = criterion_error(data)
+        if error:
+            raise serializers.ValidationError(error)
+        return {"field": data["field"], "operand": data["operand"], "value": data["value"]}
+
+    def to_representation(self, value):
+        return value
+
+
+class DeviceGroupSerializer(serializers.ModelSerializer):
+    """A group as every endpoint returns it; `inherited_criteria` needs `attach_inherited_criteria`."""
+
+    parent_id = serializers.UUIDField(allow_null=True)
+    criteria = serializers.ListField(child=CriterionField())
+    inherited_criteria = serializers.ListField(child=CriterionField())
+    created_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
+    updated_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
+
+    class Meta:
+        model = DeviceGroup
+        fields = [
+            "id",
+            "name",
+            "description",
+            "parent_id",
+            "criteria",
+            "inherited_criteria",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class DeviceGroupWriteSerializer(StrictSerializer):
+    """The body of POST (all fields but `name` optional) and PUT (the fields present replace the stored ones)."""
+
+    id = serializers.UUIDField(required=False, help_text="Generated when absent.")
+    name = StrictCharField(min_length=1, max_length=255)
+    description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
+    parent_id = serializers.UUIDField(required=False, allow_null=True)
+    criteria = serializers.ListField(child=CriterionField(), required=False, max_length=MAX_CRITERIA)
+
+
+class DeviceGroupStatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    status_distribution = serializers.DictField(child=serializers.IntegerField())
+
+
+class DeviceGroupLinkSerializer(serializers.Serializer):
+    device_id = serializers.CharField()
+    group_id = serializers.UUIDField()
+    group = DeviceGroupSerializer()

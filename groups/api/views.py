@@ -1,0 +1,200 @@
+import uuid
+from urllib.parse import quote
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from devices.api.serializers import DeviceSerializer
+from devices.api.views import DEVICE_SORT_FIELDS
+from devices.filters import DEVICE_FILTER_FIELDS
+from devices.models import Device
+from devmanager.api.filters import FilterLanguageBackend
+from devmanager.api.pagination import BookmarkPagination
+from devmanager.api.views import not_modified, parse_bool_param
+
+from .. import services
+from ..filters import GROUP_FILTER_FIELDS
+from ..models import DeviceGroup
+from ..querysets import attach_inherited_criteria, groups_of_device, member_devices
+from .serializers import (
+    DeviceGroupLinkSerializer,
+    DeviceGroupSerializer,
+    DeviceGroupStatsSerializer,
+    DeviceGroupWriteSerializer,
+)
+
+GROUP_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The group's id.")
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Apply only if the group's ETag matches."
+)
+
+
+def get_group(group_id) -> DeviceGroup:
+    """The group of a path id; a string that is not a UUID names no group (404, not 400)."""
+    try:
+        group_id = uuid.UUID(str(group_id))
+    except ValueError as exc:
+        raise Http404("No such device group.") from exc
+    group = get_object_or_404(DeviceGroup, pk=group_id)
+    attach_inherited_criteria([group])
+    return group
+
+
+def group_response(group: DeviceGroup, status_code=status.HTTP_200_OK, headers=None) -> Response:
+    attach_inherited_criteria([group])
+    return Response(
+        DeviceGroupSerializer(group).data, status=status_code, headers={"ETag": group.etag, **(headers or {})}
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List device groups", tags=["device-groups"]),
+    create=extend_schema(
+        summary="Create a device group",
+        tags=["device-groups"],
+        request=DeviceGroupWriteSerializer,
+        responses={201: DeviceGroupSerializer},
+    ),
+    retrieve=extend_schema(summary="Get a device group", tags=["device-groups"], parameters=[GROUP_ID]),
+    update=extend_schema(
+        summary="Update a device group (the fields present replace the stored ones)",
+        tags=["device-groups"],
+        parameters=[GROUP_ID, IF_MATCH],
+        request=DeviceGroupWriteSerializer,
+        responses={200: DeviceGroupSerializer},
+    ),
+    destroy=extend_schema(
+        summary="Delete a device group (children move up, or go with ?cascade=true)",
+        tags=["device-groups"],
+        parameters=[
+            GROUP_ID,
+            IF_MATCH,
+            OpenApiParameter("cascade", OpenApiTypes.BOOL, description="Delete the whole subtree."),
+        ],
+    ),
+)
+class DeviceGroupViewSet(viewsets.GenericViewSet):
+    """Hierarchical dynamic device groups."""
+
+    queryset = DeviceGroup.objects.all()
+    serializer_class = DeviceGroupSerializer
+    filter_backends = [FilterLanguageBackend]
+    filter_fields = GROUP_FILTER_FIELDS
+    pagination_class = BookmarkPagination
+    scope_resource = "groups"
+    sort_fields = {"name": "name", "created_at": "created_at", "updated_at": "updated_at"}
+    default_sort = "created_at"
+    lookup_value_regex = "[^/]+"
+    etag_resource = True
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        attach_inherited_criteria(page)
+        return self.get_paginated_response(DeviceGroupSerializer(page, many=True).data)
+
+    def create(self, request):
+        serializer = DeviceGroupWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        group = services.group_create(**serializer.validated_data)
+        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(str(group.pk))}")
+        return group_response(group, status.HTTP_201_CREATED, {"Location": location})
+
+    def retrieve(self, request, pk=None):
+        group = get_group(pk)
+        if not_modified(request, group.etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": group.etag})
+        return group_response(group)
+
+    def update(self, request, pk=None):
+        group = get_group(pk)
+        serializer = DeviceGroupWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        if fields.pop("id", group.pk) != group.pk:
+            raise serializers.ValidationError({"id": ["a group's id cannot change"]})
+        updated = services.group_update(group_id=group.pk, if_match=request.headers.get("If-Match"), **fields)
+        return group_response(updated)
+
+    def destroy(self, request, pk=None):
+        group = get_group(pk)
+        cascade = parse_bool_param(request, "cascade")
+        services.group_delete(group_id=group.pk, cascade=cascade, if_match=request.headers.get("If-Match"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Device counts of a group, in total and per status",
+        tags=["device-groups"],
+        parameters=[GROUP_ID],
+        responses={200: DeviceGroupStatsSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def stats(self, request, pk=None):
+        distribution = member_devices(get_group(pk)).status_distribution()
+        return Response({"total": sum(distribution.values()), "status_distribution": distribution})
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="The devices of a group (its criteria and inherited ones), with the device list's parameters",
+        tags=["device-groups"],
+        parameters=[GROUP_ID],
+    )
+)
+class DeviceGroupDeviceListView(ListAPIView):
+    serializer_class = DeviceSerializer
+    filter_backends = [FilterLanguageBackend]
+    filter_fields = DEVICE_FILTER_FIELDS
+    pagination_class = BookmarkPagination
+    scope_resource = "groups"
+    sort_fields = DEVICE_SORT_FIELDS
+    default_sort = "creation_timestamp"
+
+    def get_queryset(self):
+        return member_devices(get_group(self.kwargs["pk"])).with_recent_events()
+
+
+def _device(device_id: str) -> Device:
+    return get_object_or_404(Device.objects.only("pk"), pk=device_id)
+
+
+def _link(device: Device, group: DeviceGroup) -> dict:
+    return {"device_id": device.pk, "group_id": group.pk, "group": DeviceGroupSerializer(group).data}
+
+
+class DeviceMembershipListView(APIView):
+    """`GET /devices/{id}/device-groups`: every group the device is in, in one page."""
+
+    scope_resource = "devices"
+
+    @extend_schema(
+        summary="The groups a device is in",
+        tags=["devices"],
+        responses={200: DeviceGroupLinkSerializer(many=True)},
+    )
+    def get(self, request, device_id):
+        device = _device(device_id)
+        links = [_link(device, group) for group in groups_of_device(device)]
+        return Response({"next": "", "list": links})
+
+
+class DeviceMembershipDetailView(APIView):
+    """`GET /devices/{id}/device-groups/{group_id}`: the link, or 404 when the device is not a member."""
+
+    scope_resource = "devices"
+
+    @extend_schema(
+        summary="Whether a device is in a group", tags=["devices"], responses={200: DeviceGroupLinkSerializer}
+    )
+    def get(self, request, device_id, group_id):
+        device = _device(device_id)
+        group = get_group(group_id)
+        if not member_devices(group).filter(pk=device.pk).exists():
+            raise Http404(f"Device {device.pk!r} is not in group {group.pk}.")
+        return Response(_link(device, group))

@@ -1,0 +1,123 @@
+"""Writes to the group tree. Every write takes the tree lock, so concurrent moves keep the MPTT fields consistent."""
+
+import uuid
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from rest_framework.exceptions import NotFound, ValidationError
+
+from devices.services import if_match_satisfied
+from devmanager.api.exceptions import Conflict, PreconditionFailed
+
+from .models import MAX_DEPTH, DeviceGroup
+
+TREE_LOCK_KEY = 0x6465766772  # any constant shared by all writers of the tree
+
+
+def _lock_tree() -> None:
+    # SQLite serialises write transactions anyway; PostgreSQL needs an explicit lock for the whole tree.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_LOCK_KEY])
+
+
+def _locked_group(group_id, if_match: str | None = None) -> DeviceGroup:
+    _lock_tree()
+    try:
+        group = DeviceGroup.objects.get(pk=group_id)
+    except DeviceGroup.DoesNotExist as exc:
+        raise NotFound(f"No device group {group_id}.") from exc
+    if not if_match_satisfied(if_match, group.etag):
+        raise PreconditionFailed()
+    return group
+
+
+def _parent(parent_id) -> DeviceGroup | None:
+    if parent_id is None:
+        return None
+    parent = DeviceGroup.objects.filter(pk=parent_id).first()
+    if parent is None:
+        raise ValidationError({"parent_id": [f"no device group {parent_id}"]})
+    return parent
+
+
+def _check_name_free(name: str, parent: DeviceGroup | None, exclude=()) -> None:
+    siblings = DeviceGroup.objects.filter(parent=parent, name=name).exclude(pk__in=exclude)
+    if siblings.exists():
+        raise Conflict(f"A sibling group is already named {name!r}.")
+
+
+def _save(group: DeviceGroup) -> None:
+    try:
+        with transaction.atomic():
+            group.save()
+    except IntegrityError as exc:
+        raise Conflict("A group with that id, or a sibling with that name, already exists.") from exc
+
+
+@transaction.atomic
+def group_create(
+    *, name: str, id: uuid.UUID | None = None, description: str = "", parent_id=None, criteria: list | None = None
+) -> DeviceGroup:
+    _lock_tree()
+    parent = _parent(parent_id)
+    if parent is not None and parent.level + 1 >= MAX_DEPTH:
+        raise ValidationError({"parent_id": [f"groups nest at most {MAX_DEPTH} levels"]})
+    if id is not None and DeviceGroup.objects.filter(pk=id).exists():
+        raise Conflict(f"A device group with id {id} already exists.")
+    _check_name_free(name, parent)
+    now = timezone.now()
+    group = DeviceGroup(
+        id=id or uuid.uuid4(),
+        name=name,
+        description=description,
+        parent=parent,
+        criteria=criteria or [],
+        created_at=now,
+        updated_at=now,
+    )
+    _save(group)
+    return group
+
+
+_UNSET = object()
+
+
+@transaction.atomic
+def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, **fields) -> DeviceGroup:
+    """Replace the fields given; `parent_id` moves the group with its subtree (None: to the roots)."""
+    group = _locked_group(group_id, if_match)
+    parent = group.parent
+    if parent_id is not _UNSET:
+        parent = _parent(parent_id)
+        if parent is not None and (parent.pk == group.pk or parent.is_descendant_of(group)):
+            raise ValidationError({"parent_id": ["a group cannot move under itself or one of its descendants"]})
+        subtree_height = max(group.get_descendants(include_self=True).values_list("level", flat=True)) - group.level
+        if (parent.level + 1 if parent else 0) + subtree_height >= MAX_DEPTH:
+            raise ValidationError({"parent_id": [f"groups nest at most {MAX_DEPTH} levels"]})
+    name = fields.get("name", group.name)
+    if name != group.name or parent != group.parent:
+        _check_name_free(name, parent, exclude=[group.pk])
+    for field, value in fields.items():
+        setattr(group, field, value)
+    if parent != group.parent:
+        group.move_to(parent, "last-child")
+        group.refresh_from_db()
+        for field, value in fields.items():
+            setattr(group, field, value)
+    group.version += 1
+    group.updated_at = timezone.now()
+    _save(group)
+    return group
+
+
+@transaction.atomic
+def group_delete(*, group_id, cascade: bool = False, if_match: str | None = None) -> None:
+    """Delete a group; its children move up to its parent (or become roots), unless `cascade` deletes them too."""
+    group = _locked_group(group_id, if_match)
+    if not cascade:
+        for child in list(group.get_children()):
+            _check_name_free(child.name, group.parent, exclude=[child.pk, group.pk])
+            child.move_to(group.parent, "last-child")
+        group.refresh_from_db()
+    group.delete()
