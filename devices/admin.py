@@ -1,4 +1,5 @@
 import json
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -81,6 +82,39 @@ class DeviceMetadataForm(forms.ModelForm):
             raise forms.ValidationError(list(exc.detail)) from exc
 
 
+class DeviceGroupListFilter(admin.SimpleListFilter):
+    """The members of a device group (its criteria and inherited ones), as the group API computes them."""
+
+    title = "device group"
+    parameter_name = "group"
+    max_choices = 200
+
+    def lookups(self, request, model_admin):
+        from groups.models import DeviceGroup
+
+        groups = list(DeviceGroup.objects.order_by("tree_id", "lft")[: self.max_choices])
+        selected = self.value()
+        if selected and all(str(group.pk) != selected for group in groups):
+            groups += list(DeviceGroup.objects.filter(pk=_uuid_or_none(selected)))
+        return [(str(group.pk), f"{'  ' * group.level}{group.name}") for group in groups]
+
+    def queryset(self, request, queryset):
+        from groups.models import DeviceGroup
+        from groups.querysets import member_condition
+
+        if not self.value():
+            return queryset
+        group = DeviceGroup.objects.filter(pk=_uuid_or_none(self.value())).first()
+        return queryset.filter(member_condition(group)) if group else queryset.none()
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
 class DeviceEventInline(admin.TabularInline):
     model = DeviceEvent
     fields = ["timestamp", "type", "description", "source"]
@@ -100,7 +134,7 @@ class DeviceEventInline(admin.TabularInline):
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
     list_display = ["id", "alias", "status", "dms_owner", "tag_list", "creation_timestamp"]
-    list_filter = ["status", "dms_owner"]
+    list_filter = ["status", "dms_owner", DeviceGroupListFilter]
     search_fields = ["=id", "alias"]
     ordering = ["-creation_timestamp", "-id"]
     show_full_result_count = False

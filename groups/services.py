@@ -55,17 +55,29 @@ def _save(group: DeviceGroup) -> None:
         raise Conflict("A group with that id, or a sibling with that name, already exists.") from exc
 
 
+def group_check_placement(*, group: DeviceGroup | None, name: str, parent: DeviceGroup | None) -> None:
+    """Raise unless `group` (None: a new one) may be named `name` under `parent`: no cycle, the depth limit, and a
+    name free among its future siblings. Shared by the services and the admin's forms."""
+    if group is not None and parent is not None and (parent.pk == group.pk or parent.is_descendant_of(group)):
+        raise ValidationError({"parent_id": ["a group cannot move under itself or one of its descendants"]})
+    height = 0
+    if group is not None and group.pk:
+        height = max(group.get_descendants(include_self=True).values_list("level", flat=True)) - group.level
+    if (parent.level + 1 if parent else 0) + height >= MAX_DEPTH:
+        raise ValidationError({"parent_id": [f"groups nest at most {MAX_DEPTH} levels"]})
+    if group is None or name != group.name or parent != group.parent:
+        _check_name_free(name, parent, exclude=[group.pk] if group is not None else [])
+
+
 @transaction.atomic
 def group_create(
     *, name: str, id: uuid.UUID | None = None, description: str = "", parent_id=None, criteria: list | None = None
 ) -> DeviceGroup:
     _lock_tree()
     parent = _parent(parent_id)
-    if parent is not None and parent.level + 1 >= MAX_DEPTH:
-        raise ValidationError({"parent_id": [f"groups nest at most {MAX_DEPTH} levels"]})
+    group_check_placement(group=None, name=name, parent=parent)
     if id is not None and DeviceGroup.objects.filter(pk=id).exists():
         raise Conflict(f"A device group with id {id} already exists.")
-    _check_name_free(name, parent)
     now = timezone.now()
     group = DeviceGroup(
         id=id or uuid.uuid4(),
@@ -87,17 +99,8 @@ _UNSET = object()
 def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, **fields) -> DeviceGroup:
     """Replace the fields given; `parent_id` moves the group with its subtree (None: to the roots)."""
     group = _locked_group(group_id, if_match)
-    parent = group.parent
-    if parent_id is not _UNSET:
-        parent = _parent(parent_id)
-        if parent is not None and (parent.pk == group.pk or parent.is_descendant_of(group)):
-            raise ValidationError({"parent_id": ["a group cannot move under itself or one of its descendants"]})
-        subtree_height = max(group.get_descendants(include_self=True).values_list("level", flat=True)) - group.level
-        if (parent.level + 1 if parent else 0) + subtree_height >= MAX_DEPTH:
-            raise ValidationError({"parent_id": [f"groups nest at most {MAX_DEPTH} levels"]})
-    name = fields.get("name", group.name)
-    if name != group.name or parent != group.parent:
-        _check_name_free(name, parent, exclude=[group.pk])
+    parent = group.parent if parent_id is _UNSET else _parent(parent_id)
+    group_check_placement(group=group, name=fields.get("name", group.name), parent=parent)
     for field, value in fields.items():
         setattr(group, field, value)
     if parent != group.parent:

@@ -1,0 +1,138 @@
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from mptt.admin import DraggableMPTTAdmin
+from rest_framework import serializers
+from rest_framework.exceptions import APIException
+
+from devmanager.api.exceptions import flatten_errors
+
+from . import services
+from .api.serializers import CriterionField
+from .models import MAX_CRITERIA, DeviceGroup
+from .querysets import member_devices
+
+
+class DeviceGroupForm(forms.ModelForm):
+    """Criteria edited as JSON, checked by the filter language; placement checked as the API checks it."""
+
+    criteria_json = forms.CharField(
+        label="Criteria",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 90}),
+        help_text='A JSON list, e.g. [{"field": "tags", "operand": "contains", "value": "sensor"}].',
+    )
+
+    class Meta:
+        model = DeviceGroup
+        fields = ["name", "description", "parent"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["criteria_json"].initial = json.dumps(self.instance.criteria, indent=2, ensure_ascii=False)
+
+    def clean_criteria_json(self):
+        text = (self.cleaned_data.get("criteria_json") or "").strip() or "[]"
+        try:
+            criteria = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Invalid JSON: {exc}") from exc
+        field = serializers.ListField(child=CriterionField(), max_length=MAX_CRITERIA)
+        try:
+            return field.run_validation(criteria)
+        except serializers.ValidationError as exc:
+            messages_ = [f"{error['name']}: {error['message']}" for error in flatten_errors(exc.detail, "criteria")]
+            raise forms.ValidationError(messages_) from exc
+
+    def clean(self):
+        cleaned = super().clean()
+        if "name" in cleaned:
+            group = self.instance if self.instance.pk else None
+            try:
+                services.group_check_placement(group=group, name=cleaned["name"], parent=cleaned.get("parent"))
+            except APIException as exc:
+                for error in flatten_errors(exc.detail):
+                    self.add_error("parent" if error["name"] == "parent_id" else None, error["message"])
+        return cleaned
+
+
+@admin.register(DeviceGroup)
+class DeviceGroupAdmin(DraggableMPTTAdmin):
+    form = DeviceGroupForm
+    list_display = ["tree_actions", "indented_title", "criteria_summary", "created_at"]
+    list_display_links = ["indented_title"]
+    search_fields = ["name"]
+    readonly_fields = ["id", "inherited", "members", "created_at", "updated_at"]
+    fields = [
+        "id",
+        "name",
+        "description",
+        "parent",
+        "criteria_json",
+        "inherited",
+        "members",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="Criteria")
+    def criteria_summary(self, group):
+        return "; ".join(f"{c['field']}[{c['operand']}]{c['value']}" for c in group.criteria) or "(all devices)"
+
+    @admin.display(description="Inherited criteria")
+    def inherited(self, group):
+        if not group.pk:
+            return "-"
+        criteria = [c for ancestor in group.get_ancestors() for c in ancestor.criteria]
+        return format_html("<pre>{}</pre>", json.dumps(criteria, indent=2)) if criteria else "(none)"
+
+    @admin.display(description="Member devices")
+    def members(self, group):
+        if not group.pk:
+            return "-"
+        count = member_devices(group).count()
+        url = reverse("admin:devices_device_changelist") + f"?group={group.pk}"
+        return format_html('{} device(s): <a href="{}">show them</a>', count, url)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        fields = {"name": data["name"], "description": data["description"], "criteria": data["criteria_json"]}
+        parent_id = data["parent"].pk if data.get("parent") else None
+        if change:
+            group = services.group_update(group_id=obj.pk, parent_id=parent_id, **fields)
+        else:
+            group = services.group_create(parent_id=parent_id, **fields)
+        obj.pk = group.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        services.group_delete(group_id=obj.pk)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # deletion goes through the service, one group at a time
+        return actions
+
+    def _move_node(self, request):
+        """Drag and drop moves through the same service (tree lock, depth and name checks) as the API."""
+        try:
+            cut = DeviceGroup.objects.get(pk=request.POST.get("cut_item"))
+            target = DeviceGroup.objects.get(pk=request.POST.get("pasted_on"))
+        except (DeviceGroup.DoesNotExist, ValueError, TypeError, forms.ValidationError):
+            self.message_user(request, "Groups have disappeared, try again.", level=messages.ERROR)
+            return HttpResponse("FAIL, invalid objects.")
+        if not self.has_change_permission(request, cut):
+            return HttpResponse("FAIL, no permission.")
+        parent = target if request.POST.get("position") == "last-child" else target.parent
+        try:
+            services.group_update(group_id=cut.pk, parent_id=parent.pk if parent else None)
+        except APIException as exc:
+            message = "; ".join(error["message"] for error in flatten_errors(exc.detail))
+            self.message_user(request, f"Cannot move {cut.name}: {message}", level=messages.ERROR)
+            return HttpResponse("FAIL, invalid move.")
+        self.message_user(request, f"{cut.name} moved.")
+        return HttpResponse("OK")
