@@ -1,6 +1,5 @@
 """Reads over the group tree: inherited criteria, member devices, and the groups one device belongs to."""
 
-from collections import defaultdict
 from functools import reduce
 from operator import or_
 
@@ -45,31 +44,33 @@ def member_devices(group: DeviceGroup):
 
 
 def groups_of_device(device: Device) -> list[DeviceGroup]:
-    """The groups a device is in, walking the tree top-down: a subtree whose root does not match is skipped, so
-    the cost follows the matching groups. Each level costs one query (per MEMBERSHIP_CHUNK groups)."""
-    children = defaultdict(list)
-    for group in DeviceGroup.objects.order_by("tree_id", "lft"):
-        children[group.parent_id].append(group)
-    matched, frontier = [], children[None]
-    while frontier:
-        outcome = _evaluate(device, frontier)
-        matched.extend(group for group in frontier if outcome[group.pk])
-        frontier = [child for group in frontier if outcome[group.pk] for child in children[group.pk]]
-    attach_inherited_criteria(matched)
-    return matched
+    """The groups a device is in, walking the tree top-down: only the children of matching groups are read and
+    evaluated, so the cost follows the matching groups, not all groups. Each level costs two small queries (its
+    groups' criteria, then one evaluation of all of them against the device)."""
+    matched, parents = [], [None]
+    while parents:
+        level = DeviceGroup.objects.filter(
+            Q(parent__isnull=True) if parents == [None] else Q(parent_id__in=parents)
+        ).values_list("id", "criteria")
+        outcome = _evaluate(device, list(level))
+        parents = [group_id for group_id, is_member in outcome.items() if is_member]
+        matched.extend(parents)
+    groups = list(DeviceGroup.objects.filter(pk__in=matched).order_by("tree_id", "lft"))
+    attach_inherited_criteria(groups)
+    return groups
 
 
-def _evaluate(device: Device, groups: list[DeviceGroup]) -> dict:
-    """Whether the device satisfies each group's own criteria (its ancestors already matched)."""
-    outcome = {group.pk: True for group in groups if not group.criteria}
-    pending = [group for group in groups if group.criteria]
+def _evaluate(device: Device, groups: list[tuple]) -> dict:
+    """Whether the device satisfies each (group id, criteria)'s own criteria (its ancestors already matched)."""
+    outcome = {group_id: True for group_id, criteria in groups if not criteria}
+    pending = [(group_id, criteria) for group_id, criteria in groups if criteria]
     for start in range(0, len(pending), MEMBERSHIP_CHUNK):
         chunk = pending[start : start + MEMBERSHIP_CHUNK]
         tests = {
-            f"g{index}": Case(When(compile_criteria(group.criteria), then=Value(True)), default=Value(False),
+            f"g{index}": Case(When(compile_criteria(criteria), then=Value(True)), default=Value(False),
                               output_field=BooleanField())
-            for index, group in enumerate(chunk)
+            for index, (_, criteria) in enumerate(chunk)
         }  # fmt: skip
         row = Device.objects.filter(pk=device.pk).annotate(**tests).values(*tests).first() or {}
-        outcome.update({group.pk: bool(row.get(f"g{index}")) for index, group in enumerate(chunk)})
+        outcome.update({group_id: bool(row.get(f"g{index}")) for index, (group_id, _) in enumerate(chunk)})
     return outcome
