@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from rest_framework import serializers
 
 from devmanager.api.exceptions import flatten_errors
+from devmanager.api.parsers import load_json
 
 from . import services
 from .api.serializers import DeviceCreateSerializer
@@ -36,7 +37,7 @@ class DeviceCreationForm(forms.ModelForm):
         metadata_text = (cleaned.get("metadata_text") or "").strip()
         if metadata_text:
             try:
-                body["metadata"] = json.loads(metadata_text)
+                body["metadata"] = load_json(metadata_text)
             except ValueError as exc:
                 self.add_error("metadata_text", f"Invalid JSON: {exc}")
                 return cleaned
@@ -73,7 +74,7 @@ class DeviceMetadataForm(forms.ModelForm):
 
     def clean_metadata_json(self):
         try:
-            metadata = json.loads(self.cleaned_data["metadata_json"])
+            metadata = load_json(self.cleaned_data["metadata_json"])
         except ValueError as exc:
             raise forms.ValidationError(f"Invalid JSON: {exc}") from exc
         try:

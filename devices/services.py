@@ -1,10 +1,12 @@
 """Writes to devices. The API, the admin and the management commands all go through these."""
 
+import copy
 import json
 from datetime import UTC, datetime, timedelta
 
 import jsonpatch
 import jsonpointer
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
@@ -13,7 +15,7 @@ from devmanager.api.exceptions import Conflict, PreconditionFailed
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType, SlotStatus
 from .models import Device, DeviceEvent, DeviceTag
-from .validators import validate_metadata
+from .validators import json_size, validate_metadata
 
 ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -199,19 +201,37 @@ def device_apply_metadata_patch(
 ) -> Device:
     """Apply an RFC 6902 patch wholly or not at all; 409 when a `test` fails or a path is missing."""
     device = device_lock(device_id=device_id, if_match=if_match)
-    try:
-        patched = jsonpatch.apply_patch(device.metadata, operations, in_place=False)
-    except jsonpatch.JsonPatchTestFailed as exc:
-        raise Conflict(f"A test operation failed: {exc}") from exc
-    except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException) as exc:
-        raise Conflict(f"The patch does not apply to the current metadata: {exc}") from exc
-    except jsonpatch.InvalidJsonPatch as exc:
-        raise ValidationError({"patches": [str(exc)]}) from exc
+    patched, copied = copy.deepcopy(device.metadata), 0
+    for index, operation in enumerate(operations):
+        if operation["op"] == "copy":
+            # The one operation that can grow the document beyond what the body carries: a few dozen copies of
+            # the root into itself would exhaust memory long before the size check below, so copies are capped.
+            copied += _copied_size(patched, operation["from"])
+            limit = settings.DEVMANAGER_METADATA_MAX_BYTES
+            if copied > limit:
+                raise ValidationError({"patches": {index: [f"the patch copies more than {limit} bytes in all"]}})
+        try:
+            patched = jsonpatch.apply_patch(patched, [operation], in_place=True)
+        except jsonpatch.JsonPatchTestFailed as exc:
+            raise Conflict(f"patches[{index}]: the test failed: {exc}") from exc
+        # The serializer has checked each operation's shape, so InvalidJsonPatch here depends on the document:
+        # replace at an array's "-", the nonexistent element after its last one, i.e. a missing path.
+        except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException, jsonpatch.InvalidJsonPatch) as exc:
+            raise Conflict(f"patches[{index}] does not apply to the current metadata: {exc}") from exc
     try:
         validate_metadata(patched)
     except ValidationError as exc:
         raise ValidationError({"metadata": exc.detail}) from exc
     return _store_metadata(device, patched, source, f"Metadata patched ({len(operations)} operation(s))")
+
+
+def _copied_size(document, pointer: str) -> int:
+    """The serialised size of the value a copy operation duplicates; 0 when there is none (the copy then fails)."""
+    try:
+        value = jsonpointer.resolve_pointer(document, pointer)
+    except jsonpointer.JsonPointerException:
+        return 0
+    return 0 if isinstance(value, jsonpointer.EndOfList) else json_size(value)
 
 
 def same_json(left, right) -> bool:
@@ -279,6 +299,9 @@ def devices_refresh_status_batch(
         target = _due_status(device.identity_expires_at, now, renewal_window, about_to_expire)
         if target and EXPIRY_PROGRESSION.index(target) > EXPIRY_PROGRESSION.index(device.status):
             moved.append((device, device.status, target))
+    # `now` judges expiry for the whole run; a write is stamped when it is made, so that a long run never dates it
+    # before changes made meanwhile (a client polling `updated_timestamp[af]:...` would miss it).
+    written_at = max(now, timezone.now())
     latest = dict(
         DeviceEvent.objects.filter(device__in=[device for device, _, _ in moved])
         .values("device")
@@ -289,8 +312,8 @@ def devices_refresh_status_batch(
     for device, old, new in moved:
         device.status = new
         device.slots[DEFAULT_SLOT]["status"] = new
-        _touch(device, now)
-        timestamp = max(now, latest.get(device.pk, now) + ONE_MICROSECOND)
+        _touch(device, written_at)
+        timestamp = max(written_at, latest.get(device.pk, written_at) + ONE_MICROSECOND)
         description = (
             f"Status changed from {old} to {new} (identity expires {_format_expiration(device.identity_expires_at)})"
         )

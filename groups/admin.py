@@ -2,7 +2,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from mptt.admin import DraggableMPTTAdmin
@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import APIException
 
 from devmanager.api.exceptions import flatten_errors
+from devmanager.api.parsers import load_json
 
 from . import services
 from .api.serializers import CriterionField
@@ -38,7 +39,7 @@ class DeviceGroupForm(forms.ModelForm):
     def clean_criteria_json(self):
         text = (self.cleaned_data.get("criteria_json") or "").strip() or "[]"
         try:
-            criteria = json.loads(text)
+            criteria = load_json(text)
         except ValueError as exc:
             raise forms.ValidationError(f"Invalid JSON: {exc}") from exc
         field = serializers.ListField(child=CriterionField(), max_length=MAX_CRITERIA)
@@ -51,7 +52,8 @@ class DeviceGroupForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if "name" in cleaned:
-            group = self.instance if self.instance.pk else None
+            # A new instance already has its default UUID as pk; only `adding` tells it is not stored yet.
+            group = None if self.instance._state.adding else self.instance
             try:
                 services.group_check_placement(group=group, name=cleaned["name"], parent=cleaned.get("parent"))
             except APIException as exc:
@@ -112,6 +114,15 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
     def delete_model(self, request, obj):
         services.group_delete(group_id=obj.pk)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        # A refused deletion (a child's name taken one level up) rolls back and is reported, not a 500.
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except APIException as exc:
+            message = "; ".join(error["message"] for error in flatten_errors(exc.detail))
+            self.message_user(request, f"Cannot delete this group: {message}", level=messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:groups_devicegroup_change", args=[object_id]))
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # deletion goes through the service, one group at a time
@@ -119,6 +130,10 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
 
     def _move_node(self, request):
         """Drag and drop moves through the same service (tree lock, depth and name checks) as the API."""
+        position = request.POST.get("position")
+        if position not in ("last-child", "left", "right"):
+            self.message_user(request, "Did not understand moving instruction.", level=messages.ERROR)
+            return HttpResponse("FAIL, unknown instruction.")
         try:
             cut = DeviceGroup.objects.get(pk=request.POST.get("cut_item"))
             target = DeviceGroup.objects.get(pk=request.POST.get("pasted_on"))
@@ -127,7 +142,7 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
             return HttpResponse("FAIL, invalid objects.")
         if not self.has_change_permission(request, cut):
             return HttpResponse("FAIL, no permission.")
-        parent = target if request.POST.get("position") == "last-child" else target.parent
+        parent = target if position == "last-child" else target.parent
         try:
             services.group_update(group_id=cut.pk, parent_id=parent.pk if parent else None)
         except APIException as exc:

@@ -1,9 +1,6 @@
 """Reads over the group tree: inherited criteria, member devices, and the groups one device belongs to."""
 
-from functools import reduce
-from operator import or_
-
-from django.db.models import BooleanField, Case, Q, Value, When
+from django.db.models import BooleanField, Case, Exists, OuterRef, Q, Value, When
 
 from devices.models import Device
 
@@ -22,8 +19,16 @@ def attach_inherited_criteria(groups) -> None:
         group.inherited_criteria = []
     if not non_roots:
         return
-    within = [Q(tree_id=group.tree_id, lft__lt=group.lft, rght__gt=group.rght) for group in non_roots]
-    ancestors = list(DeviceGroup.objects.filter(reduce(or_, within)).order_by("tree_id", "lft"))
+    # An ancestor is a group with one of these inside its interval. Not one OR term per group: SQLite refuses
+    # expressions nested 1,000 deep, and a page may hold 1,000 groups.
+    inside = DeviceGroup.objects.filter(
+        pk__in=[group.pk for group in non_roots],
+        tree_id=OuterRef("tree_id"),
+        lft__gt=OuterRef("lft"),
+        lft__lt=OuterRef("rght"),
+    )
+    trees = {group.tree_id for group in non_roots}
+    ancestors = list(DeviceGroup.objects.filter(Exists(inside), tree_id__in=trees).order_by("tree_id", "lft"))
     for group in non_roots:
         group.inherited_criteria = [
             criterion
@@ -43,21 +48,34 @@ def member_devices(group: DeviceGroup):
     return Device.objects.filter(member_condition(group))
 
 
-def groups_of_device(device: Device) -> list[DeviceGroup]:
-    """The groups a device is in, walking the tree top-down: only the children of matching groups are read and
-    evaluated, so the cost follows the matching groups, not all groups. Each level costs two small queries (its
-    groups' criteria, then one evaluation of all of them against the device)."""
-    matched, parents = [], [None]
-    while parents:
-        level = DeviceGroup.objects.filter(
-            Q(parent__isnull=True) if parents == [None] else Q(parent_id__in=parents)
-        ).values_list("id", "criteria")
-        outcome = _evaluate(device, list(level))
-        parents = [group_id for group_id, is_member in outcome.items() if is_member]
-        matched.extend(parents)
-    groups = list(DeviceGroup.objects.filter(pk__in=matched).order_by("tree_id", "lft"))
-    attach_inherited_criteria(groups)
-    return groups
+class Membership:
+    """The groups one device is in, found by walking the tree from the roots: only the children of matching groups
+    that have children are read and evaluated, so the cost follows the matching groups, not all groups. Each level
+    costs two small queries (the groups' criteria, then one evaluation of all of them against the device)."""
+
+    def __init__(self, device: Device):
+        self.matched: dict = {}  # group id -> (parent id, criteria), for every group the device is in
+        level = DeviceGroup.objects.filter(parent__isnull=True)
+        while level is not None:
+            rows = list(level.values_list("id", "parent_id", "criteria", "lft", "rght"))
+            outcome = _evaluate(device, [(group_id, criteria) for group_id, _, criteria, _, _ in rows])
+            members = [row for row in rows if outcome[row[0]]]
+            self.matched.update({group_id: (parent_id, criteria) for group_id, parent_id, criteria, _, _ in members})
+            with_children = [group_id for group_id, _, _, lft, rght in members if rght - lft > 1]
+            level = DeviceGroup.objects.filter(parent_id__in=with_children) if with_children else None
+
+    @property
+    def group_ids(self) -> list:
+        return list(self.matched)
+
+    def attach_inherited_criteria(self, groups) -> None:
+        """Every ancestor of a member is a member: its inherited criteria come from the walk, with no query."""
+        for group in groups:
+            chain, parent_id = [], self.matched[group.pk][0]
+            while parent_id is not None:
+                parent_id, criteria = self.matched[parent_id]
+                chain.insert(0, criteria)
+            group.inherited_criteria = [criterion for criteria in chain for criterion in criteria]
 
 
 def _evaluate(device: Device, groups: list[tuple]) -> dict:

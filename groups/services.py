@@ -3,6 +3,7 @@
 import uuid
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 
@@ -55,6 +56,11 @@ def _save(group: DeviceGroup) -> None:
         raise Conflict("A group with that id, or a sibling with that name, already exists.") from exc
 
 
+def _touch_descendants(group: DeviceGroup) -> None:
+    # Descendants show their ancestors' criteria: when those change, so do their representations and ETags.
+    group.get_descendants().update(version=F("version") + 1)
+
+
 def group_check_placement(*, group: DeviceGroup | None, name: str, parent: DeviceGroup | None) -> None:
     """Raise unless `group` (None: a new one) may be named `name` under `parent`: no cycle, the depth limit, and a
     name free among its future siblings. Shared by the services and the admin's forms."""
@@ -101,9 +107,10 @@ def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, **f
     group = _locked_group(group_id, if_match)
     parent = group.parent if parent_id is _UNSET else _parent(parent_id)
     group_check_placement(group=group, name=fields.get("name", group.name), parent=parent)
+    moved = parent != group.parent
     for field, value in fields.items():
         setattr(group, field, value)
-    if parent != group.parent:
+    if moved:
         group.move_to(parent, "last-child")
         group.refresh_from_db()
         for field, value in fields.items():
@@ -111,6 +118,8 @@ def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, **f
     group.version += 1
     group.updated_at = timezone.now()
     _save(group)
+    if moved or "criteria" in fields:
+        _touch_descendants(group)
     return group
 
 
@@ -119,6 +128,9 @@ def group_delete(*, group_id, cascade: bool = False, if_match: str | None = None
     """Delete a group; its children move up to its parent (or become roots), unless `cascade` deletes them too."""
     group = _locked_group(group_id, if_match)
     if not cascade:
+        _touch_descendants(group)
+        # Free its name for a child of the same name moving up beside it (a group's name is never empty).
+        DeviceGroup.objects.filter(pk=group.pk).update(name="")
         for child in list(group.get_children()):
             _check_name_free(child.name, group.parent, exclude=[child.pk, group.pk])
             child.move_to(group.parent, "last-child")

@@ -143,7 +143,7 @@ class IdentitySlotUpdateSerializer(StrictSerializer):
     )
     active_version = StrictIntegerField(min_value=0)
     type = StrictCharField(help_text="X509, TOKEN, SSH_KEY or OTHER, in any case.")
-    versions = serializers.DictField(child=serializers.JSONField(), required=False, allow_null=True)
+    versions = serializers.DictField(child=serializers.JSONField(allow_null=True), required=False, allow_null=True)
     expiration_date = serializers.DateTimeField(required=False, allow_null=True)
 
     def validate_status(self, value):
@@ -162,7 +162,11 @@ class IdentitySlotUpdateSerializer(StrictSerializer):
         bad = [key for key in (value or {}) if not (key.isascii() and key.isdigit())]
         if bad:
             raise serializers.ValidationError(f"keys must be version numbers, not {bad[0]!r}")
-        return {str(int(key)): version for key, version in (value or {}).items()}
+        # Not int(key): a key of thousands of digits is over Python's int-to-str limit.
+        versions = {key.lstrip("0") or "0": version for key, version in (value or {}).items()}
+        if len(versions) < len(value or {}):
+            raise serializers.ValidationError("names a version twice (e.g. 1 and 01)")
+        return versions
 
 
 PATCH_OPERATIONS = ("add", "remove", "replace", "move", "copy", "test")

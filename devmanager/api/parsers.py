@@ -13,11 +13,18 @@ class JSONParser(parsers.JSONParser):
         encoding = parser_context.get("encoding", "utf-8")
         try:
             text = codecs.getreader(encoding)(stream).read()
-            return json.loads(text, parse_constant=_refuse_constant)
-        except RecursionError as exc:
-            raise ParseError("JSON parse error: nested too deeply") from exc
+            return load_json(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error: {exc}") from exc
+
+
+def load_json(text: str):
+    """Strict JSON, shared by the API and the admin forms: NaN and Infinity are refused, and input nested too deep
+    for the interpreter is a ValueError like any other malformed input, not a crash."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
 
 
 def _refuse_constant(name):

@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devices.api.serializers import TIMESTAMP_FORMAT
-from devmanager.api.serializers import StrictCharField, StrictSerializer
+from devmanager.api.serializers import StrictCharField, StrictSerializer, StrictUUIDField
 
 from ..criteria import criterion_error
 from ..models import MAX_CRITERIA, DeviceGroup
@@ -72,10 +72,10 @@ class DeviceGroupSerializer(serializers.ModelSerializer):
 class DeviceGroupWriteSerializer(StrictSerializer):
     """The body of POST (all fields but `name` optional) and PUT (the fields present replace the stored ones)."""
 
-    id = serializers.UUIDField(required=False, help_text="Generated when absent.")
+    id = StrictUUIDField(required=False, help_text="Generated when absent.")
     name = StrictCharField(min_length=1, max_length=255)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
-    parent_id = serializers.UUIDField(required=False, allow_null=True)
+    parent_id = StrictUUIDField(required=False, allow_null=True)
     criteria = serializers.ListField(child=CriterionField(), required=False, max_length=MAX_CRITERIA)
 
 

@@ -22,7 +22,7 @@ from devmanager.api.views import not_modified, parse_bool_param
 from .. import services
 from ..filters import GROUP_FILTER_FIELDS
 from ..models import DeviceGroup
-from ..querysets import attach_inherited_criteria, groups_of_device, member_devices
+from ..querysets import Membership, attach_inherited_criteria, member_devices
 from .serializers import (
     DeviceGroupLinkSerializer,
     DeviceGroupSerializer,
@@ -168,20 +168,27 @@ def _link(device: Device, group: DeviceGroup) -> dict:
     return {"device_id": device.pk, "group_id": group.pk, "group": DeviceGroupSerializer(group).data}
 
 
-class DeviceMembershipListView(APIView):
-    """`GET /devices/{id}/device-groups`: every group the device is in, in one page."""
+@extend_schema_view(get=extend_schema(summary="The groups a device is in", tags=["devices"]))
+class DeviceMembershipListView(ListAPIView):
+    """`GET /devices/{id}/device-groups`: one link per group the device is in, with the group list's parameters."""
 
+    serializer_class = DeviceGroupLinkSerializer
+    filter_backends = [FilterLanguageBackend]
+    filter_fields = GROUP_FILTER_FIELDS
+    pagination_class = BookmarkPagination
     scope_resource = "devices"
+    sort_fields = DeviceGroupViewSet.sort_fields
+    default_sort = "created_at"
 
-    @extend_schema(
-        summary="The groups a device is in",
-        tags=["devices"],
-        responses={200: DeviceGroupLinkSerializer(many=True)},
-    )
-    def get(self, request, device_id):
-        device = _device(device_id)
-        links = [_link(device, group) for group in groups_of_device(device)]
-        return Response({"next": "", "list": links})
+    def get_queryset(self):
+        self.device = _device(self.kwargs["device_id"])
+        self.membership = Membership(self.device)
+        return DeviceGroup.objects.filter(pk__in=self.membership.group_ids)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        self.membership.attach_inherited_criteria(page)
+        return self.get_paginated_response([_link(self.device, group) for group in page])
 
 
 class DeviceMembershipDetailView(APIView):
