@@ -3,14 +3,13 @@
 from devmanager.api.filtering import ArrayField, DateField, EnumField, JsonField, StringField
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType
-from .models import DeviceTag
 
 DEVICE_FILTER_FIELDS = {
     "id": StringField("id"),
     "alias": StringField("alias"),
     "dms_owner": StringField("dms_owner"),
     "status": EnumField("status", DeviceStatus.values),
-    "tags": ArrayField(DeviceTag, "device"),
+    "tags": ArrayField("tags", "tags_lower"),
     "creation_timestamp": DateField("creation_timestamp"),
     "updated_timestamp": DateField("updated_timestamp"),
     "metadata": JsonField("metadata"),

@@ -14,7 +14,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from devmanager.api.exceptions import Conflict, PreconditionFailed
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType, SlotStatus
-from .models import Device, DeviceEvent, DeviceTag
+from .models import Device, DeviceEvent
 from .validators import json_size, validate_metadata
 
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -58,11 +58,6 @@ def _touch(device: Device, now: datetime | None = None) -> None:
     device.updated_timestamp = now or timezone.now()
 
 
-def device_set_tag_rows(*, device: Device, tags: list[str]) -> None:
-    DeviceTag.objects.filter(device=device).delete()
-    DeviceTag.objects.bulk_create(DeviceTag(device=device, value=tag, value_lower=tag.lower()) for tag in tags)
-
-
 @transaction.atomic
 def device_create(
     *,
@@ -81,6 +76,7 @@ def device_create(
         id=id,
         alias=alias,
         tags=list(tags or []),
+        tags_lower=[tag.lower() for tag in tags or []],
         metadata=metadata or {},
         dms_owner=dms_owner,
         icon=icon,
@@ -93,7 +89,6 @@ def device_create(
             device.save(force_insert=True)
     except IntegrityError as exc:
         raise Conflict(f"A device with id {id!r} already exists.") from exc
-    device_set_tag_rows(device=device, tags=device.tags)
     device_record_event(device=device, type=EventType.CREATED, description="Device created", source=source)
     return device
 

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from devices import services
 from devices.choices import DeviceStatus, EventType
-from devices.models import Device, DeviceEvent, DeviceTag
+from devices.models import Device, DeviceEvent
 from devmanager.api.models import ApiKey, hash_key
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory
@@ -162,7 +162,7 @@ def test_device_add_creates_device_through_service(admin_client, admin_user):
     assert device.icon_color == "#FF5733"
     assert device.metadata == {"location": "warehouse-a", "floor": 2}
     assert device.status == DeviceStatus.NO_IDENTITY
-    assert sorted(DeviceTag.objects.filter(device=device).values_list("value", flat=True)) == ["sensor", "temperature"]
+    assert device.tags_lower == ["sensor", "temperature"]
     event = DeviceEvent.objects.get(device=device)
     assert (event.type, event.source) == (EventType.CREATED, admin_user.username)
 
@@ -218,7 +218,6 @@ def test_device_add_invalid_shows_error_creates_nothing(admin_client, changes, f
     assert field in form_errors(response)
     assert not Device.objects.exists()
     assert not DeviceEvent.objects.exists()
-    assert not DeviceTag.objects.exists()
 
 
 def test_device_add_several_errors_all_shown(admin_client):

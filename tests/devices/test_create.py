@@ -1,6 +1,6 @@
 import pytest
 
-from devices.models import Device, DeviceEvent, DeviceTag
+from devices.models import Device, DeviceEvent
 from tests.conftest import API, assert_error
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def test_create_device_seed_example(api_client):
     assert [event["type"] for event in body["events"].values()] == ["CREATED"]
     device = Device.objects.get(pk="device-12345")
     assert device.icon_color == "#FF5733"
-    assert sorted(DeviceTag.objects.filter(device=device).values_list("value", flat=True)) == sorted(SEED_BODY["tags"])
+    assert device.tags_lower == [tag.lower() for tag in SEED_BODY["tags"]]
     assert DeviceEvent.objects.get(device=device).source == "test-key"
 
 

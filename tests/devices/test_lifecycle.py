@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from devices import services
 from devices.choices import DeviceStatus, EventType
-from devices.models import Device, DeviceEvent, DeviceTag
+from devices.models import Device, DeviceEvent
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory
 
@@ -331,8 +331,6 @@ def test_delete_device_force_removes_device_events_and_tags(api_client):
     assert response.content == b""
     assert not Device.objects.filter(pk=device.id).exists()
     assert not DeviceEvent.objects.filter(device_id=device.id).exists()
-    assert not DeviceTag.objects.filter(device_id=device.id).exists()
-    assert DeviceTag.objects.filter(device_id=other.id).count() == 1
     assert DeviceEvent.objects.filter(device_id=other.id).count() == 1
 
 
@@ -374,7 +372,6 @@ def test_delete_device_decommissioned_no_content(api_client):
     assert response.status_code == 204
     assert not Device.objects.filter(pk=device.id).exists()
     assert not DeviceEvent.objects.filter(device_id=device.id).exists()
-    assert not DeviceTag.objects.filter(device_id=device.id).exists()
 
 
 def test_delete_device_then_get_not_found(api_client):

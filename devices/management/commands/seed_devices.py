@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from devices.choices import DEFAULT_SLOT, DeviceStatus, EventType
-from devices.models import Device, DeviceEvent, DeviceTag
+from devices.models import Device, DeviceEvent
 
 STATUS_WEIGHTS = {
     DeviceStatus.ACTIVE: 60,
@@ -35,9 +35,10 @@ SLOT_TYPES = ["X509", "X509", "X509", "TOKEN", "SSH_KEY", "OTHER"]
 SPAN = timedelta(days=730)
 
 DEVICE_COLUMNS = [
-    "id", "alias", "tags", "status", "icon", "icon_color", "dms_owner", "metadata", "slots", "identity_expires_at",
-    "version", "creation_timestamp", "updated_timestamp",
+    "id", "alias", "tags", "tags_lower", "status", "icon", "icon_color", "dms_owner", "metadata", "slots",
+    "identity_expires_at", "version", "creation_timestamp", "updated_timestamp",
 ]  # fmt: skip
+JSON_COLUMNS = ("tags", "tags_lower", "metadata", "slots")
 
 
 class Command(BaseCommand):
@@ -94,10 +95,12 @@ def _device(rng: random.Random, device_id: str, now: datetime) -> dict:
             "versions": {str(v): {"serial": f"{rng.getrandbits(64):016x}"} for v in range(version + 1)},
             "expiration_date": expires_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
+    tags = rng.sample(TAGS, rng.randint(0, 5))
     return {
         "id": device_id,
         "alias": f"{rng.choice(['Sensor', 'Gateway', 'Meter', 'Camera'])} {device_id[-7:]}",
-        "tags": rng.sample(TAGS, rng.randint(0, 5)),
+        "tags": tags,
+        "tags_lower": [tag.lower() for tag in tags],
         "status": status,
         "icon": rng.choice(["thermometer", "router", "camera", "bolt"]),
         "icon_color": f"#{rng.getrandbits(24):06X}",
@@ -112,19 +115,15 @@ def _device(rng: random.Random, device_id: str, now: datetime) -> dict:
 
 
 def _copy_batch(devices: list[dict]) -> None:
-    """PostgreSQL's fastest path: COPY the devices, their tag rows and their CREATED events."""
+    """PostgreSQL's fastest path: COPY the devices and their CREATED events."""
     raw = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
-    device_table, tag_table, event_table = Device._meta.db_table, DeviceTag._meta.db_table, DeviceEvent._meta.db_table
+    device_table, event_table = Device._meta.db_table, DeviceEvent._meta.db_table
     with raw.copy(f"COPY {device_table} ({', '.join(DEVICE_COLUMNS)}) FROM STDIN") as copy:
         for device in devices:
             copy.write_row(
-                [json.dumps(device[column]) if column in ("tags", "metadata", "slots") else device[column]
+                [json.dumps(device[column]) if column in JSON_COLUMNS else device[column]
                  for column in DEVICE_COLUMNS]
             )  # fmt: skip
-    with raw.copy(f"COPY {tag_table} (device_id, value, value_lower) FROM STDIN") as copy:
-        for device in devices:
-            for tag in device["tags"]:
-                copy.write_row((device["id"], tag, tag.lower()))
     with raw.copy(f"COPY {event_table} (device_id, timestamp, type, description, source) FROM STDIN") as copy:
         for device in devices:
             copy.write_row(
@@ -134,11 +133,6 @@ def _copy_batch(devices: list[dict]) -> None:
 
 def _bulk_create_batch(devices: list[dict]) -> None:
     Device.objects.bulk_create(Device(**device) for device in devices)
-    DeviceTag.objects.bulk_create(
-        DeviceTag(device_id=device["id"], value=tag, value_lower=tag.lower())
-        for device in devices
-        for tag in device["tags"]
-    )
     DeviceEvent.objects.bulk_create(
         DeviceEvent(
             device_id=device["id"],

@@ -5,10 +5,10 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
-from . import lookups  # noqa: F401  registers strict_contains
 from .jsonpath import JsonPathMatch, compile_jsonpath
+from .lookups import JsonArrayHas
 from .parser import Filter, FilterError, parse_filter
 
 # Long names are aliases of the short ones, for every type.
@@ -179,23 +179,20 @@ class UuidField(FieldSpec):
 
 
 class ArrayField(FieldSpec):
-    """Element matching on a side table of one row per element (`model`, with `value` and `value_lower`)."""
+    """Element matching on a JSON array of strings, and on its lower-cased copy for the `_ic` operators."""
 
     type_name = "array"
     operators = {"ct": "ct", "ct_ic": "ct_ic", "nc": "nc", "nc_ic": "nc_ic"}
 
-    def __init__(self, model, owner_field: str):
-        super().__init__(owner_field)
-        self.model = model
-
-    def _has(self, **lookup) -> Q:
-        return Q(Exists(self.model.objects.filter(**{self.column: OuterRef("pk")}, **lookup)))
+    def __init__(self, column: str, lower_column: str):
+        super().__init__(column)
+        self.lower_column = lower_column
 
     def ct(self, value):
-        return self._has(value=value)
+        return Q(JsonArrayHas(self.column, value))
 
     def ct_ic(self, value):
-        return self._has(value_lower=value.lower())
+        return Q(JsonArrayHas(self.lower_column, value.lower()))
 
     def nc(self, value):
         return ~self.ct(value)
