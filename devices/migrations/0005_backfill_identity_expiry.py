@@ -8,6 +8,13 @@ BATCH = 5000
 
 
 def backfill(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        # Stored expiration dates were validated RFC 3339 on the way in: one UPDATE casts them all.
+        schema_editor.execute(
+            "UPDATE devices_device SET identity_expires_at = (slots->'default'->>'expiration_date')::timestamptz "
+            "WHERE identity_expires_at IS NULL AND slots->'default'->>'expiration_date' IS NOT NULL"
+        )
+        return
     Device = apps.get_model("devices", "Device")
     pending = Device.objects.filter(identity_expires_at__isnull=True).exclude(slots={}).order_by("pk")
     after = ""
