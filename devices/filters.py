@@ -9,7 +9,7 @@ DEVICE_FILTER_FIELDS = {
     "alias": StringField("alias"),
     "dms_owner": StringField("dms_owner"),
     "status": EnumField("status", DeviceStatus.values),
-    "tags": ArrayField("tags", "tags_lower"),
+    "tags": ArrayField("tag_terms", exact_prefix="=", folded_prefix="~"),
     "creation_timestamp": DateField("creation_timestamp"),
     "updated_timestamp": DateField("updated_timestamp"),
     "metadata": JsonField("metadata"),

@@ -5,15 +5,20 @@ from .choices import DEFAULT_SLOT, DeviceStatus, EventType
 from .querysets import DeviceEventQuerySet, DeviceQuerySet
 
 
+def tag_terms(tags: list[str]) -> list[str]:
+    """Each tag as `=<tag>` (exact filters) and `~<lower-cased tag>` (case-insensitive ones), without repeats."""
+    return list(dict.fromkeys([*(f"={tag}" for tag in tags), *(f"~{tag.lower()}" for tag in tags)]))
+
+
 class Device(models.Model):
     """A device of the fleet: identity slots, lifecycle status, tags, metadata and its owning DMS."""
 
     id = models.CharField(primary_key=True, max_length=255)
     alias = models.CharField(max_length=255, blank=True, default="")
-    # The tags in the order given, and a lower-cased copy for the case-insensitive filters; on PostgreSQL both
-    # have GIN indexes, so a conjunction of tag filters intersects posting lists instead of probing row by row.
+    # The tags in the order given, and the terms the tag filters search (see `tag_terms`): on PostgreSQL one GIN
+    # index over the terms answers a conjunction of tag filters by intersecting posting lists.
     tags = models.JSONField(default=list, blank=True)
-    tags_lower = models.JSONField(default=list, blank=True, editable=False)
+    tag_terms = models.JSONField(default=list, blank=True, editable=False)
     status = models.CharField(max_length=32, choices=DeviceStatus.choices, default=DeviceStatus.NO_IDENTITY)
     icon = models.CharField(max_length=255, blank=True, default="")
     icon_color = models.CharField(max_length=15, blank=True, default="")

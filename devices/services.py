@@ -14,7 +14,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from devmanager.api.exceptions import Conflict, PreconditionFailed
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType, SlotStatus
-from .models import Device, DeviceEvent
+from .models import Device, DeviceEvent, tag_terms
 from .validators import json_size, validate_metadata
 
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -76,7 +76,7 @@ def device_create(
         id=id,
         alias=alias,
         tags=list(tags or []),
-        tags_lower=[tag.lower() for tag in tags or []],
+        tag_terms=tag_terms(tags or []),
         metadata=metadata or {},
         dms_owner=dms_owner,
         icon=icon,

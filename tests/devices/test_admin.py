@@ -162,7 +162,7 @@ def test_device_add_creates_device_through_service(admin_client, admin_user):
     assert device.icon_color == "#FF5733"
     assert device.metadata == {"location": "warehouse-a", "floor": 2}
     assert device.status == DeviceStatus.NO_IDENTITY
-    assert device.tags_lower == ["sensor", "temperature"]
+    assert device.tag_terms == ["=sensor", "=temperature", "~sensor", "~temperature"]
     event = DeviceEvent.objects.get(device=device)
     assert (event.type, event.source) == (EventType.CREATED, admin_user.username)
 

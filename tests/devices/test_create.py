@@ -33,7 +33,7 @@ def test_create_device_seed_example(api_client):
     assert [event["type"] for event in body["events"].values()] == ["CREATED"]
     device = Device.objects.get(pk="device-12345")
     assert device.icon_color == "#FF5733"
-    assert device.tags_lower == [tag.lower() for tag in SEED_BODY["tags"]]
+    assert device.tag_terms == [f"={tag}" for tag in SEED_BODY["tags"]] + [f"~{tag}" for tag in SEED_BODY["tags"]]
     assert DeviceEvent.objects.get(device=device).source == "test-key"
 
 

@@ -22,7 +22,7 @@ def test_seed_devices_creates_realistic_devices():
     assert DeviceEvent.objects.filter(type="CREATED").count() == 300
     device = Device.objects.exclude(status=DeviceStatus.NO_IDENTITY).exclude(tags=[]).first()
     assert device.identity["type"] and "versions" in device.identity
-    assert device.tags_lower == [tag.lower() for tag in device.tags]
+    assert set(device.tag_terms) == {f"={tag}" for tag in device.tags} | {f"~{tag.lower()}" for tag in device.tags}
     assert isinstance(device.metadata["hw"], dict) and "sensors" in device.metadata
     spread = Device.objects.order_by("creation_timestamp").values_list("creation_timestamp", flat=True)
     assert (spread.last() - spread.first()).days > 100

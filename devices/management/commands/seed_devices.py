@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from devices.choices import DEFAULT_SLOT, DeviceStatus, EventType
-from devices.models import Device, DeviceEvent
+from devices.models import Device, DeviceEvent, tag_terms
 
 STATUS_WEIGHTS = {
     DeviceStatus.ACTIVE: 60,
@@ -35,10 +35,10 @@ SLOT_TYPES = ["X509", "X509", "X509", "TOKEN", "SSH_KEY", "OTHER"]
 SPAN = timedelta(days=730)
 
 DEVICE_COLUMNS = [
-    "id", "alias", "tags", "tags_lower", "status", "icon", "icon_color", "dms_owner", "metadata", "slots",
+    "id", "alias", "tags", "tag_terms", "status", "icon", "icon_color", "dms_owner", "metadata", "slots",
     "identity_expires_at", "version", "creation_timestamp", "updated_timestamp",
 ]  # fmt: skip
-JSON_COLUMNS = ("tags", "tags_lower", "metadata", "slots")
+JSON_COLUMNS = ("tags", "tag_terms", "metadata", "slots")
 
 
 class Command(BaseCommand):
@@ -100,7 +100,7 @@ def _device(rng: random.Random, device_id: str, now: datetime) -> dict:
         "id": device_id,
         "alias": f"{rng.choice(['Sensor', 'Gateway', 'Meter', 'Camera'])} {device_id[-7:]}",
         "tags": tags,
-        "tags_lower": [tag.lower() for tag in tags],
+        "tag_terms": tag_terms(tags),
         "status": status,
         "icon": rng.choice(["thermometer", "router", "camera", "bolt"]),
         "icon_color": f"#{rng.getrandbits(24):06X}",

@@ -179,20 +179,22 @@ class UuidField(FieldSpec):
 
 
 class ArrayField(FieldSpec):
-    """Element matching on a JSON array of strings, and on its lower-cased copy for the `_ic` operators."""
+    """Element matching on a JSON array of search terms: each element as `<exact_prefix><element>` and as
+    `<folded_prefix><element lower-cased>`, so exact and case-insensitive filters share one index."""
 
     type_name = "array"
     operators = {"ct": "ct", "ct_ic": "ct_ic", "nc": "nc", "nc_ic": "nc_ic"}
 
-    def __init__(self, column: str, lower_column: str):
+    def __init__(self, column: str, exact_prefix: str, folded_prefix: str):
         super().__init__(column)
-        self.lower_column = lower_column
+        self.exact_prefix = exact_prefix
+        self.folded_prefix = folded_prefix
 
     def ct(self, value):
-        return Q(JsonArrayHas(self.column, value))
+        return Q(JsonArrayHas(self.column, self.exact_prefix + value))
 
     def ct_ic(self, value):
-        return Q(JsonArrayHas(self.lower_column, value.lower()))
+        return Q(JsonArrayHas(self.column, self.folded_prefix + value.lower()))
 
     def nc(self, value):
         return ~self.ct(value)
