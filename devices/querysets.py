@@ -1,6 +1,10 @@
+from datetime import UTC, datetime
+from typing import NamedTuple
+
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models.query import ModelIterable
+from django.utils.dateparse import parse_datetime
 
 
 class DeviceQuerySet(models.QuerySet):
@@ -39,28 +43,43 @@ class DeviceQuerySet(models.QuerySet):
         return {status: counts.get(status, 0) for status in DeviceStatus.values}
 
 
+class RecentEvent(NamedTuple):
+    timestamp: datetime
+    type: str
+    description: str
+
+
 def attach_recent_events(devices) -> None:
     """The most recent events of each device, ranked per device by a window function served by the
-    (device, timestamp) index. Written as SQL because the ORM's prefetch builds the same query at several times
-    the cost, on every page."""
+    (device, timestamp) index. Written as SQL with plain rows because the ORM's prefetch costs several times more
+    on every page."""
     from .models import DeviceEvent
 
     if not devices:
         return
-    table = DeviceEvent._meta.db_table
     placeholders = ", ".join(["%s"] * len(devices))
-    events = DeviceEvent.objects.raw(
-        f"SELECT id, device_id, timestamp, type, description, source FROM ("
-        f"  SELECT *, ROW_NUMBER() OVER (PARTITION BY device_id ORDER BY timestamp DESC) AS position"
-        f"  FROM {table} WHERE device_id IN ({placeholders})"
-        f") ranked WHERE position <= %s ORDER BY device_id, timestamp DESC",
-        [*(device.pk for device in devices), settings.DEVMANAGER_RECENT_EVENTS],
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT device_id, timestamp, type, description FROM ("
+            f"  SELECT device_id, timestamp, type, description,"
+            f"    ROW_NUMBER() OVER (PARTITION BY device_id ORDER BY timestamp DESC) AS position"
+            f"  FROM {DeviceEvent._meta.db_table} WHERE device_id IN ({placeholders})"
+            f") ranked WHERE position <= %s ORDER BY device_id, timestamp DESC",
+            [*(device.pk for device in devices), settings.DEVMANAGER_RECENT_EVENTS],
+        )
+        rows = cursor.fetchall()
     by_device = {device.pk: [] for device in devices}
-    for event in events:
-        by_device[event.device_id].append(event)
+    for device_id, timestamp, type_, description in rows:
+        by_device[device_id].append(RecentEvent(_aware(timestamp), type_, description))
     for device in devices:
         device.recent_events = by_device[device.pk]
+
+
+def _aware(value) -> datetime:
+    # PostgreSQL hands back aware datetimes; SQLite hands back text in UTC.
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class DeviceEventQuerySet(models.QuerySet):
