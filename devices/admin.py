@@ -3,9 +3,12 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.utils.html import format_html
 from rest_framework import serializers
 
+from adapters.admin import NetworkAdapterInline
+from adapters.identifiers import NORMALISERS, parse_device_identifier
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.parsers import load_json
 
@@ -109,6 +112,13 @@ class DeviceGroupListFilter(admin.SimpleListFilter):
         return queryset.filter(member_condition(group)) if group else queryset.none()
 
 
+def _normalised(column: str, term: str):
+    try:
+        return column, NORMALISERS[column](term)
+    except ValueError:
+        return None
+
+
 def _uuid_or_none(value: str):
     try:
         return uuid.UUID(value)
@@ -141,7 +151,7 @@ class DeviceAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     actions = ["decommission"]
-    inlines = [DeviceEventInline]
+    inlines = [NetworkAdapterInline, DeviceEventInline]
     readonly_fields = [
         "id",
         "alias",
@@ -155,6 +165,20 @@ class DeviceAdmin(admin.ModelAdmin):
         "creation_timestamp",
         "updated_timestamp",
     ]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also find a device by any of its adapters' identifiers, bare or in the path forms (imei:…, urn:dev:…)."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        lookups = [parse_device_identifier(term)] + [_normalised(column, term) for column in NORMALISERS]
+        owners = [value for value in lookups if value is not None]
+        if owners:
+            condition = Q()
+            for column, value in owners:
+                condition |= Q(**{f"adapters__{column}": value})
+            results = results | queryset.filter(condition)
+            may_have_duplicates = True
+        return results, may_have_duplicates
 
     @admin.display(description="Identity slot")
     def identity_slot(self, device):

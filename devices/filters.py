@@ -1,6 +1,8 @@
 """The device fields of the filter language (contract, section 2)."""
 
-from devmanager.api.filtering import ArrayField, DateField, EnumField, JsonField, StringField
+from adapters.identifiers import normalise_eui, normalise_imei, normalise_uuid
+from adapters.models import NetworkAdapter
+from devmanager.api.filtering import ArrayField, DateField, EnumField, JsonField, RelatedValueField, StringField
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType
 
@@ -16,6 +18,10 @@ DEVICE_FILTER_FIELDS = {
     # The identity slot is one entry of `slots`: rooting the path there keeps the slots' GIN index usable.
     "identity": JsonField("slots", prefix=(DEFAULT_SLOT,)),
     "identity_slot": JsonField("slots", prefix=(DEFAULT_SLOT,)),
+    # The identifiers of any of the device's network adapters.
+    "imei": RelatedValueField(NetworkAdapter, "device", "imei", normalise_imei),
+    "dev_eui": RelatedValueField(NetworkAdapter, "device", "dev_eui", normalise_eui),
+    "dvn_uuid": RelatedValueField(NetworkAdapter, "device", "dvn_uuid", normalise_uuid),
 }
 
 EVENT_FILTER_FIELDS = {

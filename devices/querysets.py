@@ -27,6 +27,22 @@ class DeviceQuerySet(models.QuerySet):
         clone._with_recent_events = True
         return clone
 
+    def resolve(self, identifier: str):
+        """The device a path names: the one with that id or, for `imei:…`, `deveui:…`, `dvnuuid:…` and their
+        `urn:dev:` forms, the owner of that adapter. One indexed query; a device whose own id is the string wins."""
+        from adapters.identifiers import parse_device_identifier
+        from adapters.models import NetworkAdapter
+
+        if "\x00" in identifier:  # PostgreSQL text cannot hold NUL: no device has such an id
+            return self.none()
+        parsed = parse_device_identifier(identifier)
+        if parsed is None:
+            return self.filter(pk=identifier)
+        column, value = parsed
+        owner = NetworkAdapter.objects.filter(**{column: value}).values("device_id")
+        own_id_first = models.Case(models.When(pk=identifier, then=0), default=1)
+        return self.filter(models.Q(pk=identifier) | models.Q(pk__in=owner)).order_by(own_id_first)[:1]
+
     def matching(self, filters):
         """Devices satisfying every filter-language expression; raises FilterError naming each bad one."""
         from devmanager.api.filtering import compile_filters

@@ -9,6 +9,7 @@ API_PREFIX = "api/devmanager/v1/"
 urlpatterns = [
     path(API_PREFIX, include("devices.api.urls")),
     path(API_PREFIX, include("groups.api.urls")),
+    path(API_PREFIX, include("adapters.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -1,6 +1,6 @@
 from urllib.parse import quote
 
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -41,6 +41,15 @@ IF_MATCH = OpenApiParameter(
 )
 
 
+def device_from_path(identifier: str, queryset=None) -> Device:
+    """The device a path's `{id}` names (its id or one of its adapters' identifiers), or 404."""
+    queryset = Device.objects.only("pk") if queryset is None else queryset
+    device = next(iter(queryset.resolve(identifier)), None)
+    if device is None:
+        raise Http404(f"No device {identifier!r}.")
+    return device
+
+
 class StatusDistributionSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     status_distribution = serializers.DictField(child=serializers.IntegerField())
@@ -77,7 +86,7 @@ class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     etag_resource = True
 
     def get_object(self):
-        device = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        device = device_from_path(self.kwargs["pk"], self.get_queryset())
         self.check_object_permissions(self.request, device)
         return device
 
@@ -205,8 +214,7 @@ class DeviceEventListView(ListAPIView):
     default_sort_mode = "desc"
 
     def get_queryset(self):
-        device = get_object_or_404(Device.objects.only("pk"), pk=self.kwargs["device_id"])
-        return DeviceEvent.objects.filter(device=device)
+        return DeviceEvent.objects.filter(device=device_from_path(self.kwargs["device_id"]))
 
 
 class StatsView(APIView):

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devices.api.serializers import DeviceSerializer
-from devices.api.views import DEVICE_SORT_FIELDS
+from devices.api.views import DEVICE_SORT_FIELDS, device_from_path
 from devices.filters import DEVICE_FILTER_FIELDS
 from devices.models import Device
 from devmanager.api.filters import FilterLanguageBackend
@@ -161,7 +161,7 @@ class DeviceGroupDeviceListView(ListAPIView):
 
 
 def _device(device_id: str) -> Device:
-    return get_object_or_404(Device.objects.only("pk"), pk=device_id)
+    return device_from_path(device_id)
 
 
 def _link(device: Device, group: DeviceGroup) -> dict:

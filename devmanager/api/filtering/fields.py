@@ -2,10 +2,10 @@
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from .jsonpath import JsonPathMatch, compile_jsonpath
 from .lookups import JsonArrayHas
@@ -176,6 +176,34 @@ class UuidField(FieldSpec):
 
     def nin(self, value):
         return ~self.in_(value)
+
+
+class RelatedValueField(FieldSpec):
+    """A value held by any of the rows of a related model (e.g. an identifier of any of a device's adapters),
+    normalised before comparing; matched by EXISTS on the related table's unique index."""
+
+    type_name = "identifier"
+    operators = {"eq": "eq", "in": "in_"}
+
+    def __init__(self, model, owner_field: str, column: str, normalise: Callable[[str], str]):
+        super().__init__(column)
+        self.model, self.owner_field, self.normalise = model, owner_field, normalise
+
+    def _value(self, raw: str) -> str:
+        try:
+            return self.normalise(raw)
+        except ValueError as exc:
+            raise FilterError(f"{raw!r} {exc}") from exc
+
+    def eq(self, value):
+        return self._exists([self._value(value)])
+
+    def in_(self, value):
+        return self._exists([self._value(item) for item in split_list(value)])
+
+    def _exists(self, values: list[str]) -> Q:
+        related = self.model.objects.filter(**{self.owner_field: OuterRef("pk"), f"{self.column}__in": values})
+        return Q(Exists(related))
 
 
 class ArrayField(FieldSpec):

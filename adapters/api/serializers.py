@@ -1,0 +1,109 @@
+import uuid
+
+from rest_framework import serializers
+
+from devices.api.serializers import TIMESTAMP_FORMAT
+from devmanager.api.serializers import StrictCharField, StrictSerializer
+
+from ..identifiers import normalise_eui, normalise_imei, normalise_uuid
+from ..models import Activation, AdapterType, NetworkAdapter
+
+CAMEL_CASE = {"devEui": "dev_eui", "joinEui": "join_eui", "dvnUuid": "dvn_uuid"}
+TYPE_FIELDS = {
+    AdapterType.CELLULAR: {"imei", "iccid", "imsi", "msisdn"},
+    AdapterType.LORA: {"dev_eui", "join_eui", "activation"},
+    AdapterType.GENERIC: {"dvn_uuid", "description"},
+}
+
+
+def _normalised(normalise):
+    def validate(value):
+        try:
+            return normalise(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    return validate
+
+
+def _digits(low: int, high: int, plus: bool = False):
+    def validate(value):
+        digits = value[1:] if plus and value.startswith("+") else value
+        if not (digits.isascii() and digits.isdigit() and low <= len(digits) <= high):
+            raise serializers.ValidationError(
+                f"must be {low} to {high} digits" + (", optionally after +" if plus else "")
+            )
+        return value
+
+    return validate
+
+
+class NetworkAdapterWriteSerializer(StrictSerializer):
+    """A network adapter's body; camelCase spellings (`devEui`, `joinEui`, `dvnUuid`) are accepted."""
+
+    type = serializers.ChoiceField(choices=AdapterType.choices, required=False, help_text="Required on creation.")
+    imei = StrictCharField(required=False)
+    iccid = StrictCharField(required=False, allow_null=True)
+    imsi = StrictCharField(required=False, allow_null=True)
+    msisdn = StrictCharField(required=False, allow_null=True)
+    dev_eui = StrictCharField(required=False)
+    join_eui = StrictCharField(required=False, allow_null=True)
+    activation = StrictCharField(required=False, allow_null=True)
+    dvn_uuid = StrictCharField(required=False)
+    description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            renamed = {CAMEL_CASE.get(name, name): value for name, value in data.items()}
+            clashes = [name for name in CAMEL_CASE if name in data and CAMEL_CASE[name] in data]
+            if clashes:
+                raise serializers.ValidationError({clashes[0]: ["send one spelling of this field"]})
+            data = renamed
+        return super().to_internal_value(data)
+
+    validate_imei = staticmethod(_normalised(normalise_imei))
+    validate_dev_eui = staticmethod(_normalised(normalise_eui))
+    validate_join_eui = staticmethod(lambda value: value if value is None else _normalised(normalise_eui)(value))
+    validate_dvn_uuid = staticmethod(_normalised(normalise_uuid))
+    validate_iccid = staticmethod(lambda value: value if value is None else _digits(18, 22)(value))
+    validate_imsi = staticmethod(lambda value: value if value is None else _digits(15, 15)(value))
+    validate_msisdn = staticmethod(lambda value: value if value is None else _digits(8, 15, plus=True)(value))
+
+    def validate_activation(self, value):
+        if value is None:
+            return None
+        if value.upper() not in Activation.values:
+            raise serializers.ValidationError("must be OTAA or ABP")
+        return value.upper()
+
+    def validate(self, attrs):
+        creating = self.context.get("creating", False)
+        if creating and "type" not in attrs:
+            raise serializers.ValidationError({"type": ["this field is required"]})
+        if creating and attrs["type"] == AdapterType.CELLULAR and "imei" not in attrs:
+            raise serializers.ValidationError({"imei": ["a cellular adapter needs an IMEI"]})
+        if creating and attrs["type"] == AdapterType.LORA and "dev_eui" not in attrs:
+            raise serializers.ValidationError({"dev_eui": ["a LoRa adapter needs a DevEUI"]})
+        if creating and attrs["type"] == AdapterType.GENERIC:
+            attrs.setdefault("dvn_uuid", str(uuid.uuid4()))
+        allowed = TYPE_FIELDS[attrs["type"]] if "type" in attrs else set().union(*TYPE_FIELDS.values())
+        foreign = sorted(set(attrs) - allowed - {"type"})
+        if foreign:
+            raise serializers.ValidationError({name: [f"not a field of a {attrs['type']} adapter"] for name in foreign})
+        return attrs
+
+
+class NetworkAdapterSerializer(serializers.ModelSerializer):
+    device_id = serializers.CharField()
+    created_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
+    updated_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
+
+    class Meta:
+        model = NetworkAdapter
+        fields = ["id", "type", "device_id", *sorted(set().union(*TYPE_FIELDS.values())), "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def to_representation(self, adapter):
+        data = super().to_representation(adapter)
+        keep = {"id", "type", "device_id", "created_at", "updated_at", *TYPE_FIELDS[adapter.type]}
+        return {name: value for name, value in data.items() if name in keep}

@@ -1,0 +1,95 @@
+import uuid
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from devices.api.views import device_from_path
+
+from .. import services
+from ..models import AdapterType, NetworkAdapter
+from .serializers import NetworkAdapterSerializer, NetworkAdapterWriteSerializer
+
+DEVICE_ID = OpenApiParameter(
+    "device_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The device's id, or imei:…, deveui:…, dvnuuid:… (also as urn:dev:…).",
+)
+ADAPTER_ID = OpenApiParameter("adapter_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class NetworkAdapterListView(APIView):
+    """`/devices/{id}/network-adapters`: a device's adapters (all in one page; at most 16) and adding one."""
+
+    scope_resource = "devices"
+
+    @extend_schema(
+        summary="A device's network adapters",
+        tags=["network-adapters"],
+        parameters=[DEVICE_ID, OpenApiParameter("type", OpenApiTypes.STR, enum=AdapterType.values)],
+        responses={200: NetworkAdapterSerializer(many=True)},
+    )
+    def get(self, request, device_id):
+        device = device_from_path(device_id)
+        adapters = NetworkAdapter.objects.filter(device=device)
+        adapter_type = request.query_params.get("type")
+        if adapter_type is not None:
+            if adapter_type not in AdapterType.values:
+                raise exceptions.ValidationError({"type": [f"must be one of {', '.join(AdapterType.values)}"]})
+            adapters = adapters.filter(type=adapter_type)
+        return Response({"next": "", "list": NetworkAdapterSerializer(adapters, many=True).data})
+
+    @extend_schema(
+        summary="Add a network adapter",
+        tags=["network-adapters"],
+        parameters=[DEVICE_ID],
+        request=NetworkAdapterWriteSerializer,
+        responses={201: NetworkAdapterSerializer},
+    )
+    def post(self, request, device_id):
+        device = device_from_path(device_id)
+        serializer = NetworkAdapterWriteSerializer(data=request.data, context={"creating": True})
+        serializer.is_valid(raise_exception=True)
+        adapter = services.adapter_create(device_id=device.pk, **serializer.validated_data)
+        return Response(NetworkAdapterSerializer(adapter).data, status=status.HTTP_201_CREATED)
+
+
+class NetworkAdapterDetailView(APIView):
+    """`/devices/{id}/network-adapters/{adapter_id}`: update the non-identifying fields, or delete."""
+
+    scope_resource = "devices"
+
+    def _adapter(self, device_id: str, adapter_id: str) -> NetworkAdapter:
+        device = device_from_path(device_id)
+        try:
+            return NetworkAdapter.objects.get(device=device, pk=uuid.UUID(adapter_id))
+        except (ValueError, NetworkAdapter.DoesNotExist) as exc:
+            raise Http404(f"No network adapter {adapter_id} on device {device.pk!r}.") from exc
+
+    @extend_schema(
+        summary="Update a network adapter (its identifier and type never change)",
+        tags=["network-adapters"],
+        parameters=[DEVICE_ID, ADAPTER_ID],
+        request=NetworkAdapterWriteSerializer,
+        responses={200: NetworkAdapterSerializer},
+    )
+    def put(self, request, device_id, adapter_id):
+        adapter = self._adapter(device_id, adapter_id)
+        serializer = NetworkAdapterWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        updated = services.adapter_update(adapter=adapter, **serializer.validated_data)
+        return Response(NetworkAdapterSerializer(updated).data)
+
+    @extend_schema(
+        summary="Delete a network adapter",
+        tags=["network-adapters"],
+        parameters=[DEVICE_ID, ADAPTER_ID],
+        responses={204: None},
+    )
+    def delete(self, request, device_id, adapter_id):
+        services.adapter_delete(adapter=self._adapter(device_id, adapter_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

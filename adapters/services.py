@@ -1,0 +1,57 @@
+"""Writes to network adapters; the device's row lock serialises them per device."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from devices.services import device_lock
+from devmanager.api.exceptions import Conflict
+
+from .models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
+
+IDENTIFIER_FIELDS = {"cellular": "imei", "lora": "dev_eui", "generic": "dvn_uuid"}
+
+
+def _save(adapter: NetworkAdapter) -> None:
+    try:
+        with transaction.atomic():
+            adapter.save()
+    except IntegrityError as exc:  # the unique index settles concurrent creates
+        field = IDENTIFIER_FIELDS[adapter.type]
+        raise Conflict(f"Another adapter already has {field} {getattr(adapter, field)}.") from exc
+
+
+@transaction.atomic
+def adapter_create(*, device_id: str, type: str, **fields) -> NetworkAdapter:
+    device = device_lock(device_id=device_id)
+    if device.adapters.count() >= MAX_ADAPTERS_PER_DEVICE:
+        raise Conflict(f"A device has at most {MAX_ADAPTERS_PER_DEVICE} network adapters.")
+    identifier = IDENTIFIER_FIELDS[type]
+    if NetworkAdapter.objects.filter(**{identifier: fields[identifier]}).exists():
+        raise Conflict(f"Another adapter already has {identifier} {fields[identifier]}.")
+    adapter = NetworkAdapter(device=device, type=type, **fields)
+    _save(adapter)
+    return adapter
+
+
+@transaction.atomic
+def adapter_update(*, adapter: NetworkAdapter, type: str | None = None, **fields) -> NetworkAdapter:
+    """Update the non-identifying fields; the type and the identifier never change (the same value is a no-op)."""
+    device_lock(device_id=adapter.device_id)
+    adapter = NetworkAdapter.objects.get(pk=adapter.pk)
+    if type is not None and type != adapter.type:
+        raise ValidationError({"type": ["an adapter's type cannot change"]})
+    identifier = IDENTIFIER_FIELDS[adapter.type]
+    if identifier in fields and str(fields.pop(identifier)) != str(getattr(adapter, identifier)):
+        raise ValidationError({identifier: ["an adapter's identifier cannot change"]})
+    changed = {name: value for name, value in fields.items() if getattr(adapter, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(adapter, name, value)
+        adapter.updated_at = timezone.now()
+        _save(adapter)
+    return adapter
+
+
+def adapter_delete(*, adapter: NetworkAdapter) -> None:
+    adapter.delete()
