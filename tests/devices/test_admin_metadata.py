@@ -168,7 +168,9 @@ def test_change_page_shows_events_newest_first(admin_client):
     response = admin_client.get(device_change_url("watched"))
 
     content = response.content.decode()
-    (events_formset,) = response.context["inline_admin_formsets"]
+    (events_formset,) = [
+        inline for inline in response.context["inline_admin_formsets"] if inline.formset.prefix == "events"
+    ]
     shown = [form.instance.type for form in events_formset.formset.forms]
     assert shown == ["METADATA-UPDATED", "STATUS-UPDATED", "PROVISIONED", "CREATED"]
     descriptions = [
