@@ -51,6 +51,11 @@ class DeviceQuerySet(models.QuerySet):
 
         return self.filter(compile_filters(filters, DEVICE_FILTER_FIELDS))
 
+    def stats(self) -> dict:
+        """`{"total", "status_distribution"}` as /stats and the group stats answer it."""
+        distribution = self.status_distribution()
+        return {"total": sum(distribution.values()), "status_distribution": distribution}
+
     def status_distribution(self) -> dict[str, int]:
         """The count of devices in every status, all seven present."""
         from .choices import DeviceStatus

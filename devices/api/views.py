@@ -231,5 +231,4 @@ class StatsView(APIView):
         queryset = Device.objects.all()
         for backend in self.filter_backends:
             queryset = backend().filter_queryset(request, queryset, self)
-        distribution = queryset.status_distribution()
-        return Response({"total": sum(distribution.values()), "status_distribution": distribution})
+        return Response(queryset.stats())

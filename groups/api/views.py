@@ -136,8 +136,7 @@ class DeviceGroupViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def stats(self, request, pk=None):
-        distribution = member_devices(get_group(pk)).status_distribution()
-        return Response({"total": sum(distribution.values()), "status_distribution": distribution})
+        return Response(member_devices(get_group(pk)).stats())
 
 
 @extend_schema_view(

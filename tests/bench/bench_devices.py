@@ -7,7 +7,7 @@ a seeded database: `DATABASE_URL=postgres://... python tests/bench/bench_devices
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from harness import API, HEADER, Bench, arguments, list_url, print_row
+from harness import API, Bench, arguments, list_url, run
 
 from devices.models import Device
 
@@ -34,10 +34,7 @@ def main() -> None:
         ("GET /stats", list_url("/stats")),
     ]
     print(f"devices: {total:,}   iterations per scenario: {args.iterations}   database: PostgreSQL")
-    print(HEADER)
-    for name, url in scenarios:
-        iterations = max(5, args.iterations // 5) if "stats" in name else None
-        print_row(bench.measure(name, url, iterations))
+    run(bench, scenarios)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Run it with `scripts/bench`, or directly against a database seeded with `seed_de
 (roots named `bench-*`) and reuses them.
 """
 
-from harness import API, HEADER, Bench, arguments, list_url, print_row
+from harness import API, Bench, arguments, list_url, run
 
 from devices.models import Device
 from groups.models import DeviceGroup
@@ -62,10 +62,7 @@ def main() -> None:
         ("one device's groups (1,083 groups, depth 4)", f"{API}/devices/{device_id}/device-groups"),
     ]
     print(f"devices: {Device.objects.count():,}   groups: {DeviceGroup.objects.count():,}   database: PostgreSQL")
-    print(HEADER)
-    for name, url in scenarios:
-        iterations = max(5, args.iterations // 5) if "stats" in name else None
-        print_row(bench.measure(name, url, iterations))
+    run(bench, scenarios)
 
 
 if __name__ == "__main__":

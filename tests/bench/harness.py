@@ -112,6 +112,14 @@ def print_row(row: dict) -> None:
     )
 
 
+def run(bench: Bench, scenarios: list[tuple[str, str]]) -> None:
+    """Measure and print each (name, url); stats scenarios, being slow, run a fifth as many times."""
+    print(HEADER)
+    for name, url in scenarios:
+        iterations = max(5, bench.iterations // 5) if "stats" in name else None
+        print_row(bench.measure(name, url, iterations))
+
+
 def arguments(description: str):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--iterations", type=int, default=50)
