@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.utils import timezone
 
 from devmanager.api.exceptions import flatten_errors
 
@@ -34,6 +35,11 @@ class NetworkAdapterForm(forms.ModelForm):
         cleaned.update(serializer.validated_data)
         return cleaned
 
+    def save(self, commit=True):
+        if not self.instance._state.adding:  # the formset saves an existing adapter only when a field changed
+            self.instance.updated_at = timezone.now()
+        return super().save(commit)
+
 
 class NetworkAdapterInline(admin.TabularInline):
     model = NetworkAdapter
@@ -41,3 +47,7 @@ class NetworkAdapterInline(admin.TabularInline):
     fields = WRITABLE
     extra = 0
     max_num = MAX_ADAPTERS_PER_DEVICE
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # max_num alone only limits the rows offered; validate_max refuses a post that would exceed it.
+        return super().get_formset(request, obj, validate_max=True, **kwargs)

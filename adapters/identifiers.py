@@ -6,7 +6,9 @@ import uuid
 
 DIGITS = re.compile(r"[0-9]+")
 HEX16 = re.compile(r"[0-9a-fA-F]{16}")
-PATH_FORM = re.compile(r"(?i)(?:urn:dev:)?(imei|deveui|dvnuuid):([^:]+)(:?)")
+# ASCII only: with Unicode case folding `İmei` matches `imei` and then misses KIND_COLUMNS, and the normalisers would
+# accept what they strip (whitespace) or int() reads (other scripts' digits) around or in the value.
+PATH_FORM = re.compile(r"(?ai)(?:urn:dev:)?(imei|deveui|dvnuuid):([0-9a-f-]+)(:?)")
 
 # Path prefix -> adapter column.
 KIND_COLUMNS = {"imei": "imei", "deveui": "dev_eui", "dvnuuid": "dvn_uuid"}

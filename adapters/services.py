@@ -2,7 +2,7 @@
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 
 from devices.services import device_lock
 from devmanager.api.exceptions import Conflict
@@ -29,16 +29,22 @@ def adapter_create(*, device_id: str, type: str, **fields) -> NetworkAdapter:
     identifier = IDENTIFIER_FIELDS[type]
     if NetworkAdapter.objects.filter(**{identifier: fields[identifier]}).exists():
         raise Conflict(f"Another adapter already has {identifier} {fields[identifier]}.")
-    adapter = NetworkAdapter(device=device, type=type, **fields)
+    now = timezone.now()  # one reading: a new adapter's updated_at equals its created_at, as for devices and groups
+    adapter = NetworkAdapter(device=device, type=type, created_at=now, updated_at=now, **fields)
     _save(adapter)
     return adapter
 
 
 @transaction.atomic
-def adapter_update(*, adapter: NetworkAdapter, type: str | None = None, **fields) -> NetworkAdapter:
+def adapter_update(
+    *, adapter: NetworkAdapter, type: str | None = None, if_match: str | None = None, **fields
+) -> NetworkAdapter:
     """Update the non-identifying fields; the type and the identifier never change (the same value is a no-op)."""
-    device_lock(device_id=adapter.device_id)
-    adapter = NetworkAdapter.objects.get(pk=adapter.pk)
+    device_lock(device_id=adapter.device_id, if_match=if_match)
+    try:
+        adapter = NetworkAdapter.objects.get(pk=adapter.pk)
+    except NetworkAdapter.DoesNotExist as exc:  # deleted since the caller looked it up
+        raise NotFound(f"No network adapter {adapter.pk}.") from exc
     if type is not None and type != adapter.type:
         raise ValidationError({"type": ["an adapter's type cannot change"]})
     identifier = IDENTIFIER_FIELDS[adapter.type]
@@ -53,5 +59,7 @@ def adapter_update(*, adapter: NetworkAdapter, type: str | None = None, **fields
     return adapter
 
 
-def adapter_delete(*, adapter: NetworkAdapter) -> None:
+@transaction.atomic
+def adapter_delete(*, adapter: NetworkAdapter, if_match: str | None = None) -> None:
+    device_lock(device_id=adapter.device_id, if_match=if_match)
     adapter.delete()

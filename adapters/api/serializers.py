@@ -86,10 +86,12 @@ class NetworkAdapterWriteSerializer(StrictSerializer):
             raise serializers.ValidationError({"dev_eui": ["a LoRa adapter needs a DevEUI"]})
         if creating and attrs["type"] == AdapterType.GENERIC:
             attrs.setdefault("dvn_uuid", str(uuid.uuid4()))
-        allowed = TYPE_FIELDS[attrs["type"]] if "type" in attrs else set().union(*TYPE_FIELDS.values())
+        # On update the body may omit the type: the stored adapter's (in the context) decides which fields belong.
+        adapter_type = attrs.get("type", self.context.get("type"))
+        allowed = TYPE_FIELDS[adapter_type] if adapter_type else set().union(*TYPE_FIELDS.values())
         foreign = sorted(set(attrs) - allowed - {"type"})
         if foreign:
-            raise serializers.ValidationError({name: [f"not a field of a {attrs['type']} adapter"] for name in foreign})
+            raise serializers.ValidationError({name: [f"not a field of a {adapter_type} adapter"] for name in foreign})
         return attrs
 
 

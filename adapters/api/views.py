@@ -7,7 +7,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from devices.api.views import device_from_path
+from devices.api.views import IF_MATCH, device_from_path
 
 from .. import services
 from ..models import AdapterType, NetworkAdapter
@@ -73,23 +73,26 @@ class NetworkAdapterDetailView(APIView):
     @extend_schema(
         summary="Update a network adapter (its identifier and type never change)",
         tags=["network-adapters"],
-        parameters=[DEVICE_ID, ADAPTER_ID],
+        parameters=[DEVICE_ID, ADAPTER_ID, IF_MATCH],
         request=NetworkAdapterWriteSerializer,
         responses={200: NetworkAdapterSerializer},
     )
     def put(self, request, device_id, adapter_id):
         adapter = self._adapter(device_id, adapter_id)
-        serializer = NetworkAdapterWriteSerializer(data=request.data)
+        serializer = NetworkAdapterWriteSerializer(data=request.data, context={"type": adapter.type})
         serializer.is_valid(raise_exception=True)
-        updated = services.adapter_update(adapter=adapter, **serializer.validated_data)
+        updated = services.adapter_update(
+            adapter=adapter, if_match=request.headers.get("If-Match"), **serializer.validated_data
+        )
         return Response(NetworkAdapterSerializer(updated).data)
 
     @extend_schema(
         summary="Delete a network adapter",
         tags=["network-adapters"],
-        parameters=[DEVICE_ID, ADAPTER_ID],
+        parameters=[DEVICE_ID, ADAPTER_ID, IF_MATCH],
         responses={204: None},
     )
     def delete(self, request, device_id, adapter_id):
-        services.adapter_delete(adapter=self._adapter(device_id, adapter_id))
+        adapter = self._adapter(device_id, adapter_id)
+        services.adapter_delete(adapter=adapter, if_match=request.headers.get("If-Match"))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,364 @@
+"""Adapters in the operators' console: the inline on the device page validates and normalises as the API does,
+keeps an adapter's type and identifier, and the device list finds a device by any of its adapters' identifiers."""
+
+import pytest
+from django.contrib.admin.utils import quote
+from django.urls import reverse
+
+from adapters.models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
+from tests.conftest import API
+from tests.factories import DeviceFactory, NetworkAdapterFactory
+
+pytestmark = pytest.mark.django_db
+
+DEVICE_CHANGELIST = reverse("admin:devices_device_changelist")
+IMEI = "490154203237518"
+OTHER_IMEI = "356938035643809"
+IMEISV = "3569380356438091"
+DEV_EUI = "0004A30B001C0530"
+DVN = "7C9E6679-7425-40DE-944B-E07FC1F90AE7"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """admin_user's password is hashed once per test: the production hasher would take most of the suite's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def device_change_url(device_id: str) -> str:
+    return reverse("admin:devices_device_change", args=[quote(device_id)])
+
+
+def change_form_data(client, device_id: str) -> dict:
+    """What a browser posts back from the change page as loaded: the metadata text, both inlines' management
+    forms and every field of every inline form (an unchecked box and an empty value are not sent)."""
+    response = client.get(device_change_url(device_id))
+    assert response.status_code == 200
+    data = {"metadata_json": response.context["adminform"].form["metadata_json"].value(), "_save": "Save"}
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        management = formset.management_form
+        data.update({management[name].html_name: management[name].value() for name in management.fields})
+        for form in formset.forms:
+            data.update({field.html_name: str(field.value()) for field in form if field.value() not in (None, False)})
+    return data
+
+
+def with_new_adapter(data: dict, device_id: str = "dev-1", **fields) -> dict:
+    """The posted data with one more adapter form filled in, as the inline's "Add another" row would be."""
+    index = int(data["adapters-TOTAL_FORMS"])
+    new = {f"adapters-{index}-{name}": value for name, value in fields.items()}
+    return {**data, **new, f"adapters-{index}-device": device_id, "adapters-TOTAL_FORMS": str(index + 1)}
+
+
+def adapter_errors(response) -> list[dict]:
+    """The errors of each form of the adapters inline; the page was shown again, not saved."""
+    assert response.status_code == 200, "the form was accepted"
+    formset = next(
+        inline.formset for inline in response.context["inline_admin_formsets"] if inline.formset.prefix == "adapters"
+    )
+    return [dict(errors) for errors in formset.errors] + (
+        [{"__all__": formset.non_form_errors()}] if formset.non_form_errors() else []
+    )
+
+
+def errored_fields(response) -> set[str]:
+    return {name for errors in adapter_errors(response) for name in errors}
+
+
+def listed_ids(response) -> list[str]:
+    assert response.status_code == 200
+    return sorted(device.id for device in response.context["cl"].result_list)
+
+
+def rows(device_id: str = "dev-1") -> list[dict]:
+    return list(NetworkAdapter.objects.filter(device_id=device_id).order_by("created_at").values())
+
+
+@pytest.fixture
+def device():
+    return DeviceFactory(id="dev-1")
+
+
+@pytest.fixture
+def adapters(device):
+    """dev-1 with one adapter of each type."""
+    return {
+        "cellular": NetworkAdapterFactory(device=device, imei=IMEI, iccid="89310410106543789301"),
+        "lora": NetworkAdapterFactory(device=device, type="lora", dev_eui=DEV_EUI.lower(), activation="OTAA"),
+        "generic": NetworkAdapterFactory(device=device, type="generic", dvn_uuid=DVN.lower(), description="gw"),
+    }
+
+
+# --- The inline -----------------------------------------------------------------------------------------------
+
+
+def test_change_page_shows_adapters_inline(admin_client, adapters):
+    response = admin_client.get(device_change_url("dev-1"))
+
+    assert response.status_code == 200
+    formset = next(
+        inline.formset for inline in response.context["inline_admin_formsets"] if inline.formset.prefix == "adapters"
+    )
+    assert [form.instance.pk for form in formset.forms] == [adapter.pk for adapter in adapters.values()]
+    content = response.content.decode()
+    for value in (IMEI, "89310410106543789301", DEV_EUI.lower(), DVN.lower()):
+        assert f'value="{value}"' in content
+    assert "gw</textarea>" in content
+    assert 'name="adapters-0-imei"' in content
+
+
+def test_change_page_of_device_without_adapters_offers_adding(admin_client, device):
+    response = admin_client.get(device_change_url("dev-1"))
+
+    formset = next(
+        inline.formset for inline in response.context["inline_admin_formsets"] if inline.formset.prefix == "adapters"
+    )
+    assert formset.forms == []
+    assert 'name="adapters-TOTAL_FORMS"' in response.content.decode()
+
+
+def test_unchanged_post_keeps_adapters(admin_client, adapters):
+    before = rows()
+
+    response = admin_client.post(device_change_url("dev-1"), change_form_data(admin_client, "dev-1"))
+
+    assert response.status_code == 302, adapter_errors(response)
+    assert rows() == before
+
+
+def test_add_cellular_through_inline(admin_client, device, api_client):
+    data = with_new_adapter(change_form_data(admin_client, "dev-1"), type="cellular", imei=IMEI, msisdn="+31612345678")
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert response.status_code == 302, adapter_errors(response)
+    [row] = rows()
+    assert (row["type"], row["imei"], row["msisdn"], row["iccid"]) == ("cellular", IMEI, "+31612345678", None)
+    listed = api_client.get(f"{API}/devices/imei:{IMEI}/network-adapters").json()["list"]
+    assert [adapter["imei"] for adapter in listed] == [IMEI]
+
+
+def test_add_lora_through_inline_stores_euis_lower_case(admin_client, device):
+    data = with_new_adapter(
+        change_form_data(admin_client, "dev-1"),
+        type="lora",
+        dev_eui=DEV_EUI,
+        join_eui="70B3D57ED0000000",
+        activation="ABP",
+    )
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert response.status_code == 302, adapter_errors(response)
+    [row] = rows()
+    assert (row["dev_eui"], row["join_eui"], row["activation"]) == (DEV_EUI.lower(), "70b3d57ed0000000", "ABP")
+
+
+def test_add_generic_through_inline_without_uuid_generates_one(admin_client, device):
+    data = with_new_adapter(change_form_data(admin_client, "dev-1"), type="generic", description="gateway")
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert response.status_code == 302, adapter_errors(response)
+    [row] = rows()
+    assert row["dvn_uuid"] is not None and row["description"] == "gateway"
+
+
+def test_add_generic_through_inline_stores_uuid_canonical(admin_client, device):
+    data = with_new_adapter(change_form_data(admin_client, "dev-1"), type="generic", dvn_uuid=DVN)
+
+    assert admin_client.post(device_change_url("dev-1"), data).status_code == 302
+    assert str(rows()[0]["dvn_uuid"]) == DVN.lower()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"type": "cellular", "imei": "490154203237519"}, "imei"),  # bad Luhn digit
+        ({"type": "cellular", "imei": "49015420323751"}, "imei"),
+        ({"type": "cellular", "imei": "49015420323751a"}, "imei"),
+        ({"type": "cellular"}, "imei"),
+        ({"type": "cellular", "imei": IMEI, "msisdn": "12"}, "msisdn"),
+        ({"type": "cellular", "imei": IMEI, "iccid": "123"}, "iccid"),
+        ({"type": "cellular", "imei": IMEI, "dev_eui": DEV_EUI}, "dev_eui"),
+        ({"type": "lora", "dev_eui": "0004A30B001C053G"}, "dev_eui"),
+        ({"type": "lora"}, "dev_eui"),
+        ({"type": "lora", "dev_eui": DEV_EUI, "join_eui": "123"}, "join_eui"),
+        ({"type": "generic", "dvn_uuid": "not-a-uuid"}, "dvn_uuid"),
+        ({"type": "generic", "description": "x", "imsi": "204080123456789"}, "imsi"),
+    ],
+)
+def test_add_invalid_through_inline_shows_error(admin_client, device, fields, field):
+    data = with_new_adapter(change_form_data(admin_client, "dev-1"), **fields)
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert field in errored_fields(response)
+    assert not NetworkAdapter.objects.exists()
+
+
+def test_add_duplicate_imei_through_inline_shows_error(admin_client, device):
+    NetworkAdapterFactory(device=DeviceFactory(id="dev-2"), imei=IMEI)
+    data = with_new_adapter(change_form_data(admin_client, "dev-1"), type="cellular", imei=IMEI)
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert "imei" in errored_fields(response)
+    assert rows() == []
+    assert NetworkAdapter.objects.get(imei=IMEI).device_id == "dev-2"
+
+
+def test_add_duplicate_dev_eui_other_case_through_inline_shows_error(admin_client, device):
+    NetworkAdapterFactory(device=DeviceFactory(id="dev-2"), type="lora", dev_eui=DEV_EUI.lower())
+    data = with_new_adapter(change_form_data(admin_client, "dev-1"), type="lora", dev_eui=DEV_EUI)
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert "dev_eui" in errored_fields(response)
+    assert rows() == []
+
+
+def test_add_same_identifier_twice_in_one_post_shows_error(admin_client, device):
+    data = with_new_adapter(change_form_data(admin_client, "dev-1"), type="lora", dev_eui=DEV_EUI)
+    data = with_new_adapter(data, type="lora", dev_eui=DEV_EUI.lower())
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert adapter_errors(response)
+    assert rows() == []
+
+
+def test_add_seventeenth_through_inline_refused(admin_client, device):
+    for _ in range(MAX_ADAPTERS_PER_DEVICE):
+        NetworkAdapterFactory(device=device, type="generic")
+    data = with_new_adapter(change_form_data(admin_client, "dev-1"), type="cellular", imei=IMEI)
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert adapter_errors(response)
+    assert NetworkAdapter.objects.filter(device=device).count() == MAX_ADAPTERS_PER_DEVICE
+
+
+@pytest.mark.parametrize(
+    ("adapter_name", "changes", "field"),
+    [
+        ("cellular", {"imei": OTHER_IMEI}, "imei"),
+        ("cellular", {"imei": IMEISV}, "imei"),
+        ("cellular", {"imei": ""}, "imei"),
+        ("cellular", {"type": "lora", "imei": "", "iccid": "", "dev_eui": "70B3D57ED0000001"}, "type"),
+        ("lora", {"dev_eui": "70B3D57ED0000001"}, "dev_eui"),
+        ("lora", {"type": "cellular", "dev_eui": "", "activation": "", "imei": OTHER_IMEI}, "type"),
+        ("generic", {"dvn_uuid": "11111111-2222-4333-8444-555555555555"}, "dvn_uuid"),
+        ("generic", {"type": "cellular", "dvn_uuid": "", "description": "", "imei": OTHER_IMEI}, "type"),
+    ],
+)
+def test_existing_adapter_identifier_and_type_cannot_change(admin_client, adapters, adapter_name, changes, field):
+    index = list(adapters).index(adapter_name)
+    data = change_form_data(admin_client, "dev-1")
+    data.update({f"adapters-{index}-{name}": value for name, value in changes.items()})
+    before = rows()
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert field in adapter_errors(response)[index]
+    assert rows() == before
+
+
+def test_existing_adapter_identifier_in_other_case_is_no_change(admin_client, adapters):
+    data = {**change_form_data(admin_client, "dev-1"), "adapters-1-dev_eui": DEV_EUI}
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert response.status_code == 302, adapter_errors(response)
+    assert NetworkAdapter.objects.get(pk=adapters["lora"].pk).dev_eui == DEV_EUI.lower()
+
+
+def test_existing_adapter_other_fields_change_through_inline(admin_client, adapters):
+    data = {**change_form_data(admin_client, "dev-1"), "adapters-0-msisdn": "+31612345678"}
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert response.status_code == 302, adapter_errors(response)
+    row = NetworkAdapter.objects.get(pk=adapters["cellular"].pk)
+    assert (row.imei, row.msisdn, row.iccid) == (IMEI, "+31612345678", "89310410106543789301")
+    assert row.updated_at > adapters["cellular"].updated_at
+
+
+def test_existing_adapter_deleted_through_inline(admin_client, adapters):
+    data = {**change_form_data(admin_client, "dev-1"), "adapters-0-DELETE": "on"}
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert response.status_code == 302, adapter_errors(response)
+    assert not NetworkAdapter.objects.filter(pk=adapters["cellular"].pk).exists()
+    assert NetworkAdapter.objects.filter(device_id="dev-1").count() == 2
+
+
+# --- Search ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fleet(adapters):
+    NetworkAdapterFactory(device=DeviceFactory(id="dev-2", alias="Cold store"), imei=OTHER_IMEI)
+    NetworkAdapterFactory(device=DeviceFactory(id="dev-3"), imei=IMEISV)
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize(
+    "term",
+    [
+        IMEI,
+        f"imei:{IMEI}",
+        f"IMEI:{IMEI}",
+        f"urn:dev:imei:{IMEI}:",
+        f"  {IMEI}  ",
+        DEV_EUI,
+        DEV_EUI.lower(),
+        f"deveui:{DEV_EUI}",
+        f"urn:dev:deveui:{DEV_EUI}",
+        DVN,
+        f"dvnuuid:{DVN.lower()}",
+        f"urn:dev:dvnuuid:{DVN}",
+        f"urn:dev:dvnuuid:{DVN.lower()}:",
+    ],
+)
+def test_changelist_search_by_identifier(admin_client, term):
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": term})) == ["dev-1"]
+
+
+@pytest.mark.usefixtures("fleet")
+def test_changelist_search_by_16_digit_imei(admin_client):
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": IMEISV})) == ["dev-3"]
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": f"urn:dev:imei:{IMEISV}"})) == ["dev-3"]
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize(
+    "term",
+    [
+        "000000000000000",
+        "490154203237519",
+        f"imei:{IMEI}0",
+        "deveui:ffffffffffffffff",
+        "dvnuuid:nope",
+        f"\u0130mei:{IMEI}",
+    ],
+)
+def test_changelist_search_unknown_identifier_finds_nothing(admin_client, term):
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": term})) == []
+
+
+@pytest.mark.usefixtures("fleet")
+def test_changelist_search_by_id_and_alias_still_works(admin_client):
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": "dev-2"})) == ["dev-2"]
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": "cold"})) == ["dev-2"]
+
+
+@pytest.mark.usefixtures("fleet")
+def test_changelist_search_lists_device_with_several_matching_adapters_once(admin_client):
+    NetworkAdapterFactory(device=DeviceFactory(id=IMEI))
+
+    response = admin_client.get(DEVICE_CHANGELIST, {"q": IMEI})
+
+    assert listed_ids(response) == [IMEI, "dev-1"]
