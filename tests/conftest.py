@@ -12,6 +12,8 @@ API = "/api/devmanager/v1"
 def _plain_http_allowed(settings):
     """Tests talk plain HTTP unless a test turns DEVMANAGER_REQUIRE_HTTPS back on."""
     settings.DEVMANAGER_REQUIRE_HTTPS = False
+    # Admin users' passwords are hashed in many tests: the production hasher would take most of the suite's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

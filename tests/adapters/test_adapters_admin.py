@@ -19,12 +19,6 @@ DEV_EUI = "0004A30B001C0530"
 DVN = "7C9E6679-7425-40DE-944B-E07FC1F90AE7"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """admin_user's password is hashed once per test: the production hasher would take most of the suite's time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def device_change_url(device_id: str) -> str:
     return reverse("admin:devices_device_change", args=[quote(device_id)])
 

@@ -4,14 +4,13 @@ settles the race: one 201, the rest 409, never a 500), and the device's row lock
 PostgreSQL only: SQLite serialises every writer on the whole database, so it would prove nothing here.
 """
 
-import threading
 from collections import Counter
 
 import pytest
 from django.db import connection
-from rest_framework.test import APIClient
 
 from adapters.models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
+from tests.concurrency import run_concurrently
 from tests.conftest import API
 from tests.factories import DeviceFactory, NetworkAdapterFactory, imei_from
 
@@ -25,32 +24,6 @@ IMEI = "490154203237518"
 DEV_EUI = "0004A30B001C0530"
 
 
-def run_concurrently(work, plaintext: str, threads: int = THREADS) -> list[BaseException]:
-    """Run `work(client, thread_index)` in threads released together, each with its own client and database
-    connection (closed at the end); the exceptions they raised."""
-    barrier = threading.Barrier(threads)
-    errors = []
-
-    def thread_main(index: int) -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-        try:
-            barrier.wait(timeout=30)
-            work(client, index)
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=thread_main, args=(index,)) for index in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert not any(worker.is_alive() for worker in workers), "a thread hung"
-    return errors
-
-
 def test_same_imei_on_different_devices_taken_once(api_key):
     devices = [DeviceFactory(id=f"racer-{index}") for index in range(THREADS)]
     statuses = {}
@@ -61,7 +34,7 @@ def test_same_imei_on_different_devices_taken_once(api_key):
         )
         statuses[index] = (response.status_code, response.json())
 
-    errors = run_concurrently(create, api_key())
+    errors = run_concurrently(create, api_key(), THREADS)
 
     assert errors == []
     assert Counter(status for status, _ in statuses.values()) == {201: 1, 409: THREADS - 1}
@@ -81,7 +54,7 @@ def test_same_dev_eui_in_different_cases_taken_once(api_key):
         )
         statuses.append(response.status_code)
 
-    errors = run_concurrently(create, api_key())
+    errors = run_concurrently(create, api_key(), THREADS)
 
     assert errors == []
     assert Counter(statuses) == {201: 1, 409: THREADS - 1}
@@ -101,7 +74,7 @@ def test_concurrent_adds_to_one_device_never_exceed_limit(api_key):
             )
             statuses.append(response.status_code)
 
-    errors = run_concurrently(add, api_key())
+    errors = run_concurrently(add, api_key(), THREADS)
 
     assert errors == []
     assert Counter(statuses) == {201: MAX_ADAPTERS_PER_DEVICE, 409: THREADS * per_thread - MAX_ADAPTERS_PER_DEVICE}
@@ -119,7 +92,7 @@ def test_concurrent_adds_of_distinct_identifiers_all_apply(api_key):
             )
             statuses.append(response.status_code)
 
-    errors = run_concurrently(add, api_key())
+    errors = run_concurrently(add, api_key(), THREADS)
 
     assert errors == []
     assert statuses == [201] * (THREADS * 2)
@@ -143,7 +116,7 @@ def test_concurrent_update_and_delete_never_fail(api_key):
                 response = client.put(url, {"msisdn": f"+316{round_:02d}{index:06d}"}, format="json")
             statuses.append((index == 0, response.status_code))
 
-        assert run_concurrently(write, plaintext) == []
+        assert run_concurrently(write, plaintext, THREADS) == []
 
     assert {status for deleting, status in statuses if deleting} == {204}
     assert {status for deleting, status in statuses if not deleting} <= {200, 404}

@@ -36,12 +36,6 @@ GOOD_DEVICE_FORM = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """admin_user's password is hashed once per test: the production hasher would take most of the suite's time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def device_change_url(device_id: str) -> str:
     return reverse("admin:devices_device_change", args=[quote(device_id)])
 

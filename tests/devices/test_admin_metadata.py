@@ -21,12 +21,6 @@ DEVICE_CHANGELIST = reverse("admin:devices_device_changelist")
 METADATA_LIMIT = 64 * 1024
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """admin_user's password is hashed once per test: the production hasher would take most of the suite's time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def device_change_url(device_id: str) -> str:
     return reverse("admin:devices_device_change", args=[quote(device_id)])
 

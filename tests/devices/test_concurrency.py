@@ -4,7 +4,6 @@ through the whole HTTP stack all apply, and the device's event timestamps stay s
 PostgreSQL only: SQLite serialises every writer on the whole database, so it would prove nothing here.
 """
 
-import threading
 from itertools import pairwise
 from urllib.parse import quote
 
@@ -14,6 +13,7 @@ from rest_framework.test import APIClient
 
 from devices.choices import EventType
 from devices.models import Device, DeviceEvent
+from tests.concurrency import run_concurrently
 from tests.conftest import API
 from tests.factories import DeviceFactory
 
@@ -28,32 +28,6 @@ PER_THREAD = 10
 
 def device_url(device_id: str, suffix: str = "") -> str:
     return f"{API}/devices/{quote(device_id, safe='')}{suffix}"
-
-
-def run_concurrently(work, plaintext: str) -> list[BaseException]:
-    """Run `work(client, thread_index)` in THREADS threads released together, each with its own client and
-    database connection; the exceptions they raised."""
-    barrier = threading.Barrier(THREADS)
-    errors = []
-
-    def thread_main(index: int) -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-        try:
-            barrier.wait(timeout=30)
-            work(client, index)
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=thread_main, args=(index,)) for index in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return errors
 
 
 def event_timestamps_in_insertion_order(device_id: str, **filters) -> list:
@@ -72,7 +46,7 @@ def test_concurrent_metadata_patches_all_apply(api_key):
             response = client.patch(device_url(device.id, "/metadata"), {"patches": [operation]}, format="json")
             statuses.append(response.status_code)
 
-    errors = run_concurrently(patch_own_keys, api_key())
+    errors = run_concurrently(patch_own_keys, api_key(), THREADS)
 
     assert errors == []
     assert statuses == [200] * (THREADS * PER_THREAD)
@@ -109,7 +83,7 @@ def test_concurrent_test_and_replace_patches_lose_no_increment(api_key):
                 unexpected.append(response.status_code)
                 return
 
-    errors = run_concurrently(increment, api_key())
+    errors = run_concurrently(increment, api_key(), THREADS)
 
     assert errors == []
     assert unexpected == []
@@ -147,7 +121,7 @@ def test_concurrent_identity_slot_renewals_reach_max_version(api_key):
                 unexpected.append(response.status_code)
                 return
 
-    errors = run_concurrently(renew, plaintext)
+    errors = run_concurrently(renew, plaintext, THREADS)
 
     assert errors == []
     assert unexpected == []
@@ -180,7 +154,7 @@ def test_concurrent_identity_slot_updates_without_if_match_all_apply(api_key):
             }
             statuses.append(client.put(device_url(device.id, "/idslot"), body, format="json").status_code)
 
-    errors = run_concurrently(update, api_key())
+    errors = run_concurrently(update, api_key(), THREADS)
 
     assert errors == []
     assert statuses == [200] * (THREADS * PER_THREAD)

@@ -18,11 +18,6 @@ ADD = reverse("admin:groups_devicegroup_add")
 DEVICE_CHANGELIST = reverse("admin:devices_device_changelist")
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def crit(field, operand, value):
     return {"field": field, "operand": operand, "value": value}
 

@@ -1,13 +1,13 @@
 """Concurrent writes to the group tree through the API keep the MPTT fields consistent (PostgreSQL only)."""
 
-import threading
 from collections import defaultdict
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from rest_framework.test import APIClient
 
 from groups.models import DeviceGroup
+from tests.concurrency import run_concurrently
 from tests.conftest import API
 from tests.factories import DeviceGroupFactory
 
@@ -23,29 +23,9 @@ def crit(field, operand, value):
     return {"field": field, "operand": operand, "value": value}
 
 
-def run_concurrently(plaintext, tasks) -> list:
+def run_tasks(plaintext, tasks) -> list:
     """Run each task(client) in its own thread, released together; the exceptions they raised."""
-    barrier = threading.Barrier(len(tasks))
-    failures = []
-
-    def run(task):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-        try:
-            barrier.wait(timeout=10)
-            task(client)
-        except Exception as exc:  # reported by the test, in the main thread
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(task,)) for task in tasks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a writer is stuck"
-    return failures
+    return run_concurrently(lambda client, index: tasks[index](client), plaintext, len(tasks))
 
 
 def assert_tree_consistent():
@@ -144,7 +124,7 @@ def test_concurrent_creates_and_moves_keep_tree_consistent(api_key, forest):
         return task
 
     tasks = [creator(root) for root in roots] + [mover(subtree, index) for index, subtree in enumerate(subtrees)]
-    failures = run_concurrently(plaintext, tasks)
+    failures = run_tasks(plaintext, tasks)
 
     assert failures == []
     assert len(created) == 48 and len(moves) == 48
@@ -175,7 +155,7 @@ def test_concurrent_moves_inherit_criteria_of_final_parent(api_key, forest):
 
         return task
 
-    assert run_concurrently(plaintext, [shuffle(subtree, index) for index, subtree in enumerate(subtrees)]) == []
+    assert run_tasks(plaintext, [shuffle(subtree, index) for index, subtree in enumerate(subtrees)]) == []
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
@@ -221,7 +201,7 @@ def test_concurrent_deletes_creates_and_moves_keep_tree_consistent(api_key, fore
         *(creator(root) for root in roots),
         *(mover(subtree, roots[(index + 1) % 4]) for index, subtree in enumerate(subtrees)),
     ]
-    assert run_concurrently(plaintext, tasks) == []
+    assert run_tasks(plaintext, tasks) == []
 
     assert DeviceGroup.objects.count() == 4 + 16 - 4 + 32
     for subtree in subtrees:
