@@ -2,7 +2,7 @@ from django.db import models
 from django.utils import timezone
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType
-from .querysets import DeviceEventQuerySet, DeviceQuerySet
+from .querysets import DeviceQuerySet
 
 
 def tag_terms(tags: list[str]) -> list[str]:
@@ -67,8 +67,6 @@ class DeviceEvent(models.Model):
     type = models.CharField(max_length=32, choices=EventType.choices)
     description = models.TextField(blank=True, default="")
     source = models.CharField(max_length=255, blank=True, default="")
-
-    objects = DeviceEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-timestamp"]

@@ -101,7 +101,3 @@ def _aware(value) -> datetime:
     if isinstance(value, str):
         value = parse_datetime(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-class DeviceEventQuerySet(models.QuerySet):
-    pass

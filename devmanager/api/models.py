@@ -21,9 +21,6 @@ def is_key_shaped(token: str) -> bool:
 
 
 class ApiKeyQuerySet(models.QuerySet):
-    def for_plaintext(self, plaintext: str):
-        return self.filter(key_hash=hash_key(plaintext))
-
     def lookup(self, plaintext: str) -> "ApiKey | None":
         """The key of a plaintext, from the cache when fresh: every request authenticates and keys rarely change.
 

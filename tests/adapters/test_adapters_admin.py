@@ -2,10 +2,10 @@
 keeps an adapter's type and identifier, and the device list finds a device by any of its adapters' identifiers."""
 
 import pytest
-from django.contrib.admin.utils import quote
 from django.urls import reverse
 
 from adapters.models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
+from tests.admin_pages import change_form_data, device_change_url
 from tests.conftest import API
 from tests.factories import DeviceFactory, NetworkAdapterFactory
 
@@ -17,25 +17,6 @@ OTHER_IMEI = "356938035643809"
 IMEISV = "3569380356438091"
 DEV_EUI = "0004A30B001C0530"
 DVN = "7C9E6679-7425-40DE-944B-E07FC1F90AE7"
-
-
-def device_change_url(device_id: str) -> str:
-    return reverse("admin:devices_device_change", args=[quote(device_id)])
-
-
-def change_form_data(client, device_id: str) -> dict:
-    """What a browser posts back from the change page as loaded: the metadata text, both inlines' management
-    forms and every field of every inline form (an unchecked box and an empty value are not sent)."""
-    response = client.get(device_change_url(device_id))
-    assert response.status_code == 200
-    data = {"metadata_json": response.context["adminform"].form["metadata_json"].value(), "_save": "Save"}
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        management = formset.management_form
-        data.update({management[name].html_name: management[name].value() for name in management.fields})
-        for form in formset.forms:
-            data.update({field.html_name: str(field.value()) for field in form if field.value() not in (None, False)})
-    return data
 
 
 def with_new_adapter(data: dict, device_id: str = "dev-1", **fields) -> dict:

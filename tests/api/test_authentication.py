@@ -426,7 +426,7 @@ def test_create_api_key_prints_key_alone_on_last_line():
 
     last_line = stdout.rstrip("\n").splitlines()[-1]
     assert KEY_SHAPE.fullmatch(last_line)
-    assert ApiKey.objects.for_plaintext(last_line).get().name == "ci-pipeline"
+    assert ApiKey.objects.get(key_hash=hashlib.sha256(last_line.encode()).hexdigest()).name == "ci-pipeline"
 
 
 def test_create_api_key_all_scopes_by_default():

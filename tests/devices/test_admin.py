@@ -13,6 +13,7 @@ from devices import services
 from devices.choices import DeviceStatus, EventType
 from devices.models import Device, DeviceEvent
 from devmanager.api.models import ApiKey, hash_key
+from tests.admin_pages import device_change_url
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory
 
@@ -34,10 +35,6 @@ GOOD_DEVICE_FORM = {
     "metadata_text": '{"location": "warehouse-a", "floor": 2}',
     "_save": "Save",
 }
-
-
-def device_change_url(device_id: str) -> str:
-    return reverse("admin:devices_device_change", args=[quote(device_id)])
 
 
 def listed_ids(response) -> list[str]:

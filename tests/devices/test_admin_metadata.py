@@ -5,13 +5,13 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from devices import services
 from devices.choices import DeviceStatus, EventType
 from devices.models import Device, DeviceEvent
+from tests.admin_pages import change_form_data, device_change_url
 from tests.conftest import API
 from tests.factories import DeviceFactory
 
@@ -19,24 +19,6 @@ pytestmark = pytest.mark.django_db
 
 DEVICE_CHANGELIST = reverse("admin:devices_device_changelist")
 METADATA_LIMIT = 64 * 1024
-
-
-def device_change_url(device_id: str) -> str:
-    return reverse("admin:devices_device_change", args=[quote(device_id)])
-
-
-def change_form_data(client, device_id: str) -> dict:
-    """What a browser posts back from the change page as loaded: the metadata text and the inline's hidden fields."""
-    response = client.get(device_change_url(device_id))
-    assert response.status_code == 200
-    data = {"metadata_json": response.context["adminform"].form["metadata_json"].value(), "_save": "Save"}
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        management = formset.management_form
-        data.update({management[name].html_name: management[name].value() for name in management.fields})
-        for form in formset.forms:
-            data.update({field.html_name: field.value() or "" for field in form.hidden_fields()})
-    return data
 
 
 def save_metadata(client, device_id: str, text: str, **extra):
