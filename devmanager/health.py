@@ -1,8 +1,11 @@
-"""Liveness and readiness probes for load balancers and orchestrators; no key needed."""
+"""Liveness and readiness probes for load balancers and orchestrators, and metrics for Prometheus; no API key."""
 
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_safe
+from django_prometheus.exports import ExportToDjangoView
 
 from devmanager.api.exceptions import error_response
 
@@ -20,3 +23,14 @@ def readyz(request):
     except Exception:
         return error_response(503, "service_unavailable", "The database is not reachable.")
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@require_safe
+def metrics(request):
+    """Prometheus' text format (requests, latencies and responses by view, status and method; the process).
+    With DEVMANAGER_METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+    token = settings.DEVMANAGER_METRICS_TOKEN
+    if token and not constant_time_compare(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        message = "The metrics need `Authorization: Bearer <DEVMANAGER_METRICS_TOKEN>`."
+        return error_response(401, "invalid_auth", message)
+    return ExportToDjangoView(request)

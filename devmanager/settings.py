@@ -1,6 +1,7 @@
 """Settings for devmanager. Everything that differs between deployments comes from the environment."""
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -26,6 +27,14 @@ def env_int(name: str, default: int) -> int:
         return int(value) if value else default
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from exc
+
+
+def env_rate(name: str) -> str:
+    """A rate such as `600/minute` (per second, minute, hour or day), as DRF reads it; empty means no limit."""
+    value = os.environ.get(name, "").strip()
+    if value and not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must look like 600/minute (per second, minute, hour or day), not {value!r}")
+    return value
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -56,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "mptt",
+    "django_prometheus",
     "devmanager.api",
     "devices",
     "groups",
@@ -63,7 +73,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: every response, including those made by the middleware below, gets a request ID
+    # Counts and times every request, whatever answers it (django_prometheus's pair: first and last).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Every response, including those made by the middleware below, gets a request ID
     # and the contract's error body.
     "devmanager.api.middleware.RequestIdMiddleware",
     "devmanager.api.middleware.ErrorBodyMiddleware",
@@ -78,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "devmanager.urls"
@@ -149,6 +162,9 @@ CSRF_COOKIE_SECURE = DEVMANAGER_REQUIRE_HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# When set, /metrics answers only `Authorization: Bearer <this token>` (Prometheus' `authorization` scrape setting).
+DEVMANAGER_METRICS_TOKEN = os.environ.get("DEVMANAGER_METRICS_TOKEN", "")
+
 # How long a process may trust a cached API key row (revocation elsewhere takes effect within this delay).
 DEVMANAGER_API_KEY_CACHE_SECONDS = env_int("DEVMANAGER_API_KEY_CACHE_SECONDS", 5)
 
@@ -164,6 +180,25 @@ DEVMANAGER_MAX_FILTERS = env_int("DEVMANAGER_MAX_FILTERS", 20)
 DEVMANAGER_MAX_FILTER_LENGTH = env_int("DEVMANAGER_MAX_FILTER_LENGTH", 1024)
 DEVMANAGER_MAX_JSONPATH_LENGTH = env_int("DEVMANAGER_MAX_JSONPATH_LENGTH", 512)
 
+# Requests per API key, e.g. "600/minute" (per second, minute, hour or day); empty turns the limit off.
+DEVMANAGER_THROTTLE_RATE = env_rate("DEVMANAGER_THROTTLE_RATE")
+# Where the counts live: "local" (each process counts alone) or "database" (shared by all processes and servers,
+# in the table `manage.py createcachetable` makes).
+DEVMANAGER_THROTTLE_CACHE = os.environ.get("DEVMANAGER_THROTTLE_CACHE", "local")
+THROTTLE_CACHES = {
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"},
+    "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "devmanager_cache"},
+}
+if DEVMANAGER_THROTTLE_CACHE not in THROTTLE_CACHES:
+    raise ImproperlyConfigured(
+        f"DEVMANAGER_THROTTLE_CACHE must be local or database, not {DEVMANAGER_THROTTLE_CACHE!r}"
+    )
+CACHES = {
+    # API key rows (DEVMANAGER_API_KEY_CACHE_SECONDS): per process.
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": THROTTLE_CACHES[DEVMANAGER_THROTTLE_CACHE],
+}
+
 # refresh_device_status: days before the identity's expiration_date at which a device enters each status.
 DEVMANAGER_RENEWAL_WINDOW_DAYS = env_int("DEVMANAGER_RENEWAL_WINDOW_DAYS", 30)
 DEVMANAGER_ABOUT_TO_EXPIRE_DAYS = env_int("DEVMANAGER_ABOUT_TO_EXPIRE_DAYS", 7)
@@ -176,7 +211,8 @@ REST_FRAMEWORK = {
         "devmanager.api.authentication.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["devmanager.api.permissions.HasScope"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["devmanager.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["devmanager.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["devmanager.api.parsers.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "devmanager.api.views.JsonOnlyNegotiation",
     "EXCEPTION_HANDLER": "devmanager.api.exceptions.exception_handler",
@@ -205,12 +241,16 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "devmanager.api.schema.add_request_id_header",
+        "devmanager.api.schema.add_response_headers",
     ],
 }
 
 # --- Logging ---------------------------------------------------------------------------------------------------------
 
+# "text" for people at a terminal, "json" (one object per line, with the request ID) for log collectors.
+DJANGO_LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT", "text")
+if DJANGO_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be text or json, not {DJANGO_LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -219,12 +259,20 @@ LOGGING = {
         "redact_api_keys": {"()": "devmanager.api.request_id.RedactApiKeyFilter"},
     },
     "formatters": {
-        "default": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        # One JSON object per line for log collectors; extra fields (the access log's status, duration_ms...)
+        # become keys of their own.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "default",
+            "formatter": DJANGO_LOG_FORMAT,
             "filters": ["request_id", "redact_api_keys"],
         },
     },

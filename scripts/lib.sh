@@ -50,7 +50,7 @@ start_throwaway_postgres() {
   fi
   PG_BIN=$bin
   local port
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   "${PG_RUNAS[@]}" "$bin/initdb" -D "$PG_TMP/data" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
   # Durability is pointless for a throwaway server: turning it off makes the suite much faster.
   "${PG_RUNAS[@]}" "$bin/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w start \
@@ -65,4 +65,20 @@ stop_throwaway_postgres() {
     "${PG_RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$PG_TMP"
   fi
+}
+
+# Migrate the database of DATABASE_URL and top it up to N seeded devices (benchmarks and the load test).
+migrate_and_seed() {
+  local count=$1 have
+  .venv/bin/python manage.py migrate --noinput -v 0
+  have=$(.venv/bin/python manage.py shell -c 'from devices.models import Device; print(Device.objects.count())' 2>/dev/null | tail -n 1)
+  if [ "$have" -lt "$count" ]; then
+    .venv/bin/python manage.py seed_devices --count $((count - have)) --seed 1
+    .venv/bin/python manage.py shell -c 'from django.db import connection; connection.cursor().execute("VACUUM ANALYZE")'
+  fi
+}
+
+# A free TCP port on the loopback interface.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -1,5 +1,5 @@
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from devmanager.api.models import SCOPES
@@ -18,8 +18,9 @@ def _plain_http_allowed(settings):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Cached API keys must not leak from one test into another."""
-    cache.clear()
+    """Cached API keys and rate-limit counts must not leak from one test into another."""
+    caches["default"].clear()
+    caches["throttle"].clear()
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from .request_id import API_KEY_PATTERN, bind_request_id, new_request_id, unbind
 
 # Paths that serve people rather than API clients keep Django's own HTML error pages.
 HTML_PATH_PREFIXES = ("/admin/",)
-HTTPS_EXEMPT_PATHS = ("/healthz", "/readyz")
+# Probes and scrapers talk to each server directly, inside the network, without TLS.
+HTTPS_EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics")
 
 access_log = logging.getLogger("devmanager.access")
 
@@ -33,12 +34,20 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = request.request_id
+            duration_ms = round((time.monotonic() - started) * 1000, 1)
+            path = _loggable_path(request)
             access_log.info(
                 "%s %s %s %.1fms",
                 request.method,
-                _loggable_path(request),
+                path,
                 response.status_code,
-                (time.monotonic() - started) * 1000,
+                duration_ms,
+                extra={
+                    "method": request.method,
+                    "path": path,
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                },
             )
             if response.status_code >= 400:
                 # Django logs error answers once the middleware has returned, without the request ID; log them

@@ -68,10 +68,19 @@ REQUEST_ID_HEADER = {
 }
 
 
-def add_request_id_header(result, generator, request, public):
-    """Postprocessing hook: declare X-Request-ID on every response of every operation."""
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before the key's next request is accepted.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def add_response_headers(result, generator, request, public):
+    """Postprocessing hook: declare X-Request-ID on every response of every operation, Retry-After on its 429."""
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
-            for response in operation.get("responses", {}).values():
-                response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID_HEADER
+            for code, response in operation.get("responses", {}).items():
+                headers = response.setdefault("headers", {})
+                headers["X-Request-ID"] = REQUEST_ID_HEADER
+                if code == "429":
+                    headers["Retry-After"] = RETRY_AFTER_HEADER
     return result

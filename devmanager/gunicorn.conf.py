@@ -1,0 +1,30 @@
+"""gunicorn settings for `scripts/production`; each can be overridden from the environment."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("DEVMANAGER_BIND", "0.0.0.0:8000")
+# Requests spend much of their time waiting on PostgreSQL: a few processes per core, each with a few threads,
+# keep the cores busy. Every thread holds its own database connection (workers x threads per server).
+workers = int(os.environ.get("DEVMANAGER_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("DEVMANAGER_THREADS", 4))
+worker_class = "gthread"
+timeout = int(os.environ.get("DEVMANAGER_REQUEST_TIMEOUT", 30))
+graceful_timeout = 30
+keepalive = 5
+# Restart workers now and then, staggered, so a slow leak never grows without bound.
+max_requests = 20000
+max_requests_jitter = 2000
+# devmanager.access logs every request with its request ID; gunicorn's own access log would repeat it.
+accesslog = None
+errorlog = "-"
+# X-Forwarded-Proto is judged by the app (DEVMANAGER_TRUSTED_PROXIES), not by gunicorn.
+forwarded_allow_ips = os.environ.get("DEVMANAGER_TRUSTED_PROXIES", "127.0.0.1,::1")
+
+
+def child_exit(server, worker):
+    # Prometheus counts live in files per process (PROMETHEUS_MULTIPROC_DIR); a dead worker's gauges go.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
