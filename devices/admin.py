@@ -3,12 +3,17 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import Q
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from rest_framework import serializers
 
 from adapters.admin import NetworkAdapterInline
 from adapters.identifiers import NORMALISERS, parse_device_identifier
+from adapters.models import NetworkAdapter
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.parsers import load_json
 
@@ -112,6 +117,80 @@ class DeviceGroupListFilter(admin.SimpleListFilter):
         return queryset.filter(member_condition(group)) if group else queryset.none()
 
 
+class DmsOwnerListFilter(admin.SimpleListFilter):
+    """The DMS owners, read from the (dms_owner, ...) index: Django's own filter runs a DISTINCT over every row."""
+
+    title = "DMS owner"
+    parameter_name = "dms_owner"
+    max_choices = 100
+
+    def lookups(self, request, model_admin):
+        owners = distinct_dms_owners(self.max_choices)
+        if self.value() is not None and self.value() not in owners:
+            owners.append(self.value())
+        return [(owner, owner or "(none)") for owner in owners]
+
+    def queryset(self, request, queryset):
+        return queryset if self.value() is None else queryset.filter(dms_owner=self.value())
+
+
+def distinct_dms_owners(limit: int) -> list[str]:
+    """The first `limit` DMS owners in order, by a loose index scan: each step asks the index for the next value
+    above the last one, so the cost follows the number of owners, not of devices."""
+    table = Device._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE owners(dms_owner, n) AS ("
+            f"  SELECT MIN(dms_owner), 1 FROM {table}"
+            f"  UNION ALL"
+            f"  SELECT (SELECT MIN(dms_owner) FROM {table} WHERE dms_owner > owners.dms_owner), n + 1"
+            f"  FROM owners WHERE owners.dms_owner IS NOT NULL AND n < %s"
+            f") SELECT dms_owner FROM owners WHERE dms_owner IS NOT NULL",
+            [limit],
+        )
+        return [owner for (owner,) in cursor.fetchall()]
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most `cap` + 1 rows: the list of a million devices never counts the whole table. Beyond the cap
+    the page says "more than 10,000" and offers the first 200 pages; filters and search narrow it down."""
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[: self.cap + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.cap
+
+    @property
+    def cap_display(self) -> str:
+        return f"{self.cap:,}"
+
+
+# Each sortable column, with the ties broken in the order of the index that serves it and in the same direction,
+# so that one index scan, forward or backward, reads just the page (the admin would add "-pk" whatever the sort).
+INDEXED_ORDERINGS = {
+    "id": ["id"],
+    "alias": ["alias", "id"],
+    "status": ["status", "creation_timestamp", "id"],
+    "dms_owner": ["dms_owner", "creation_timestamp", "id"],
+    "creation_timestamp": ["creation_timestamp", "id"],
+}
+
+
+class DeviceChangeList(ChangeList):
+    def get_ordering(self, request, queryset):
+        ordering = super().get_ordering(request, queryset)
+        first = ordering[0] if ordering and isinstance(ordering[0], str) else ""
+        if "." in self.params.get(ORDER_VAR, "") or first.lstrip("-") not in INDEXED_ORDERINGS:
+            return ordering  # a sort on several columns is the user's choice, index or not
+        direction = "-" if first.startswith("-") else ""
+        return [direction + column for column in INDEXED_ORDERINGS[first.lstrip("-")]]
+
+
 def _normalised(column: str, term: str):
     try:
         return column, NORMALISERS[column](term)
@@ -145,10 +224,15 @@ class DeviceEventInline(admin.TabularInline):
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
     list_display = ["id", "alias", "status", "dms_owner", "tag_list", "creation_timestamp"]
-    list_filter = ["status", "dms_owner", DeviceGroupListFilter]
-    search_fields = ["=id", "alias"]
+    list_filter = ["status", DmsOwnerListFilter, DeviceGroupListFilter]
+    # The exact id is the primary key; the alias is found by substring through a trigram index on PostgreSQL.
+    search_fields = ["id__exact", "alias"]
+    search_help_text = "An exact device id, part of an alias, or an adapter identifier (IMEI, DevEUI, UUID, imei:…)."
     ordering = ["-creation_timestamp", "-id"]
+    # No count of the whole table (nor facet counts per filter choice) on a page load.
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
     list_per_page = 50
     actions = ["decommission"]
     inlines = [NetworkAdapterInline, DeviceEventInline]
@@ -171,14 +255,20 @@ class DeviceAdmin(admin.ModelAdmin):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
         lookups = [parse_device_identifier(term)] + [_normalised(column, term) for column in NORMALISERS]
-        owners = [value for value in lookups if value is not None]
-        if owners:
+        identifiers = [value for value in lookups if value is not None]
+        if identifiers:
+            # The owners are read first (unique indexes), so the list's query stays an OR of indexed conditions:
+            # a join or a subquery there would make PostgreSQL test every device.
             condition = Q()
-            for column, value in owners:
-                condition |= Q(**{f"adapters__{column}": value})
-            results = results | queryset.filter(condition)
-            may_have_duplicates = True
+            for column, value in identifiers:
+                condition |= Q(**{column: value})
+            owners = list(NetworkAdapter.objects.filter(condition).values_list("device_id", flat=True))
+            if owners:
+                results = results | queryset.filter(pk__in=owners)
         return results, may_have_duplicates
+
+    def get_changelist(self, request, **kwargs):
+        return DeviceChangeList
 
     @admin.display(description="Identity slot")
     def identity_slot(self, device):

@@ -30,6 +30,15 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# The browser tests drive Debian's chromium (/usr/bin/chromium) through Playwright: install it when missing.
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "Chromium not found: installing Debian's chromium package ..." >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+}
+
 # Start a PostgreSQL server in a temporary directory on a free loopback port, export DATABASE_URL for it,
 # and stop and remove it when the calling script exits. Installs Debian's postgresql package if needed.
 start_throwaway_postgres() {

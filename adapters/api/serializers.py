@@ -1,5 +1,6 @@
 import uuid
 
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from devices.api.serializers import TIMESTAMP_FORMAT
@@ -95,6 +96,12 @@ class NetworkAdapterWriteSerializer(StrictSerializer):
         return attrs
 
 
+def adapter_fields(*types: str) -> list[str]:
+    """The fields an adapter of these types shows, in the answer's order."""
+    own = sorted(set().union(*(TYPE_FIELDS[name] for name in types)))
+    return ["id", "type", "device_id", *own, "created_at", "updated_at"]
+
+
 class NetworkAdapterSerializer(serializers.ModelSerializer):
     device_id = serializers.CharField()
     created_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
@@ -102,10 +109,47 @@ class NetworkAdapterSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = NetworkAdapter
-        fields = ["id", "type", "device_id", *sorted(set().union(*TYPE_FIELDS.values())), "created_at", "updated_at"]
+        fields = adapter_fields(*TYPE_FIELDS)
         read_only_fields = fields
 
     def to_representation(self, adapter):
         data = super().to_representation(adapter)
         keep = {"id", "type", "device_id", "created_at", "updated_at", *TYPE_FIELDS[adapter.type]}
         return {name: value for name, value in data.items() if name in keep}
+
+
+# An adapter shows only the fields of its type: the OpenAPI document describes one shape per type, whose
+# identifier is never null.
+class CellularNetworkAdapterSerializer(NetworkAdapterSerializer):
+    imei = serializers.CharField(read_only=True)
+
+    class Meta(NetworkAdapterSerializer.Meta):
+        fields = read_only_fields = adapter_fields(AdapterType.CELLULAR)
+
+
+class LoraNetworkAdapterSerializer(NetworkAdapterSerializer):
+    dev_eui = serializers.CharField(read_only=True)
+
+    class Meta(NetworkAdapterSerializer.Meta):
+        fields = read_only_fields = adapter_fields(AdapterType.LORA)
+
+
+class GenericNetworkAdapterSerializer(NetworkAdapterSerializer):
+    dvn_uuid = serializers.UUIDField(read_only=True)
+
+    class Meta(NetworkAdapterSerializer.Meta):
+        fields = read_only_fields = adapter_fields(AdapterType.GENERIC)
+
+
+def network_adapter_schema(many: bool | None = None) -> PolymorphicProxySerializer:
+    """The documented shape of an adapter (or a list of them): one of the three, told apart by `type`."""
+    return PolymorphicProxySerializer(
+        component_name="NetworkAdapter",
+        serializers={
+            AdapterType.CELLULAR.value: CellularNetworkAdapterSerializer,
+            AdapterType.LORA.value: LoraNetworkAdapterSerializer,
+            AdapterType.GENERIC.value: GenericNetworkAdapterSerializer,
+        },
+        resource_type_field_name="type",
+        many=many,
+    )

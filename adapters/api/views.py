@@ -2,8 +2,8 @@ import uuid
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,7 +11,7 @@ from devices.api.views import IF_MATCH, device_from_path
 
 from .. import services
 from ..models import AdapterType, NetworkAdapter
-from .serializers import NetworkAdapterSerializer, NetworkAdapterWriteSerializer
+from .serializers import NetworkAdapterSerializer, NetworkAdapterWriteSerializer, network_adapter_schema
 
 DEVICE_ID = OpenApiParameter(
     "device_id",
@@ -20,6 +20,14 @@ DEVICE_ID = OpenApiParameter(
     description="The device's id, or imei:…, deveui:…, dvnuuid:… (also as urn:dev:…).",
 )
 ADAPTER_ID = OpenApiParameter("adapter_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+# The list answers in the shape of every list, though it is never more than one page.
+ADAPTER_LIST = inline_serializer(
+    "NetworkAdapterList",
+    fields={
+        "next": serializers.CharField(help_text="Always empty: a device's adapters fit in one page."),
+        "list": network_adapter_schema(many=True),
+    },
+)
 
 
 class NetworkAdapterListView(APIView):
@@ -31,7 +39,7 @@ class NetworkAdapterListView(APIView):
         summary="A device's network adapters",
         tags=["network-adapters"],
         parameters=[DEVICE_ID, OpenApiParameter("type", OpenApiTypes.STR, enum=AdapterType.values)],
-        responses={200: NetworkAdapterSerializer(many=True)},
+        responses={200: ADAPTER_LIST},
     )
     def get(self, request, device_id):
         device = device_from_path(device_id)
@@ -48,7 +56,7 @@ class NetworkAdapterListView(APIView):
         tags=["network-adapters"],
         parameters=[DEVICE_ID],
         request=NetworkAdapterWriteSerializer,
-        responses={201: NetworkAdapterSerializer},
+        responses={201: network_adapter_schema()},
     )
     def post(self, request, device_id):
         device = device_from_path(device_id)
@@ -62,6 +70,7 @@ class NetworkAdapterDetailView(APIView):
     """`/devices/{id}/network-adapters/{adapter_id}`: update the non-identifying fields, or delete."""
 
     scope_resource = "devices"
+    etag_resource = True  # PUT and DELETE honour If-Match against the device's ETag (412)
 
     def _adapter(self, device_id: str, adapter_id: str) -> NetworkAdapter:
         device = device_from_path(device_id)
@@ -75,7 +84,7 @@ class NetworkAdapterDetailView(APIView):
         tags=["network-adapters"],
         parameters=[DEVICE_ID, ADAPTER_ID, IF_MATCH],
         request=NetworkAdapterWriteSerializer,
-        responses={200: NetworkAdapterSerializer},
+        responses={200: network_adapter_schema()},
     )
     def put(self, request, device_id, adapter_id):
         adapter = self._adapter(device_id, adapter_id)

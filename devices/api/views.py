@@ -226,7 +226,21 @@ class StatsView(APIView):
     sort_fields = DEVICE_SORT_FIELDS
     default_sort = "creation_timestamp"
 
-    @extend_schema(summary="Device statistics", tags=["devices"], responses={200: StatusDistributionSerializer})
+    @extend_schema(
+        summary="Device statistics",
+        tags=["devices"],
+        # Not a list, so drf-spectacular leaves out the filter backend's parameter: declare it.
+        parameters=[
+            OpenApiParameter(
+                "filter",
+                OpenApiTypes.STR,
+                many=True,
+                description="Repeatable `<field>[<operator>]<value>` expressions, as for `GET /devices`: only the "
+                "devices matching all of them are counted.",
+            )
+        ],
+        responses={200: StatusDistributionSerializer},
+    )
     def get(self, request):
         queryset = Device.objects.all()
         for backend in self.filter_backends:

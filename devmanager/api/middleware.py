@@ -151,8 +151,12 @@ class RequestGuardMiddleware:
 
     def __call__(self, request):
         length = request.META.get("CONTENT_LENGTH") or "0"
+        # A `Content_Length` header, which servers that keep underscores in header names pass on, is Content-Length
+        # in request.headers too (where django-prometheus reads it): it must be a number as well.
+        header_length = request.META.get("HTTP_CONTENT_LENGTH") or "0"
         try:
             too_large = int(length) > settings.DEVMANAGER_MAX_BODY_BYTES
+            int(header_length)
         except ValueError:
             return error_response(400, "bad_request", "Content-Length is not a number.")
         if too_large:

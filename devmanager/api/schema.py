@@ -64,7 +64,8 @@ class StaffSessionAuthenticationScheme(OpenApiAuthenticationExtension):
 
 REQUEST_ID_HEADER = {
     "description": "The server-assigned ID of this request (at most 32 characters).",
-    "schema": {"type": "string", "maxLength": 32},
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 32},
 }
 
 

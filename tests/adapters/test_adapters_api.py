@@ -13,6 +13,7 @@ from adapters.models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
 from devices.models import Device
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory, NetworkAdapterFactory
+from tests.openapi import assert_conforms
 
 pytestmark = pytest.mark.django_db
 
@@ -841,3 +842,44 @@ def test_unsupported_method_not_allowed(api_client, cellular, method):
         response = api_client.put(adapters_url(), {}, format="json")
 
     assert_error(response, 405, "method_not_supported")
+
+
+# --- Answers as the OpenAPI document describes them (found by tests/fuzz) -------------------------------------
+
+ADAPTERS_OPERATION = f"{API}/devices/{{device_id}}/network-adapters"
+ADAPTER_OPERATION = f"{ADAPTERS_OPERATION}/{{adapter_id}}"
+
+
+def test_list_conforms_to_schema_with_every_type(api_client, cellular, lora, generic):
+    response = api_client.get(adapters_url())
+
+    assert response.status_code == 200
+    assert_conforms(response, ADAPTERS_OPERATION)
+
+
+@pytest.mark.parametrize("body", [CELLULAR, LORA, GENERIC])
+def test_create_conforms_to_schema_for_each_type(api_client, device, body):
+    response = post_adapter(api_client, body)
+
+    assert response.status_code == 201, response.content
+    assert_conforms(response, ADAPTERS_OPERATION)
+
+
+@pytest.mark.parametrize("adapter_name", ["cellular", "lora", "generic"])
+def test_update_conforms_to_schema_for_each_type(api_client, request, adapter_name):
+    adapter = request.getfixturevalue(adapter_name)
+
+    response = api_client.put(adapters_url("dev-1", adapter.pk), {}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert_conforms(response, ADAPTER_OPERATION)
+
+
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_stale_if_match_conforms_to_schema_on_update_and_delete(api_client, cellular, method):
+    response = getattr(api_client, method)(
+        adapters_url("dev-1", cellular.pk), {}, format="json", HTTP_IF_MATCH='"stale"'
+    )
+
+    assert_error(response, 412, "precondition_failed")
+    assert_conforms(response, ADAPTER_OPERATION)

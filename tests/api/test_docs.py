@@ -151,6 +151,7 @@ def test_schema_every_response_declares_request_id_header(schema):
         for code, response in operation["responses"].items():
             header = response.get("headers", {}).get("X-Request-ID")
             assert header is not None, f"{name} {code}"
+            assert header["required"] is True, f"{name} {code}"
             assert header["schema"]["maxLength"] == 32
 
 
@@ -166,6 +167,21 @@ def test_schema_operations_on_a_resource_declare_not_found(schema):
     for name, operation in operations(schema):
         if "{id}" in name:
             assert operation["responses"]["404"]["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}
+
+
+def test_schema_operations_taking_if_match_declare_precondition_failed(schema):
+    # Found by tests/fuzz: the adapter routes honoured If-Match but did not document their 412.
+    for name, operation in operations(schema):
+        if any(parameter["name"] == "If-Match" for parameter in operation.get("parameters", [])):
+            assert operation["responses"]["412"]["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}, name
+
+
+def test_schema_stats_declares_filter_parameter(schema):
+    # Found while fuzzing: /stats honours `filter`, but the document did not say so, so no client could know.
+    parameters = {parameter["name"]: parameter for parameter in schema["paths"][f"{API}/stats"]["get"]["parameters"]}
+
+    assert parameters["filter"]["in"] == "query"
+    assert parameters["filter"]["schema"] == {"type": "array", "items": {"type": "string"}}
 
 
 def test_schema_error_component_matches_error_body(schema):

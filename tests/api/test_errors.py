@@ -198,6 +198,17 @@ def test_content_length_not_a_number_bad_request(api_client):
     assert not Device.objects.exists()
 
 
+def test_content_length_header_spelled_with_underscore_not_a_number_bad_request(api_client):
+    # Found by tests/fuzz: a `Content_Length: x` header reaches the app as HTTP_CONTENT_LENGTH (through servers that
+    # keep underscores), and the metrics middleware read it as Content-Length: a 500.
+    response = api_client.generic(
+        "POST", DEVICES, b'{"id": "d1"}', content_type="application/json", HTTP_CONTENT_LENGTH="LDd~Sa$yD="
+    )
+
+    assert_error(response, 400, "bad_request")
+    assert not Device.objects.exists()
+
+
 @pytest.mark.parametrize("body", [b"{", b'{"id": "d1",}', b"not json", b'{"id": NaN}', b"[" * 100_000, b"\xff\xfe"])
 def test_malformed_json_bad_request(api_client, body):
     response = api_client.generic("POST", DEVICES, body, content_type="application/json")
@@ -360,3 +371,22 @@ def test_format_query_parameter_never_not_acceptable(api_client):
 
     assert response.status_code != 406
     assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "\\uDC00x"])
+def test_lone_surrogate_escape_bad_request(api_client, escape):
+    body = '{"id": "dev-s", "metadata": {"x": "' + escape + '"}}'
+
+    response = api_client.post(f"{API}/devices", body, content_type="application/json")
+
+    assert_error(response, 400, "bad_request")
+    assert not Device.objects.filter(pk="dev-s").exists()
+
+
+def test_paired_surrogate_escape_stored(api_client):
+    body = '{"id": "dev-s", "metadata": {"x": "\\ud83d\\ude00"}}'
+
+    response = api_client.post(f"{API}/devices", body, content_type="application/json")
+
+    assert response.status_code == 201, response.content
+    assert Device.objects.get(pk="dev-s").metadata == {"x": "\U0001f600"}

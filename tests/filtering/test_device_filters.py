@@ -157,6 +157,18 @@ def test_bad_filter_is_400_naming_it(api_client, text, fragment):
     assert text[:5] in message
 
 
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize("field", ["creation_timestamp", "updated_timestamp"])
+@pytest.mark.parametrize(
+    "value", ["9999-12-31", "9999-12-31T23:59:59Z", "99991231T235959Z", "9999-12-31T23:59:59.999999Z"]
+)
+def test_date_eq_on_last_day_of_calendar_matches_that_day(api_client, field, value):
+    # Found by tests/fuzz: the end of the day (or second) written lies past the calendar, which was a 500.
+    Device.objects.filter(pk="cam-1").update(**{field: datetime.max.replace(tzinfo=UTC)})
+
+    assert ids(api_client, f"{field}[eq]:{value}") == {"cam-1"}
+
+
 def test_too_many_filters_rejected(api_client, settings):
     settings.DEVMANAGER_MAX_FILTERS = 3
     response = api_client.get(f"{API}/devices", {"filter": ["status[eq]:ACTIVE"] * 4})

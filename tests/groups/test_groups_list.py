@@ -268,6 +268,16 @@ def test_filter_dates(api_client, dated_groups):
     ]
 
 
+@pytest.mark.parametrize(
+    "value", ["9999-12-31", "9999-12-31T23:59:59Z", "99991231T235959Z", "9999-12-31T23:59:59.999999Z"]
+)
+def test_filter_date_eq_on_last_day_of_calendar_matches_that_day(api_client, dated_groups, value):
+    # Found by tests/fuzz: the end of the day (or second) written lies past the calendar, which was a 500.
+    DeviceGroup.objects.filter(pk=dated_groups["echo"].pk).update(created_at=datetime.max.replace(tzinfo=UTC))
+
+    assert names(api_client, filter=f"created_at[eq]:{value}") == ["echo"]
+
+
 def test_filters_combine(api_client, small_tree):
     root_a = small_tree["root-a"]
 

@@ -1,16 +1,16 @@
 """Fill the database with realistic synthetic devices, fast (COPY on PostgreSQL, bulk inserts elsewhere)."""
 
-import json
 import random
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from tqdm import tqdm
 
-from devices.choices import DEFAULT_SLOT, DeviceStatus, EventType
-from devices.models import Device, DeviceEvent, tag_terms
+from devices.bulk import devices_bulk_insert
+from devices.choices import DEFAULT_SLOT, DeviceStatus
+from devices.models import tag_terms
 
 STATUS_WEIGHTS = {
     DeviceStatus.ACTIVE: 60,
@@ -34,12 +34,6 @@ ENVIRONMENTS = ["prod", "prod", "prod", "staging", "dev"]
 SLOT_TYPES = ["X509", "X509", "X509", "TOKEN", "SSH_KEY", "OTHER"]
 SPAN = timedelta(days=730)
 
-DEVICE_COLUMNS = [
-    "id", "alias", "tags", "tag_terms", "status", "icon", "icon_color", "dms_owner", "metadata", "slots",
-    "identity_expires_at", "version", "creation_timestamp", "updated_timestamp",
-]  # fmt: skip
-JSON_COLUMNS = ("tags", "tag_terms", "metadata", "slots")
-
 
 class Command(BaseCommand):
     help = "Create N synthetic devices (statuses, DMS owners, tags, nested metadata, identity slots, history)."
@@ -56,18 +50,18 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         prefix = prefix or f"seed-{secrets.token_hex(3)}-"
         now = datetime.now(UTC)
-        write = _copy_batch if connection.vendor == "postgresql" else _bulk_create_batch
         with tqdm(total=count, unit="dev", unit_scale=True, desc="seeding", disable=None) as progress:
             for start in range(0, count, batch_size):
                 size = min(batch_size, count - start)
-                devices = [_device(rng, f"{prefix}{start + n:07d}", now) for n in range(size)]
+                devices = [synthetic_device(rng, f"{prefix}{start + n:07d}", now) for n in range(size)]
                 with transaction.atomic():
-                    write(devices)
+                    devices_bulk_insert(devices=devices, source="seed_devices")
                 progress.update(size)
         self.stdout.write(f"Created {count} devices with ids {prefix}0000000 to {prefix}{count - 1:07d}.")
 
 
-def _device(rng: random.Random, device_id: str, now: datetime) -> dict:
+def synthetic_device(rng: random.Random, device_id: str, now: datetime) -> dict:
+    """One realistic device, as the values of `devices.bulk.DEVICE_COLUMNS` (the import benchmark uses it too)."""
     status = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
     created = now - SPAN * rng.random()
     updated = created + (now - created) * rng.random()
@@ -112,34 +106,3 @@ def _device(rng: random.Random, device_id: str, now: datetime) -> dict:
         "creation_timestamp": created,
         "updated_timestamp": updated,
     }
-
-
-def _copy_batch(devices: list[dict]) -> None:
-    """PostgreSQL's fastest path: COPY the devices and their CREATED events."""
-    raw = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
-    device_table, event_table = Device._meta.db_table, DeviceEvent._meta.db_table
-    with raw.copy(f"COPY {device_table} ({', '.join(DEVICE_COLUMNS)}) FROM STDIN") as copy:
-        for device in devices:
-            copy.write_row(
-                [json.dumps(device[column]) if column in JSON_COLUMNS else device[column]
-                 for column in DEVICE_COLUMNS]
-            )  # fmt: skip
-    with raw.copy(f"COPY {event_table} (device_id, timestamp, type, description, source) FROM STDIN") as copy:
-        for device in devices:
-            copy.write_row(
-                (device["id"], device["creation_timestamp"], EventType.CREATED, "Device created", "seed_devices")
-            )
-
-
-def _bulk_create_batch(devices: list[dict]) -> None:
-    Device.objects.bulk_create(Device(**device) for device in devices)
-    DeviceEvent.objects.bulk_create(
-        DeviceEvent(
-            device_id=device["id"],
-            timestamp=device["creation_timestamp"],
-            type=EventType.CREATED,
-            description="Device created",
-            source="seed_devices",
-        )
-        for device in devices
-    )

@@ -267,7 +267,11 @@ class DateField(FieldSpec):
     def eq(self, value):
         # Equal at the precision written: `2024-01-01T10:00:00Z` matches the whole second.
         instant, precision = parse_timestamp(value)
-        return Q(**{f"{self.column}__gte": instant, f"{self.column}__lt": instant + precision})
+        try:
+            end = instant + precision
+        except OverflowError:  # the calendar's last day (or second): no instant is later
+            return Q(**{f"{self.column}__gte": instant})
+        return Q(**{f"{self.column}__gte": instant, f"{self.column}__lt": end})
 
     def bf(self, value):
         return Q(**{f"{self.column}__lt": parse_timestamp(value)[0]})

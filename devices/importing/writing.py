@@ -1,0 +1,421 @@
+"""Writing import rows: in batches of one transaction each, through COPY on PostgreSQL (bulk_create elsewhere),
+validated a batch or two ahead by forked processes."""
+
+import contextlib
+import multiprocessing
+import pickle
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from django.db import DataError, IntegrityError, connection, models, transaction
+from django.utils import timezone
+
+from adapters.models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
+
+from ..bulk import (
+    DEVICE_COLUMNS,
+    EVENT_COLUMNS,
+    copy_line,
+    copy_lines,
+    copy_rows,
+    device_copy_lines,
+    devices_bulk_insert,
+    filter_in,
+)
+from ..choices import DEFAULT_SLOT, DeviceStatus, EventType
+from ..models import Device, DeviceEvent, tag_terms
+from ..rowformats import Record
+from ..services import ONE_MICROSECOND, same_json
+from .validation import Adapter, DeviceRow, RowError, device_row
+
+ADAPTER_COLUMNS = [
+    "id", "device_id", "type", "imei", "iccid", "imsi", "msisdn", "dev_eui", "join_eui", "activation", "dvn_uuid",
+    "description", "created_at", "updated_at",
+]  # fmt: skip
+DEFAULT_BATCH_SIZE = 5000
+END_OF_CHUNK = "end of chunk"
+EXISTS = "a device with this id already exists"
+
+
+class Mode(StrEnum):
+    """What an import does with a row whose device exists."""
+
+    CREATE = "create"  # an existing id is a failed row
+    SKIP = "skip"  # an existing device is left alone
+    UPSERT = "upsert"  # an existing device gets the row's fields
+
+
+@dataclass
+class Failure:
+    """A row that was not imported: its line, its text, and why (the API's error fields)."""
+
+    line: int
+    raw: str
+    fields: list[dict]
+    id: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{item['name']}: {item['message']}" for item in self.fields)
+
+
+@dataclass
+class ImportSummary:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    done_through_line: int = 0  # every row up to this line is written or reported; none after it is
+
+    def __str__(self) -> str:
+        return (
+            f"read {self.read}, created {self.created}, updated {self.updated}, skipped {self.skipped}, "
+            f"failed {self.failed}"
+        )
+
+
+@dataclass
+class Batch:
+    """Consecutive input rows: the valid ones, written in one transaction, and those that failed validation."""
+
+    rows: list[DeviceRow] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    last_line: int = 0
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.failures)
+
+
+class DeviceImport:
+    """Validate rows and write them in batches of one transaction each; `report(failure)` hears of each failed row,
+    in the order of the input, and `progress(n)` of rows done.
+
+    Reading, validation and the encoding of COPY lines run in forked processes, a batch ahead of the writes, so that
+    Python's share of an import spreads over the cores the database leaves (threads would share one, for the GIL)."""
+
+    def __init__(
+        self,
+        *,
+        mode: Mode,
+        source: str,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        report: Callable[[Failure], None] = lambda failure: None,
+        progress: Callable[[int], None] = lambda rows: None,
+    ):
+        self.mode, self.source, self.batch_size = mode, source, batch_size
+        self.report, self.progress = report, progress
+        self.summary = ImportSummary()
+        # Rows that may be created are prepared as COPY lines (an upsert writes most rows through the ORM instead).
+        self.prepare = connection.vendor == "postgresql" and mode != Mode.UPSERT
+
+    def run(self, sources: list[Iterable[Record]], *, dry_run: bool = False) -> ImportSummary:
+        """Import every row; a dry run writes inside one transaction that is rolled back.
+
+        `sources` are as many readers of the same input as validating processes are wanted: they take turns by
+        chunks of `batch_size` records (one reader, for standard input, which cannot be read twice)."""
+        # Forked, each validating process starts with its reader as it is; none touches the database.
+        context = multiprocessing.get_context("fork")
+        stop, receivers, workers = context.Event(), [], []
+        for worker, rows in enumerate(sources):
+            receiver, sender = context.Pipe(duplex=False)
+            receivers.append(receiver)
+            process = context.Process(
+                target=self._validate, args=(rows, sender, stop, worker, len(sources), receivers), daemon=True
+            )
+            process.start()
+            sender.close()  # the child's end: reading fails once the child is gone
+            workers.append(process)
+        finished = False
+        try:
+            with transaction.atomic() if dry_run else contextlib.nullcontext():
+                chunk = 0
+                while (batch := _next(receivers[chunk % len(workers)], workers[chunk % len(workers)])) is not None:
+                    if batch == END_OF_CHUNK:
+                        chunk += 1
+                    else:
+                        self._write(batch)
+                if dry_run:
+                    transaction.set_rollback(True)
+            finished = True
+        finally:
+            stop.set()
+            for receiver, process in zip(receivers, workers, strict=True):
+                receiver.close()
+                if not finished:  # it may be waiting for the writer to take a batch
+                    process.terminate()
+                process.join()
+        return self.summary
+
+    def _validate(self, rows: Iterable[Record], sender, stop, worker: int, workers: int, receivers: list) -> None:
+        """A validating process: for each of its chunks of records, sends batches whose rows share no id or
+        identifier, then END_OF_CHUNK; at the end None (or the error that stopped it). Each send waits until the
+        writer takes it. Being forked, it ends through os._exit, which leaves the inherited database connection
+        alone."""
+        for receiver in receivers:  # inherited: only the writer reads, so that a send fails once the writer is gone
+            receiver.close()
+
+        def hand_over(item) -> None:
+            if stop.is_set():
+                raise KeyboardInterrupt
+            sender.send(item)
+
+        try:
+            batch, keys, now, current = Batch(), set(), timezone.now(), None
+            for index, record in enumerate(rows):
+                chunk = index // self.batch_size
+                if chunk % workers != worker:
+                    continue
+                if chunk != current:
+                    if current is not None:
+                        hand_over(batch)
+                        hand_over(END_OF_CHUNK)
+                    batch, keys, now, current = Batch(), set(), timezone.now(), chunk
+                item = record.parse()
+                try:
+                    row = device_row(item)
+                except RowError as exc:
+                    record_id = item.record.get("id") if item.record else None
+                    record_id = record_id if type(record_id) is str else None
+                    batch.failures.append(Failure(item.line, item.raw, exc.fields, record_id))
+                else:
+                    if keys.intersection(row.keys()):  # written first, so that the database judges this one
+                        hand_over(batch)
+                        batch, keys, now = Batch(), set(), timezone.now()
+                    if self.prepare:
+                        prepare_copy(row, now, self.source)
+                    batch.rows.append(row)
+                    keys.update(row.keys())
+                batch.last_line = item.line
+            if current is not None:
+                hand_over(batch)
+                hand_over(END_OF_CHUNK)
+            hand_over(None)
+        except (BrokenPipeError, KeyboardInterrupt):
+            return  # the writer stopped
+        except BaseException as exc:  # raised again by the writer
+            try:
+                pickle.dumps(exc)
+            except Exception:
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
+                hand_over(exc)
+
+    def _write(self, batch: Batch) -> None:
+        outcomes = []
+        if batch.rows:
+            try:
+                with transaction.atomic():
+                    outcomes = _write_batch(batch.rows, self.mode, self.source)
+            except (IntegrityError, DataError):
+                # A row the database refuses (or a device written meanwhile by someone else): find it, row by row.
+                outcomes = [outcome for row in batch.rows for outcome in self._write_alone(row)]
+        failures = list(batch.failures)
+        for row, outcome in outcomes:
+            if isinstance(outcome, Failure):
+                outcome.id = row.id
+                failures.append(outcome)
+            else:
+                setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
+        for failure in sorted(failures, key=lambda failure: failure.line):
+            self.summary.failed += 1
+            self.report(failure)
+        self.summary.read += len(batch)
+        self.summary.done_through_line = batch.last_line
+        self.progress(len(batch))
+
+    def _write_alone(self, row: DeviceRow) -> list:
+        try:
+            with transaction.atomic():
+                return _write_batch([row], self.mode, self.source)
+        except (IntegrityError, DataError) as exc:
+            return [(row, Failure(row.line, row.raw, [{"name": "row", "message": str(exc).strip()}], row.id))]
+
+
+def _next(receiver, validation) -> Batch | str | None:
+    """The next batch from the validating process; what stopped it is raised here."""
+    try:
+        batch = receiver.recv()
+    except EOFError:
+        validation.join()
+        raise RuntimeError(f"the validating process ended unexpectedly (exit code {validation.exitcode})") from None
+    if isinstance(batch, BaseException):
+        raise batch
+    return batch
+
+
+def _write_batch(rows: list[DeviceRow], mode: Mode, source: str) -> list[tuple[DeviceRow, str | Failure]]:
+    """Write one batch (distinct ids and identifiers); each row's outcome: created, updated, skipped or a Failure."""
+    now = timezone.now()
+    ids = [row.id for row in rows]
+    if mode == Mode.UPSERT:
+        existing = {device.pk: device for device in Device.objects.select_for_update().filter(pk__in=ids)}
+    else:
+        existing = _existing_ids(ids)
+    owners = _identifier_owners(rows)
+    outcomes, creates, updates = [], [], []
+    for row in rows:
+        taken = [
+            {"name": adapter.name, "message": f"another device's adapter has {column} {value}"}
+            for adapter in row.adapters
+            for column, value in [adapter.identifier]
+            if owners.get((column, value), row.id) != row.id
+        ]
+        if row.id in existing and mode == Mode.CREATE:
+            outcomes.append((row, Failure(row.line, row.raw, [{"name": "id", "message": EXISTS}])))
+        elif row.id in existing and mode == Mode.SKIP:
+            outcomes.append((row, "skipped"))
+        elif taken:
+            outcomes.append((row, Failure(row.line, row.raw, taken)))
+        elif row.id in existing:
+            updates.append(row)
+        else:
+            creates.append(row)
+            outcomes.append((row, "created"))
+    _create(creates, now, source)
+    outcomes += _update(updates, existing, owners, now, source)
+    return outcomes
+
+
+def _existing_ids(ids: list[str]) -> set[str]:
+    found = set()
+    for start in range(0, len(ids), 10_000):  # SQLite bounds the parameters of one query
+        found.update(filter_in(Device.objects, "id", ids[start : start + 10_000]).values_list("pk", flat=True))
+    return found
+
+
+def _identifier_owners(rows: list[DeviceRow]) -> dict[tuple[str, str], str]:
+    """(column, identifier) -> the id of the device whose adapter has it, for the batch's identifiers."""
+    wanted: dict[str, set] = {}
+    for row in rows:
+        for adapter in row.adapters:
+            column, value = adapter.identifier
+            wanted.setdefault(column, set()).add(value)
+    owners = {}
+    for column, values in wanted.items():
+        values = sorted(values)
+        for start in range(0, len(values), 1000):  # SQLite bounds the parameters of one query
+            chunk = values[start : start + 1000]
+            for value, device_id in NetworkAdapter.objects.filter(**{f"{column}__in": chunk}).values_list(
+                column, "device_id"
+            ):
+                owners[(column, str(value))] = device_id
+    return owners
+
+
+def _create(rows: list[DeviceRow], now: datetime, source: str) -> None:
+    if not rows:
+        return
+    if all(row.copy for row in rows):  # prepared by the validating process
+        copy_lines(Device, DEVICE_COLUMNS, [row.copy[0] for row in rows])
+        copy_lines(DeviceEvent, EVENT_COLUMNS, [row.copy[1] for row in rows])
+        adapter_lines = [line for row in rows for line in row.copy[2]]
+        if adapter_lines:
+            copy_lines(NetworkAdapter, ADAPTER_COLUMNS, adapter_lines)
+        return
+    devices_bulk_insert(devices=[_device_values(row, now) for row in rows], source=source)
+    adapters = [values for row in rows for values in _adapter_values(row, now)]
+    if adapters:
+        copy_rows(NetworkAdapter, ADAPTER_COLUMNS, adapters)
+
+
+def prepare_copy(row: DeviceRow, now: datetime, source: str) -> None:
+    """Encode the row as the COPY lines that create it, and drop what only other writes need: the validating process
+    does this work, so that the writing one is left with the database's."""
+    device_line, event_line = device_copy_lines(_device_values(row, now), source)
+    row.copy = (device_line, event_line, [copy_line(values) for values in _adapter_values(row, now)])
+    row.device, row.state, row.metadata_json = {"id": row.id}, {}, None
+
+
+def _device_values(row: DeviceRow, now: datetime) -> dict:
+    """The row as a new device: the values of all `DEVICE_COLUMNS`."""
+    device, state = row.device, row.state
+    tags = device.get("tags", [])
+    created = state.get("creation_timestamp", state.get("updated_timestamp", now))
+    slots = state.get("slots", {})
+    identity = slots.get(DEFAULT_SLOT)
+    return {
+        "id": row.id,
+        "alias": device.get("alias", ""),
+        "tags": tags,
+        "tag_terms": tag_terms(tags),
+        "status": state.get("status", identity["status"] if identity else DeviceStatus.NO_IDENTITY),
+        "icon": device.get("icon", ""),
+        "icon_color": device.get("icon_color", ""),
+        "dms_owner": device.get("dms_owner", ""),
+        "metadata": row.metadata_json or {},
+        "slots": slots,
+        "identity_expires_at": state.get("identity_expires_at"),
+        "version": 1,
+        "creation_timestamp": created,
+        "updated_timestamp": state.get("updated_timestamp", created),
+    }
+
+
+def _adapter_values(row: DeviceRow, now: datetime, adapters: list[Adapter] | None = None) -> list[list]:
+    """The values of `ADAPTER_COLUMNS` for the row's adapters (or these of them), a microsecond apart so that they
+    are listed, and exported, in the row's order."""
+    values = []
+    for index, adapter in enumerate(row.adapters if adapters is None else adapters):
+        at = now + ONE_MICROSECOND * index
+        fields = {"id": uuid.uuid4(), "device_id": row.id, "description": "", "created_at": at, "updated_at": at}
+        fields.update(adapter.fields)
+        values.append([fields.get(column) for column in ADAPTER_COLUMNS])
+    return values
+
+
+def _update(rows: list[DeviceRow], existing: dict, owners: dict, now: datetime, source: str) -> list:
+    """Upsert: the row's fields onto the stored device, and its adapters not there yet; unchanged rows are skipped."""
+    if not rows:
+        return []
+    counts = dict(
+        NetworkAdapter.objects.filter(device_id__in=[row.id for row in rows])
+        .values("device_id")
+        .annotate(n=models.Count("*"))
+        .values_list("device_id", "n")
+    )
+    outcomes, changed_devices, events, new_adapters = [], [], [], []
+    latest = dict(
+        DeviceEvent.objects.filter(device_id__in=[row.id for row in rows])
+        .values("device_id")
+        .annotate(latest=models.Max("timestamp"))
+        .values_list("device_id", "latest")
+    )
+    for row in rows:
+        device = existing[row.id]
+        # A generic adapter given no dvn_uuid cannot be told from the device's own: it is added on creation only.
+        adding = [a for a in row.adapters if not a.generated and a.identifier not in owners]
+        if counts.get(row.id, 0) + len(adding) > MAX_ADAPTERS_PER_DEVICE:
+            message = f"the device would have more than {MAX_ADAPTERS_PER_DEVICE} network adapters"
+            outcomes.append((row, Failure(row.line, row.raw, [{"name": "network_adapters", "message": message}])))
+            continue
+        changed = [name for name, value in row.device.items() if not same_json(getattr(device, name), value)]
+        if changed:
+            for name in changed:
+                setattr(device, name, row.device[name])
+            device.tag_terms = tag_terms(device.tags)
+            device.version += 1
+            device.updated_timestamp = now
+            changed_devices.append(device)
+            timestamp = max(now, latest[row.id] + ONE_MICROSECOND) if row.id in latest else now
+            description = f"Updated by import: {', '.join(changed)}"
+            events.append(
+                DeviceEvent(
+                    device=device,
+                    timestamp=timestamp,
+                    type=EventType.METADATA_UPDATED,
+                    description=description,
+                    source=source,
+                )
+            )
+        new_adapters += _adapter_values(row, now, adding)
+        outcomes.append((row, "updated" if changed or adding else "skipped"))
+    fields = ["alias", "tags", "tag_terms", "metadata", "dms_owner", "icon", "icon_color", "version"]
+    Device.objects.bulk_update(changed_devices, [*fields, "updated_timestamp"], batch_size=1000)
+    DeviceEvent.objects.bulk_create(events)
+    if new_adapters:
+        copy_rows(NetworkAdapter, ADAPTER_COLUMNS, new_adapters)
+    return outcomes

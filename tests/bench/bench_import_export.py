@@ -1,0 +1,154 @@
+"""Benchmark of import_devices and export_devices at fleet scale, beside a bare COPY of the same rows.
+
+It makes its own empty database on the server of DATABASE_URL (`<name>_import_bench`, dropped and re-created each
+run; the seeded one is left alone), writes N realistic devices as JSON Lines (seed_devices' generator, a quarter of
+them with a cellular adapter), imports them (validated, with their CREATED events), exports them, and COPYs the same
+rows, already encoded, into a temporary table of the devices table's shape (its indexes included).
+
+`scripts/bench` runs it with the other benchmarks; alone:
+`DATABASE_URL=postgres://... python tests/bench/bench_import_export.py [--rows N]` (default 1,000,000, or the
+BENCH_IMPORT_ROWS environment variable).
+"""
+
+import argparse
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import harness  # noqa: F401  (sets Django up)
+import psycopg
+from django.core.management import call_command
+from django.db import connection, connections
+
+from devices.bulk import DEVICE_COLUMNS
+from devices.management.commands.seed_devices import synthetic_device
+from devices.models import Device, DeviceEvent
+from tests.factories import imei_from
+
+ROOT = Path(__file__).resolve().parents[2]
+JSON_COLUMNS = ("tags", "tag_terms", "metadata", "slots")
+ROW_FIELDS = [
+    "id", "alias", "tags", "status", "icon", "icon_color", "creation_timestamp", "updated_timestamp", "metadata",
+    "dms_owner", "slots",
+]  # fmt: skip
+
+
+def arguments():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_IMPORT_ROWS", 1_000_000)))
+    parser.add_argument("--iterations", type=int, help="Ignored (scripts/bench passes it to every benchmark).")
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("The benchmark runs against PostgreSQL (set DATABASE_URL).")
+    return args
+
+
+def use_empty_database() -> str:
+    """Point Django at a fresh database beside the configured one and migrate it; returns its URL."""
+    settings = connection.settings_dict
+    name = f"{settings['NAME']}_import_bench"
+    with psycopg.connect(**_libpq(settings, settings["NAME"]), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    connections.close_all()
+    settings["NAME"] = name
+    call_command("migrate", verbosity=0)
+    return f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:{settings['PORT']}/{name}"
+
+
+def _libpq(settings: dict, name: str) -> dict:
+    keys = {"host": "HOST", "port": "PORT", "user": "USER", "password": "PASSWORD"}
+    return {key: settings[setting] for key, setting in keys.items()} | {"dbname": name}
+
+
+def write_rows(path: Path, copy_path: Path, count: int) -> None:
+    """N devices as an export would write them (a quarter with an IMEI), and the same devices in COPY's text format
+    (the columns of the devices table) for the bare COPY."""
+    rng, now = random.Random(1), datetime.now(UTC)
+    with path.open("w") as rows, copy_path.open("w") as copy_rows:
+        for n in range(count):
+            device = synthetic_device(rng, f"bench-{n:07d}", now)
+            row = {name: device[name] for name in ROW_FIELDS}
+            row["creation_timestamp"] = device["creation_timestamp"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            row["updated_timestamp"] = device["updated_timestamp"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            if n % 4 == 0:
+                row["imei"] = imei_from(f"35{n:012d}")
+            rows.write(json.dumps(row) + "\n")
+            values = [json.dumps(device[name]) if name in JSON_COLUMNS else device[name] for name in DEVICE_COLUMNS]
+            copy_rows.write("\t".join(_copy_text(value) for value in values) + "\n")
+
+
+def bare_copy(copy_path: Path) -> float:
+    """Seconds to COPY the devices, already encoded, into a temporary table of the devices table's shape."""
+    raw = connection.cursor().cursor
+    raw.execute("CREATE TEMPORARY TABLE bare_devices (LIKE devices_device INCLUDING ALL)")
+    started = time.perf_counter()
+    with copy_path.open("rb") as data, raw.copy(f"COPY bare_devices ({', '.join(DEVICE_COLUMNS)}) FROM STDIN") as copy:
+        while block := data.read(1 << 20):
+            copy.write(block)
+    return time.perf_counter() - started
+
+
+def _copy_text(value) -> str:
+    if value is None:
+        return "\\N"
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+# Runs export_devices and prints the process's peak resident memory (VmHWM: of this program alone, unlike
+# getrusage's, which counts what the forking parent held before exec).
+EXPORT = """
+import sys, django
+django.setup()
+from django.core.management import call_command
+call_command("export_devices", *sys.argv[1:])
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
+"""
+
+
+def export(database_url: str, path: Path, *options: str) -> tuple[float, float]:
+    """Seconds and the peak resident memory (MiB) of `export_devices`, run as a process of its own."""
+    environment = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "devmanager.settings"}
+    command = [sys.executable, "-c", EXPORT, "--output", str(path), *options]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=environment, check=True, capture_output=True, text=True)
+    return time.perf_counter() - started, int(done.stdout.split()[-1]) / 1024
+
+
+def main() -> None:
+    args = arguments()
+    database_url = use_empty_database()
+    with tempfile.TemporaryDirectory() as directory:
+        source, exported = Path(directory, "devices.jsonl"), Path(directory, "export.jsonl")
+        copy_source = Path(directory, "devices.copy")
+        write_rows(source, copy_source, args.rows)
+        print(f"rows: {args.rows:,}   input: {source.stat().st_size / 2**20:,.0f} MiB   database: PostgreSQL (empty)")
+
+        started = time.perf_counter()
+        call_command("import_devices", str(source), stdout=io.StringIO())
+        imported = time.perf_counter() - started
+        assert Device.objects.count() == args.rows and DeviceEvent.objects.count() == args.rows
+        connection.cursor().execute("VACUUM ANALYZE")
+
+        tenth, tenth_peak = export(database_url, exported, "--filter", "id[ct]:00")
+        full, full_peak = export(database_url, exported)
+        copied = bare_copy(copy_source)
+
+    print(f"{'scenario':52} {'seconds':>8} {'rows/s':>9}")
+    print(f"{'import_devices (JSON Lines, validated, events)':52} {imported:8.1f} {args.rows / imported:9,.0f}")
+    print(f"{'bare COPY of the same rows (same table shape)':52} {copied:8.1f} {args.rows / copied:9,.0f}")
+    print(f"{'export_devices (JSON Lines)':52} {full:8.1f} {args.rows / full:9,.0f}")
+    print(f"import rate / bare COPY rate: {copied / imported:.2f}")
+    print(f"export peak memory: {full_peak:.0f} MiB for all rows, {tenth_peak:.0f} MiB for a tenth ({tenth:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
