@@ -3,8 +3,13 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, models
+from django.db.models import ExpressionWrapper, F, TextField
+from django.db.models.fields.json import KeyTransform
 from django.db.models.query import ModelIterable
 from django.utils.dateparse import parse_datetime
+
+# The JSON columns a device's representation shows.
+DOCUMENT_FIELDS = ("tags", "metadata", "slots")
 
 
 class DeviceQuerySet(models.QuerySet):
@@ -26,6 +31,17 @@ class DeviceQuerySet(models.QuerySet):
         clone = self._chain()
         clone._with_recent_events = True
         return clone
+
+    def for_representation(self):
+        """What `device_representation` reads, fetched for it: the recent events, and the JSON columns (and the
+        identity slot within `slots`) as their stored text, in `<name>_json`, which the response passes through
+        without decoding and encoding it again. The decoded fields are deferred: read them through another query."""
+        from .choices import DEFAULT_SLOT
+
+        # The columns themselves, typed as text: Django reads jsonb as text and decodes it in the field, which is skipped.
+        raw = {f"{name}_json": ExpressionWrapper(F(name), output_field=TextField()) for name in DOCUMENT_FIELDS}
+        raw["identity_json"] = ExpressionWrapper(KeyTransform(DEFAULT_SLOT, "slots"), output_field=TextField())
+        return self.with_recent_events().defer("tag_terms", *DOCUMENT_FIELDS).annotate(**raw)
 
     def resolve(self, identifier: str):
         """The device a path names: the one with that id or, for `imei:…`, `deveui:…`, `dvnuuid:…` and their

@@ -4,6 +4,7 @@ import jsonpointer
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from devmanager.api.renderers import StoredJSON
 from devmanager.api.serializers import StrictCharField, StrictIntegerField, StrictSerializer
 
 from ..choices import SLOT_TYPES, DeviceStatus, SlotStatus
@@ -21,7 +22,22 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def format_timestamp(value) -> str:
-    return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+    """`TIMESTAMP_FORMAT`, written through isoformat, which is faster than strftime (three per device on a page)."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def _document(device, name: str):
+    """A JSON field of the device: its stored text, which the renderer writes out as it is, when the queryset
+    fetched it so (`for_representation`), else its decoded value."""
+    text = getattr(device, f"{name}_json", _UNREAD)
+    if text is _UNREAD:
+        return getattr(device, name)
+    return None if text is None else StoredJSON(text)
+
+
+_UNREAD = object()
 
 
 def device_representation(device) -> dict:
@@ -30,16 +46,16 @@ def device_representation(device) -> dict:
     return {
         "id": device.id,
         "alias": device.alias,
-        "tags": device.tags,
+        "tags": _document(device, "tags"),
         "status": device.status,
         "icon": device.icon,
         "icon_color": device.icon_color,
         "creation_timestamp": format_timestamp(device.creation_timestamp),
         "updated_timestamp": format_timestamp(device.updated_timestamp),
-        "metadata": device.metadata,
+        "metadata": _document(device, "metadata"),
         "dms_owner": device.dms_owner,
-        "identity": device.identity,
-        "slots": device.slots,
+        "identity": _document(device, "identity"),
+        "slots": _document(device, "slots"),
         # Oldest first among the most recent ones, so the map reads as a timeline.
         "events": {
             format_timestamp(event.timestamp): {"type": event.type, "description": event.description}

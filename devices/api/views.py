@@ -74,7 +74,7 @@ class StatusDistributionSerializer(serializers.Serializer):
 class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The device resource."""
 
-    queryset = Device.objects.with_recent_events()
+    queryset = Device.objects.for_representation()
     serializer_class = DeviceSerializer
     filter_backends = [FilterLanguageBackend]
     filter_fields = DEVICE_FILTER_FIELDS

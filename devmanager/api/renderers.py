@@ -1,6 +1,28 @@
+import json
+
 import orjson
 from drf_orjson_renderer.renderers import ORJSONRenderer
 from rest_framework.renderers import JSONRenderer as StandardJSONRenderer
+from rest_framework.utils.encoders import JSONEncoder
+
+
+class StoredJSON:
+    """A JSON document as the database holds it (text), which the renderer writes out without decoding it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"StoredJSON({self.text!r})"
+
+
+class _StandardEncoder(JSONEncoder):
+    def default(self, obj):
+        if isinstance(obj, StoredJSON):
+            return json.loads(obj.text)
+        return super().default(obj)
 
 
 class JSONRenderer(ORJSONRenderer):
@@ -11,8 +33,16 @@ class JSONRenderer(ORJSONRenderer):
 
     options = orjson.OPT_UTC_Z
 
+    @staticmethod
+    def default(obj):
+        if isinstance(obj, StoredJSON):
+            return orjson.Fragment(obj.text)
+        return ORJSONRenderer.default(obj)
+
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         try:
             return super().render(data, accepted_media_type, renderer_context)
         except orjson.JSONEncodeError:
-            return StandardJSONRenderer().render(data, accepted_media_type, renderer_context)
+            fallback = StandardJSONRenderer()
+            fallback.encoder_class = _StandardEncoder
+            return fallback.render(data, accepted_media_type, renderer_context)

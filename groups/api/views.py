@@ -156,7 +156,7 @@ class DeviceGroupDeviceListView(ListAPIView):
     default_sort = "creation_timestamp"
 
     def get_queryset(self):
-        return member_devices(get_group(self.kwargs["pk"])).with_recent_events()
+        return member_devices(get_group(self.kwargs["pk"])).for_representation()
 
 
 def _device(device_id: str) -> Device:
