@@ -38,7 +38,7 @@ class DeviceQuerySet(models.QuerySet):
         without decoding and encoding it again. The decoded fields are deferred: read them through another query."""
         from .choices import DEFAULT_SLOT
 
-        # The columns themselves, typed as text: Django reads jsonb as text and decodes it in the field, which is skipped.
+        # The columns themselves, typed as text: Django reads jsonb as text, then decodes it in the field (skipped).
         raw = {f"{name}_json": ExpressionWrapper(F(name), output_field=TextField()) for name in DOCUMENT_FIELDS}
         raw["identity_json"] = ExpressionWrapper(KeyTransform(DEFAULT_SLOT, "slots"), output_field=TextField())
         return self.with_recent_events().defer("tag_terms", *DOCUMENT_FIELDS).annotate(**raw)
