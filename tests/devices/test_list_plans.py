@@ -1,0 +1,46 @@
+"""The list's page queries are served by the (sort key, id) indexes: PostgreSQL's plans, checked with EXPLAIN."""
+
+from urllib.parse import urlencode
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import API
+from tests.factories import DeviceFactory
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans"),
+]
+
+
+def page_two_plan(client, **params) -> str:
+    """The plan of the query behind the second page of `GET /devices` with these parameters."""
+    first = client.get(f"{API}/devices?{urlencode({**params, 'page_size': 2}, doseq=True)}").json()
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(f"{API}/devices?{urlencode({'bookmark': first['next']})}").status_code == 200
+    page_sql = next(query["sql"] for query in captured.captured_queries if "LIMIT 3" in query["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a handful of rows: the planner would rather scan them
+        cursor.execute(f"EXPLAIN {page_sql}")
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.parametrize(
+    ("params", "index"),
+    [
+        ({}, "device_created_idx"),
+        ({"sort_by": "updated_timestamp", "sort_mode": "desc"}, "device_updated_idx"),
+        ({"filter": "status[eq]:NO_IDENTITY"}, "device_status_created_idx"),
+        ({"filter": "dms_owner[eq]:dms-1", "sort_mode": "desc"}, "device_dms_created_idx"),
+    ],
+)
+def test_bookmark_page_starts_at_the_bookmark_in_the_index(api_client, params, index):
+    DeviceFactory.create_batch(5, dms_owner="dms-1")
+
+    plan = page_two_plan(api_client, **params)
+
+    assert index in plan
+    # The seek is the index's start condition, not a filter on the rows it returns.
+    assert "Index Cond:" in plan and "ROW(" in plan.split("Index Cond:")[1].splitlines()[0]
