@@ -28,16 +28,11 @@ def format_timestamp(value) -> str:
     return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-def _document(device, name: str):
-    """A JSON field of the device: its stored text, which the renderer writes out as it is, when the queryset
-    fetched it so (`for_representation`), else its decoded value."""
-    text = getattr(device, f"{name}_json", _UNREAD)
-    if text is _UNREAD:
-        return getattr(device, name)
+def _document(device, name: str) -> StoredJSON | None:
+    """A JSON field of the device as `for_representation` fetched it: its stored text, which the renderer writes out
+    as it is."""
+    text = getattr(device, f"{name}_json")
     return None if text is None else StoredJSON(text)
-
-
-_UNREAD = object()
 
 
 def device_representation(device) -> dict:
@@ -80,7 +75,7 @@ class DeviceEventSummarySerializer(serializers.Serializer):
 
 
 class DeviceSerializer(serializers.ModelSerializer):
-    """A device as every endpoint returns it; `events` needs `Device.objects.with_recent_events()`."""
+    """A device as every endpoint returns it, read through `Device.objects.for_representation()`."""
 
     identity = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()

@@ -216,7 +216,7 @@ class BookmarkPagination(BasePagination):
         ordering = [f"{prefix}pk"] if model_field.primary_key else [f"{prefix}{field_name}", f"{prefix}pk"]
         ordered = queryset.order_by(*ordering)
         if query.after is not None:
-            ordered = ordered.filter(self._after(field_name, model_field, queryset.model, query))
+            ordered = ordered.filter(self._after(model_field, queryset.model, query))
         rows = list(ordered[: query.page_size + 1])
         self.next = ""
         if len(rows) > query.page_size:
@@ -226,7 +226,7 @@ class BookmarkPagination(BasePagination):
         return rows
 
     @staticmethod
-    def _after(field_name, model_field, model, query: ListQuery):
+    def _after(model_field, model, query: ListQuery) -> RowComparison:
         last_key = _key_value(model_field, query.after[0])
         last_id = _key_value(model._meta.pk, query.after[1])
         keys = (

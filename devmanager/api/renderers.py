@@ -25,6 +25,10 @@ class _StandardEncoder(JSONEncoder):
         return super().default(obj)
 
 
+class _StandardRenderer(StandardJSONRenderer):
+    encoder_class = _StandardEncoder
+
+
 class JSONRenderer(ORJSONRenderer):
     """JSON by orjson (several times faster on a page of devices), written as DRF's renderer writes it.
 
@@ -43,6 +47,4 @@ class JSONRenderer(ORJSONRenderer):
         try:
             return super().render(data, accepted_media_type, renderer_context)
         except orjson.JSONEncodeError:
-            fallback = StandardJSONRenderer()
-            fallback.encoder_class = _StandardEncoder
-            return fallback.render(data, accepted_media_type, renderer_context)
+            return _StandardRenderer().render(data, accepted_media_type, renderer_context)
