@@ -360,3 +360,41 @@ def test_rows_are_written_in_batches_with_a_fixed_number_of_queries(run_import, 
         run = run_import(jsonl(*rows), batch_size=100)
 
     assert run.error is None and Device.objects.count() == 300
+
+
+def test_numbers_beyond_64_bits_are_kept_exact(run_import):
+    # orjson, which reads most rows, would turn these into floats: they go through the json module instead.
+    numbers = [2**64, -(2**63) - 1, 10**30, 12345678901234567890]
+    versions = {"1": {"serial": 2**70}}
+    slots = {"default": {**SLOT, "versions": versions}}
+    run = run_import(jsonl({"id": "big", "metadata": {"n": numbers}, "slots": slots}))
+
+    assert run.error is None
+    device = Device.objects.get()
+    assert device.metadata == {"n": numbers} and device.slots["default"]["versions"] == versions
+
+
+def test_a_number_out_of_range_in_slots_fails_the_row_and_is_not_stored_as_null(run_import):
+    slot = json.dumps({**SLOT, "versions": {"1": {"x": 1}}}).replace('{"x": 1}', '{"x": 1e400}')
+    run = run_import(f'{{"id": "inf", "slots": {{"default": {slot}}}}}\n{{"id": "ok"}}\n')
+
+    assert run.failed_lines == [1]
+    assert list(Device.objects.values_list("pk", flat=True)) == ["ok"]
+
+
+@pytest.mark.parametrize("number", [1e-07, 3e-05])
+def test_the_metadata_limit_measures_floats_as_the_api_does(run_import, number):
+    # orjson writes some floats a character shorter (1e-7 for 1e-07) or longer (0.00003 for 3e-05) than the json
+    # module, by which POST /devices measures the limit: the import must draw the line at the same byte.
+    from devices.validators import json_size
+
+    limit = settings.DEVMANAGER_METADATA_MAX_BYTES
+    floats = [number] * 200
+    padding = limit - json_size({"f": floats, "k": ""})
+    fits, over = ({"f": floats, "k": "x" * size} for size in (padding, padding + 1))
+    assert json_size(fits) == limit and json_size(over) == limit + 1
+
+    run = run_import(jsonl({"id": "fits", "metadata": fits}, {"id": "over", "metadata": over}))
+
+    assert run.failed_lines == [2] and "metadata" in run.reason(2)
+    assert Device.objects.get().metadata == fits

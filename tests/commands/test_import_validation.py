@@ -1,6 +1,7 @@
 """The import's fast validation path gives the API's verdicts: on every body it accepts, DeviceCreateSerializer
 (POST /devices) accepts too and validates to the same data; everything else goes to the serializer itself."""
 
+import json
 import random
 
 import pytest
@@ -140,3 +141,45 @@ def test_row_errors_name_fields_as_the_api_does():
         device_row(item)
     names = {field["name"] for field in raised.value.fields}
     assert names == {"id", "tags[1]", "extra", "imei", "status"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1, "b": [1.5, -0.0, null, true, "é"], "a": 2}',
+        '{"big": 18446744073709551616, "neg": -9223372036854775809, "huge": 1' + "0" * 40 + "}",
+        '{"small": 9223372036854775807, "digits": "1234567890123456789012"}',
+        '"\\ud800"',  # orjson refuses a lone surrogate; the json module reads it (validation refuses it later)
+        "[1e400, -1e400, 1e308]",
+    ],
+)
+def test_parse_json_reads_as_the_json_module_does(text):
+    from devices.rowformats import NonFinite, parse_json
+
+    assert parse_json(text) == json.loads(text)
+    assert list(map(_kind, _leaves(parse_json(text)))) == list(map(_kind, _leaves(json.loads(text))))
+    if "1e400" in text:
+        assert [type(value) for value in parse_json(text)] == [NonFinite, NonFinite, float]
+
+
+@pytest.mark.parametrize("text", ["[1,]", "NaN", '{"a": Infinity}', '{"a": 1}x', '"tab\there"', ""])
+def test_parse_json_refuses_with_the_json_modules_message(text):
+    from devices.rowformats import _refuse_constant, parse_json
+
+    with pytest.raises(ValueError) as expected:
+        json.JSONDecoder(parse_constant=_refuse_constant).decode(text)
+    with pytest.raises(ValueError) as raised:
+        parse_json(text)
+    assert str(raised.value) == str(expected.value)
+
+
+def _kind(value) -> type:
+    return float if isinstance(value, float) else type(value)  # NonFinite is a float
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
