@@ -50,3 +50,15 @@ def test_bookmark_page_starts_at_the_bookmark_in_the_index(api_client, params, i
     assert index in plan
     # The seek is the index's start condition, not a filter on the rows it returns.
     assert "Index Cond:" in plan and "ROW(" in plan.split("Index Cond:")[1].splitlines()[0]
+
+
+def test_no_pattern_ops_index_slows_device_or_adapter_writes():
+    # Django adds them beside varchar indexes; no query here uses LIKE 'prefix%' (migration 0008 drops them).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename IN ('devices_device', 'adapters_networkadapter') "
+            "AND indexdef LIKE '%%pattern_ops%%'"
+        )
+        assert cursor.fetchall() == []
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'adapters_networkadapter'")
+        assert cursor.fetchone() == (5,)  # the primary key, the device's, the IMEI's, DevEUI's and dvn_uuid's
