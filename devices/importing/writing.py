@@ -2,11 +2,15 @@
 validated a batch or two ahead by forked processes."""
 
 import contextlib
-import os
 import multiprocessing
+import os
 import pickle
+import queue
+import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -79,6 +83,9 @@ class ImportSummary:
         )
 
 
+WRITERS = 2  # database connections writing batches at once (PostgreSQL); each uses a core of the server
+
+
 @dataclass
 class Batch:
     """Consecutive input rows: the valid ones, written in one transaction, and those that failed validation."""
@@ -86,6 +93,7 @@ class Batch:
     rows: list[DeviceRow] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     last_line: int = 0
+    keys: set = field(default_factory=set)  # the rows' ids and adapter identifiers
 
     def __len__(self) -> int:
         return len(self.rows) + len(self.failures)
@@ -96,7 +104,9 @@ class DeviceImport:
     in the order of the input, and `progress(n)` of rows done.
 
     Reading, validation and the encoding of COPY lines run in forked processes, a batch ahead of the writes, so that
-    Python's share of an import spreads over the cores the database leaves (threads would share one, for the GIL)."""
+    Python's share of an import spreads over the cores the database leaves (threads would share one, for the GIL).
+    On PostgreSQL, outside a transaction and but for an upsert, two connections write consecutive batches at once
+    (`_ConcurrentWrites`), with the outcome of writing them one after the other."""
 
     def __init__(
         self,
@@ -131,14 +141,20 @@ class DeviceImport:
             sender.close()  # the child's end: reading fails once the child is gone
             workers.append(process)
         finished = False
+        # Concurrent writes create devices only (an upsert locks existing ones, which other clients lock too: a wait
+        # for the database, beside a wait for a batch's turn to commit, could be a deadlock the database cannot see).
+        concurrent = self.prepare and not dry_run and not connection.in_atomic_block
         try:
-            with transaction.atomic() if dry_run else contextlib.nullcontext():
+            with (
+                transaction.atomic() if dry_run else contextlib.nullcontext(),
+                _ConcurrentWrites(self) if concurrent else _Writes(self) as writes,
+            ):
                 chunk = 0
                 while (batch := _next(receivers[chunk % len(workers)], workers[chunk % len(workers)])) is not None:
                     if batch == END_OF_CHUNK:
                         chunk += 1
                     else:
-                        self._write(batch)
+                        writes.submit(batch)
                 if dry_run:
                     transaction.set_rollback(True)
             finished = True
@@ -168,7 +184,7 @@ class DeviceImport:
             sender.send(item)
 
         try:
-            batch, keys, now, current = Batch(), set(), timezone.now(), None
+            batch, now, current = Batch(), timezone.now(), None
             for index, record in enumerate(rows):
                 chunk = index // self.batch_size
                 if chunk % workers != worker:
@@ -177,7 +193,7 @@ class DeviceImport:
                     if current is not None:
                         hand_over(batch)
                         hand_over(END_OF_CHUNK)
-                    batch, keys, now, current = Batch(), set(), timezone.now(), chunk
+                    batch, now, current = Batch(), timezone.now(), chunk
                 item = record.parse()
                 try:
                     row = device_row(item)
@@ -186,13 +202,13 @@ class DeviceImport:
                     record_id = record_id if type(record_id) is str else None
                     batch.failures.append(Failure(item.line, item.raw, exc.fields, record_id))
                 else:
-                    if keys.intersection(row.keys()):  # written first, so that the database judges this one
+                    if batch.keys.intersection(row.keys()):  # written first, so that the database judges this one
                         hand_over(batch)
-                        batch, keys, now = Batch(), set(), timezone.now()
+                        batch, now = Batch(), timezone.now()
                     if self.prepare:
                         prepare_copy(row, now, self.source)
                     batch.rows.append(row)
-                    keys.update(row.keys())
+                    batch.keys.update(row.keys())
                 batch.last_line = item.line
             if current is not None:
                 hand_over(batch)
@@ -208,15 +224,24 @@ class DeviceImport:
             with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
                 hand_over(exc)
 
-    def _write(self, batch: Batch) -> None:
-        outcomes = []
-        if batch.rows:
-            try:
-                with transaction.atomic():
-                    outcomes = _write_batch(batch.rows, self.mode, self.source)
-            except (IntegrityError, DataError):
-                # A row the database refuses (or a device written meanwhile by someone else): find it, row by row.
-                outcomes = [outcome for row in batch.rows for outcome in self._write_alone(row)]
+    def outcomes(self, batch: Batch, before_commit: Callable[[], None] = lambda: None) -> list:
+        """Write the batch in a transaction of its own; each valid row's outcome. `before_commit` is called before
+        anything of the batch is committed (and may raise to roll it back)."""
+        if not batch.rows:
+            before_commit()
+            return []
+        try:
+            with transaction.atomic():
+                outcomes = _write_batch(batch.rows, self.mode, self.source)
+                before_commit()
+            return outcomes
+        except (IntegrityError, DataError):
+            # A row the database refuses (or a device written meanwhile by someone else): find it, row by row.
+            before_commit()
+            return [outcome for row in batch.rows for outcome in self._write_alone(row)]
+
+    def account(self, batch: Batch, outcomes: list) -> None:
+        """Count and report a written batch; batches are accounted in the order of the input."""
         failures = list(batch.failures)
         for row, outcome in outcomes:
             if isinstance(outcome, Failure):
@@ -237,6 +262,108 @@ class DeviceImport:
                 return _write_batch([row], self.mode, self.source)
         except (IntegrityError, DataError) as exc:
             return [(row, Failure(row.line, row.raw, [{"name": "row", "message": str(exc).strip()}], row.id))]
+
+
+class _Writes:
+    """Batches written one after the other, by this thread's connection."""
+
+    def __init__(self, importer: DeviceImport):
+        self.importer = importer
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+    def submit(self, batch: Batch) -> None:
+        self.importer.account(batch, self.importer.outcomes(batch))
+
+
+class _Stopped(Exception):
+    """The import stops: a batch not yet committed is rolled back."""
+
+
+class _ConcurrentWrites(_Writes):
+    """Batches written by WRITERS threads, each with its connection (PostgreSQL works for each on a core of its own),
+    with the outcome of writing them one after the other: batch n commits once batch n - 1 has (an interrupted import
+    has written a prefix of its input, `done_through_line` stays exact), and a batch that shares an id or adapter
+    identifier with the one being written starts once that one is committed (the earlier row is the one that
+    lands). The calling thread accounts (counts, reports) the batches in order."""
+
+    def __init__(self, importer: DeviceImport):
+        super().__init__(importer)
+        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self.pending: deque[tuple[Batch, Future]] = deque()
+        self.submitted = self.committed = 0
+        self.stopping = False
+        self.turn = threading.Condition()
+        self.threads = [threading.Thread(target=self._writer, daemon=True) for _ in range(WRITERS)]
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def submit(self, batch: Batch) -> None:
+        if self.pending and not self.pending[-1][0].keys.isdisjoint(batch.keys):
+            self._account(len(self.pending))
+        elif len(self.pending) == WRITERS:
+            self._account(1)
+        future = Future()
+        self.pending.append((batch, future))
+        self.tasks.put((self.submitted, batch, future))
+        self.submitted += 1
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            if exc_type is None:
+                self._account(len(self.pending))
+        finally:
+            self._stop(exc_type is not None)
+            for _ in self.threads:
+                self.tasks.put(None)
+            for thread in self.threads:
+                thread.join()
+            # Interrupted: the batches committed meanwhile are accounted too.
+            while self.pending and self.pending[0][1].exception() is None:
+                batch, future = self.pending.popleft()
+                self.importer.account(batch, future.result())
+
+    def _account(self, count: int) -> None:
+        for _ in range(count):
+            batch, future = self.pending[0]
+            outcomes = future.result()  # raises what stopped the writer
+            self.pending.popleft()
+            self.importer.account(batch, outcomes)
+
+    def _writer(self) -> None:
+        try:
+            while (task := self.tasks.get()) is not None:
+                number, batch, future = task
+                try:
+                    outcomes = self.importer.outcomes(batch, lambda number=number: self._wait_turn(number))
+                except BaseException as exc:
+                    future.set_exception(exc)
+                    self._stop(True)
+                else:
+                    with self.turn:
+                        self.committed = number + 1
+                        self.turn.notify_all()
+                    future.set_result(outcomes)
+        finally:
+            connection.close()  # this thread's
+
+    def _wait_turn(self, number: int) -> None:
+        with self.turn:
+            self.turn.wait_for(lambda: self.committed == number or self.stopping)
+            if self.stopping:
+                raise _Stopped
+
+    def _stop(self, stopping: bool) -> None:
+        with self.turn:
+            self.stopping = self.stopping or stopping
+            self.turn.notify_all()
 
 
 def _next(receiver, validation) -> Batch | str | None:
