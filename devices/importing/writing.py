@@ -9,7 +9,7 @@ import queue
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,10 +87,47 @@ WRITERS = 2  # database connections writing batches at once (PostgreSQL); each u
 
 
 @dataclass
+class PreparedRows(Sequence):
+    """Valid rows to create, as their COPY lines, column by column: encoded by a validating process, they cross to
+    the writing one as a few lists of strings, which pickle many times faster than rows. Indexed, they are rows."""
+
+    lines: list[int] = field(default_factory=list)
+    raws: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    adapters: list[tuple] = field(default_factory=list)  # each row's: ((name, type, column, identifier), ...)
+    devices: list[str] = field(default_factory=list)  # COPY lines of the devices table
+    events: list[str] = field(default_factory=list)  # of the CREATED events
+    adapter_lines: list[tuple[str, ...]] = field(default_factory=list)  # each row's adapters'
+
+    def add(self, row: DeviceRow, now: datetime, source: str) -> None:
+        device_line, event_line = device_copy_lines(_device_values(row, now), source)
+        self.lines.append(row.line)
+        self.raws.append(row.raw)
+        self.ids.append(row.id)
+        self.adapters.append(tuple((a.name, a.fields["type"], *a.identifier) for a in row.adapters))
+        self.devices.append(device_line)
+        self.events.append(event_line)
+        self.adapter_lines.append(tuple(copy_line(values) for values in _adapter_values(row, now)))
+
+    def identifiers(self) -> list[tuple[str, str]]:
+        return [(column, value) for adapters in self.adapters for _, _, column, value in adapters]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return PreparedRows(*(getattr(self, name)[index] for name in self.__dataclass_fields__))
+        adapters = [Adapter(name, {"type": kind, column: value}) for name, kind, column, value in self.adapters[index]]
+        copy = (self.devices[index], self.events[index], list(self.adapter_lines[index]))
+        return DeviceRow(self.lines[index], self.raws[index], {"id": self.ids[index]}, adapters=adapters, copy=copy)
+
+
+@dataclass
 class Batch:
     """Consecutive input rows: the valid ones, written in one transaction, and those that failed validation."""
 
-    rows: list[DeviceRow] = field(default_factory=list)
+    rows: list[DeviceRow] | PreparedRows = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     last_line: int = 0
     keys: set = field(default_factory=set)  # the rows' ids and adapter identifiers
@@ -184,7 +221,7 @@ class DeviceImport:
             sender.send(item)
 
         try:
-            batch, now, current = Batch(), timezone.now(), None
+            batch, now, current = self._batch(), timezone.now(), None
             for index, record in enumerate(rows):
                 chunk = index // self.batch_size
                 if chunk % workers != worker:
@@ -193,7 +230,7 @@ class DeviceImport:
                     if current is not None:
                         hand_over(batch)
                         hand_over(END_OF_CHUNK)
-                    batch, now, current = Batch(), timezone.now(), chunk
+                    batch, now, current = self._batch(), timezone.now(), chunk
                 item = record.parse()
                 try:
                     row = device_row(item)
@@ -204,10 +241,11 @@ class DeviceImport:
                 else:
                     if batch.keys.intersection(row.keys()):  # written first, so that the database judges this one
                         hand_over(batch)
-                        batch, now = Batch(), timezone.now()
+                        batch, now = self._batch(), timezone.now()
                     if self.prepare:
-                        prepare_copy(row, now, self.source)
-                    batch.rows.append(row)
+                        batch.rows.add(row, now, self.source)
+                    else:
+                        batch.rows.append(row)
                     batch.keys.update(row.keys())
                 batch.last_line = item.line
             if current is not None:
@@ -223,6 +261,9 @@ class DeviceImport:
                 exc = RuntimeError(f"{type(exc).__name__}: {exc}")
             with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
                 hand_over(exc)
+
+    def _batch(self) -> Batch:
+        return Batch(PreparedRows()) if self.prepare else Batch()
 
     def outcomes(self, batch: Batch, before_commit: Callable[[], None] = lambda: None) -> list:
         """Write the batch in a transaction of its own; each valid row's outcome. `before_commit` is called before
@@ -355,9 +396,11 @@ class _ConcurrentWrites(_Writes):
             connection.close()  # this thread's
 
     def _wait_turn(self, number: int) -> None:
+        """Until batch `number - 1` is committed; raises _Stopped if the import stops before (a later batch's
+        failure does not undo an earlier one, as it would not have written one after the other)."""
         with self.turn:
             self.turn.wait_for(lambda: self.committed == number or self.stopping)
-            if self.stopping:
+            if self.committed != number:
                 raise _Stopped
 
     def _stop(self, stopping: bool) -> None:
@@ -378,15 +421,17 @@ def _next(receiver, validation) -> Batch | str | None:
     return batch
 
 
-def _write_batch(rows: list[DeviceRow], mode: Mode, source: str) -> list[tuple[DeviceRow, str | Failure]]:
+def _write_batch(rows: Sequence[DeviceRow], mode: Mode, source: str) -> list[tuple[DeviceRow | None, str | Failure]]:
     """Write one batch (distinct ids and identifiers); each row's outcome: created, updated, skipped or a Failure."""
+    if isinstance(rows, PreparedRows) and (created := _create_prepared(rows)) is not None:
+        return created
     now = timezone.now()
     ids = [row.id for row in rows]
     if mode == Mode.UPSERT:
         existing = {device.pk: device for device in Device.objects.select_for_update().filter(pk__in=ids)}
     else:
         existing = _existing_ids(ids)
-    owners = _identifier_owners(rows)
+    owners = _identifier_owners([adapter.identifier for row in rows for adapter in row.adapters])
     outcomes, creates, updates = [], [], []
     for row in rows:
         taken = [
@@ -418,13 +463,24 @@ def _existing_ids(ids: list[str]) -> set[str]:
     return found
 
 
-def _identifier_owners(rows: list[DeviceRow]) -> dict[tuple[str, str], str]:
-    """(column, identifier) -> the id of the device whose adapter has it, for the batch's identifiers."""
+def _create_prepared(rows: PreparedRows) -> list[tuple[None, str]] | None:
+    """Create the rows in one go when none exists yet nor has an adapter identifier another device has (the usual
+    case of a large import); None otherwise, to be judged row by row."""
+    if _existing_ids(rows.ids) or _identifier_owners(rows.identifiers()):
+        return None
+    copy_lines(Device, DEVICE_COLUMNS, rows.devices)
+    copy_lines(DeviceEvent, EVENT_COLUMNS, rows.events)
+    adapter_lines = [line for lines in rows.adapter_lines for line in lines]
+    if adapter_lines:
+        copy_lines(NetworkAdapter, ADAPTER_COLUMNS, adapter_lines)
+    return [(None, "created")] * len(rows)
+
+
+def _identifier_owners(identifiers: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(column, identifier) -> the id of the device whose adapter has it, for these identifiers."""
     wanted: dict[str, set] = {}
-    for row in rows:
-        for adapter in row.adapters:
-            column, value = adapter.identifier
-            wanted.setdefault(column, set()).add(value)
+    for column, value in identifiers:
+        wanted.setdefault(column, set()).add(value)
     owners = {}
     for column, values in wanted.items():
         values = sorted(values)
@@ -451,14 +507,6 @@ def _create(rows: list[DeviceRow], now: datetime, source: str) -> None:
     adapters = [values for row in rows for values in _adapter_values(row, now)]
     if adapters:
         copy_rows(NetworkAdapter, ADAPTER_COLUMNS, adapters)
-
-
-def prepare_copy(row: DeviceRow, now: datetime, source: str) -> None:
-    """Encode the row as the COPY lines that create it, and drop what only other writes need: the validating process
-    does this work, so that the writing one is left with the database's."""
-    device_line, event_line = device_copy_lines(_device_values(row, now), source)
-    row.copy = (device_line, event_line, [copy_line(values) for values in _adapter_values(row, now)])
-    row.device, row.state, row.metadata_json = {"id": row.id}, {}, None
 
 
 def _device_values(row: DeviceRow, now: datetime) -> dict:
