@@ -9,10 +9,11 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from json.encoder import encode_basestring
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Func, TextField
 from django.db.models.functions import Cast
 
@@ -58,9 +59,23 @@ def device_chunks(queryset, chunk_size: int | None = None) -> Iterator[list[tupl
     Call it inside a transaction: on PostgreSQL the rows then stream from a cursor without being materialised."""
     chunk_size = chunk_size or CHUNK_SIZE
     rows = queryset.order_by("creation_timestamp", "id").values_list(*READ_COLUMNS).iterator(chunk_size=chunk_size)
-    while chunk := list(islice(rows, chunk_size)):
+    chunks = iter(lambda: list(islice(rows, chunk_size)), [])
+    for chunk in _read_ahead(chunks) if connection.vendor == "postgresql" else chunks:
         adapters = adapter_bodies([row[0] for row in chunk])
         yield [(*row, adapters.get(row[0], [])) for row in chunk]
+
+
+def _read_ahead(chunks: Iterator[list]) -> Iterator[list]:
+    """The chunks, each next one fetched by a thread while the caller writes the one before: the database makes
+    rows while Python writes them (half an export's time each). The first is fetched here, which runs the query on
+    this thread's connection (and in its transaction); the thread only fetches more rows from its cursor, which
+    psycopg lets threads share."""
+    chunk = next(chunks, None)
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        while chunk is not None:
+            following = reader.submit(next, chunks, None)
+            yield chunk
+            chunk = following.result()
 
 
 def adapter_bodies(device_ids: list[str]) -> dict[str, list[dict]]:
@@ -85,7 +100,7 @@ def jsonl_lines(chunk: list[tuple]) -> str:
             f'{{"id":{_text(device_id)},"alias":{_text(alias)},"tags":{tags},"status":"{status}",'
             f'"icon":{_text(icon)},"icon_color":{_text(icon_color)},"creation_timestamp":"{created}",'
             f'"updated_timestamp":"{updated}","metadata":{metadata},"dms_owner":{_text(dms_owner)},'
-            f'"slots":{slots},"network_adapters":{json.dumps(adapters)}}}\n'
+            f'"slots":{slots},"network_adapters":{json.dumps(adapters) if adapters else "[]"}}}\n'
         )
     return "".join(lines)
 
