@@ -3,8 +3,9 @@
 Shared by `seed_devices` and `import_devices`; the caller holds the transaction.
 """
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
 
@@ -93,6 +94,30 @@ def filter_in(queryset, field: str, values: list):
         return queryset.filter(**{f"{field}__in": values})
     column = f'"{queryset.model._meta.db_table}"."{queryset.model._meta.get_field(field).column}"'
     return queryset.filter(RawSQL(f"{column} = ANY(%s)", [values], output_field=models.BooleanField()))
+
+
+def may_skip_reference_checks() -> bool:
+    """Whether this connection's role may set `session_replication_role` (PostgreSQL: a superuser, or from version
+    15 a role granted `SET ON PARAMETER session_replication_role`); False elsewhere."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        if connection.pg_version >= 150000:
+            cursor.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+        else:
+            cursor.execute("SELECT current_setting('is_superuser') = 'on'")
+        return cursor.fetchone()[0]
+
+
+@contextlib.contextmanager
+def reference_checks_skipped() -> Iterator[None]:
+    """Within a transaction, PostgreSQL's foreign-key checks (triggers, fired at commit) are not queued for the rows
+    written inside; for rows that reference rows written in the same statements, whose existence is certain.
+    Needs `may_skip_reference_checks()`; other constraints (primary keys, unique) are checked as always."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('session_replication_role', 'replica', true)")
+        yield
+        cursor.execute("SELECT set_config('session_replication_role', 'origin', true)")
 
 
 def devices_bulk_insert(*, devices: list[dict], source: str) -> None:
