@@ -83,3 +83,14 @@ def test_a_conflict_late_in_a_batch_rolls_the_copy_back_and_later_batches_are_ch
     assert Device.objects.filter(id__startswith="d-").count() == 29  # d-9 skipped, d-15 failed
     assert DeviceEvent.objects.filter(device__id__startswith="d-").count() == 29  # 28 imported, and d-9's own
     assert checked_first[0] is False and checked_first[-1] is True
+
+
+def test_a_role_granted_set_on_session_replication_role_may_skip_reference_checks():
+    if connection.pg_version < 150000:
+        pytest.skip("GRANT SET ON PARAMETER is PostgreSQL 15's")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE devmanager_granted_role NOLOGIN")
+        cursor.execute("GRANT SET ON PARAMETER session_replication_role TO devmanager_granted_role")
+        cursor.execute("SET LOCAL ROLE devmanager_granted_role")
+        assert bulk.may_skip_reference_checks()
+        transaction.set_rollback(True)
