@@ -113,7 +113,9 @@ def may_skip_reference_checks() -> bool:
 def reference_checks_skipped() -> Iterator[None]:
     """Within a transaction, PostgreSQL's foreign-key checks (triggers, fired at commit) are not queued for the rows
     written inside; for rows that reference rows written in the same statements, whose existence is certain.
-    Needs `may_skip_reference_checks()`; other constraints (primary keys, unique) are checked as always."""
+    Needs `may_skip_reference_checks()`; other constraints (primary keys, unique) are checked as always. Enter it
+    inside a savepoint: a failure within leaves the setting to the savepoint's rollback (an aborted transaction
+    runs no statement to set it back)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('session_replication_role', 'replica', true)")
         yield

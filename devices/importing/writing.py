@@ -481,8 +481,8 @@ def _existing_ids(ids: list[str]) -> set[str]:
 
 
 def _create_prepared(rows: PreparedRows, bulk_create: BulkCreate) -> list[tuple[None, str]] | None:
-    """Create the rows in one go when none exists yet nor has an adapter identifier another device has (the usual
-    case of a large import); None otherwise, to be judged row by row."""
+    """Create the rows in one go (the usual case of a large import); None when one of them exists already or has an
+    adapter identifier another device has, nothing of the batch written, to be judged row by row (see BulkCreate)."""
     if bulk_create.check_first and (_existing_ids(rows.ids) or _identifier_owners(rows.identifiers())):
         return None
     adapter_lines = [line for lines in rows.adapter_lines for line in lines]
