@@ -83,3 +83,12 @@ def admin_page(page, staff_user, live_server):
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
     return page
+
+
+def add_form_ready(page) -> None:
+    """Wait until the admin's add form has focused its first field, before filling any of them.
+
+    Django loads admin/js/change_form.js with `async`, and on an add form it focuses the first field whenever it
+    runs. Run after a fill has begun, it moves the focus mid-fill, and the rest of the text lands in the first field.
+    """
+    page.wait_for_function("() => document.activeElement?.form != null")

@@ -10,7 +10,7 @@ from devices import services
 from devices.models import Device
 from tests.factories import DeviceFactory
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, add_form_ready
 
 
 def device_rows(page):
@@ -63,6 +63,7 @@ def test_create_device_through_the_add_form(admin_page):
     page = admin_page
     page.goto("/admin/devices/device/")
     page.get_by_role("link", name="Add device").click()
+    add_form_ready(page)
 
     page.get_by_label("Id:", exact=True).fill("warehouse-sensor-1")
     page.get_by_label("Alias:").fill("Warehouse temperature sensor")
@@ -84,6 +85,7 @@ def test_create_device_through_the_add_form(admin_page):
 def test_create_device_with_a_taken_id_shows_the_error(admin_page, fleet):
     page = admin_page
     page.goto("/admin/devices/device/add/")
+    add_form_ready(page)
     page.get_by_label("Id:", exact=True).fill("boiler-1")
     page.get_by_role("button", name="Save", exact=True).click()
 

@@ -8,6 +8,8 @@ from playwright.sync_api import expect
 from groups.models import DeviceGroup
 from tests.factories import DeviceFactory, DeviceGroupFactory
 
+from .conftest import add_form_ready
+
 
 def criterion(field: str, operand: str, value: str) -> dict:
     return {"field": field, "operand": operand, "value": value}
@@ -22,6 +24,7 @@ def fleet(transactional_db):
 
 
 def fill_group_form(page, name: str, criteria: list, parent: str | None = None) -> None:
+    add_form_ready(page)
     page.get_by_label("Name:").fill(name)
     if parent:
         page.get_by_label("Parent:").select_option(label=parent)
@@ -62,6 +65,7 @@ def test_invalid_criteria_are_reported_on_the_form(admin_page, fleet):
 
     expect(page.locator(".errornote")).to_be_visible()
     expect(page.locator(".field-criteria_json .errorlist")).to_contain_text("criteria[0]")
+    add_form_ready(page)
     page.get_by_label("Criteria:").fill('[{"field": "tags",')
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".field-criteria_json .errorlist")).to_contain_text("Invalid JSON")
