@@ -5,6 +5,7 @@ import tracemalloc
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 
 from devices import exporting, services
 from devices.models import Device
@@ -110,20 +111,33 @@ def test_export_to_a_file_leaves_no_partial_file(tmp_path):
     assert [file.name for file in tmp_path.iterdir()] == ["devices.jsonl"]
 
 
-def test_export_reads_in_chunks_with_a_fixed_number_of_queries_per_chunk(monkeypatch, django_assert_max_num_queries):
+@pytest.mark.parametrize("format", ["jsonl", "csv"])
+def test_export_reads_in_chunks_with_a_fixed_number_of_queries_per_chunk(
+    format, monkeypatch, django_assert_max_num_queries
+):
     monkeypatch.setattr(exporting, "CHUNK_SIZE", 10)
+    monkeypatch.setattr(exporting, "COPY_BATCH", 10)
     for n in range(45):
         DeviceFactory(id=f"d-{n:02d}")
+    NetworkAdapterFactory(device=Device.objects.get(pk="d-07"), type="cellular", imei=IMEI)
+    # PostgreSQL's JSON Lines: one COPY of all of them; otherwise the devices, each chunk's adapters, savepoints.
+    copied = format == "jsonl" and connection.vendor == "postgresql"
 
-    with django_assert_max_num_queries(1 + 5 + 4):  # the devices; each chunk's adapters; savepoints, cursor
-        text = export()
+    with django_assert_max_num_queries(1 if copied else 1 + 5 + 4):
+        text = export(format=format)
 
-    assert exported_ids(text) == [f"d-{n:02d}" for n in range(45)]  # read ahead, chunks keep their order
+    if format == "jsonl":
+        records = [json.loads(line) for line in text.splitlines()]
+    else:
+        records = list(csv.DictReader(io.StringIO(text)))
+    assert [record["id"] for record in records] == [f"d-{n:02d}" for n in range(45)]  # chunks keep their order
+    assert [record["id"] for record in records if record["network_adapters"]] == ["d-07"]
 
 
 def test_export_streams_in_constant_memory(monkeypatch):
     """Peak memory while exporting 2,000 devices is that of 200: a chunk or two are held at a time."""
     monkeypatch.setattr(exporting, "CHUNK_SIZE", 100)
+    monkeypatch.setattr(exporting, "COPY_BATCH", 100)
     rows = "".join(json.dumps({"id": f"d-{n:04d}", "metadata": {"blob": "x" * 5000}}) + "\n" for n in range(2000))
     call_command("import_devices", "-", stdin=io.BytesIO(rows.encode()), stdout=io.StringIO())
 
@@ -145,3 +159,39 @@ def test_export_writes_timestamps_as_the_api_does_whole_seconds_included():
     row = json.loads(export())
 
     assert row["creation_timestamp"] == row["updated_timestamp"] == "2024-01-01T00:00:00.000000Z"
+
+
+AWKWARD = 'quote " backslash \\ \\\\ \\n tab\t newline\n cr\r nul-ish \x01 \x1f del \x7f é ß 漢字 😀 \u2028 end'
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY export is PostgreSQL's")
+def test_the_copy_export_writes_the_same_text_as_the_chunked_one():
+    """PostgreSQL makes the JSON Lines itself (json_line); they must be those the Python writer makes, byte for
+    byte, whatever the text: escapes, backslashes (which COPY doubles), control characters, non-ASCII."""
+    DeviceFactory(id="plain")
+    device = DeviceFactory(
+        id=f"awkward {AWKWARD}", alias=AWKWARD, tags=[AWKWARD, "b"], icon=AWKWARD, icon_color="#FFF", dms_owner=AWKWARD,
+        metadata={AWKWARD: [AWKWARD, 1, 2.5, None, True, {"n": 12345678901234567890}]},
+    )  # fmt: skip
+    services.device_set_identity_slot(device_id=device.id, source="t", status="ACTIVE", active_version=1, type="X509",
+                                      versions={"1": {"serial": AWKWARD}})  # fmt: skip
+    NetworkAdapterFactory(device=device, type="cellular", imei=IMEI, iccid="8931440400012345678", imsi="", msisdn=None)
+    NetworkAdapterFactory(device=device, type="generic", description=AWKWARD)
+    NetworkAdapterFactory(device=device, type="lora")
+    NetworkAdapterFactory(device=Device.objects.get(pk="plain"), type="generic", description="")
+    queryset = Device.objects.all()
+
+    copied = []
+    count = exporting.copy_json_lines(queryset, copied.append, progress=lambda rows: None)
+    with transaction.atomic():
+        chunked = [exporting.jsonl_lines(chunk) for chunk in exporting.device_chunks(queryset)]
+
+    assert count == 2
+    assert "".join(copied) == "".join(chunked)
+    [_, line] = "".join(copied).rstrip("\n").split("\n")  # U+2028 is no line break in JSON Lines
+    row = json.loads(line)
+    assert (row["id"], row["alias"], row["tags"]) == (device.id, AWKWARD, [AWKWARD, "b"])
+    assert row["metadata"] == {AWKWARD: [AWKWARD, 1, 2.5, None, True, {"n": 12345678901234567890}]}
+    cellular, generic, lora = row["network_adapters"]
+    assert cellular == {"type": "cellular", "iccid": "8931440400012345678", "imei": IMEI}  # empty fields left out
+    assert (generic["type"], generic["description"], lora["type"]) == ("generic", AWKWARD, "lora")
