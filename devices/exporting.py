@@ -94,8 +94,8 @@ def adapter_bodies(device_ids: list[str]) -> dict[str, list[dict]]:
 
 
 def jsonl_lines(chunk: list[tuple]) -> str:
-    """One JSON object a line; the JSON columns are spliced in as the database gave them. `json_line` makes the same
-    text in SQL."""
+    """One JSON object a line; the JSON columns are spliced in as the database gave them. `copy_json_lines` has
+    PostgreSQL make the same text."""
     lines = []
     for row in chunk:
         device_id, alias, tags, status, icon, icon_color, created, updated, metadata, dms_owner, slots, adapters = row

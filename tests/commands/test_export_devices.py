@@ -166,7 +166,7 @@ AWKWARD = 'quote " backslash \\ \\\\ \\n tab\t newline\n cr\r nul-ish \x01 \x1f 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY export is PostgreSQL's")
 def test_the_copy_export_writes_the_same_text_as_the_chunked_one():
-    """PostgreSQL makes the JSON Lines itself (json_line); they must be those the Python writer makes, byte for
+    """PostgreSQL makes the JSON Lines itself (copy_json_lines); they must be those the Python writer makes, byte for
     byte, whatever the text: escapes, backslashes (which COPY doubles), control characters, non-ASCII."""
     DeviceFactory(id="plain")
     device = DeviceFactory(
