@@ -9,14 +9,15 @@ with `COPY ... TO STDOUT` (`copy_json_lines`): the same text, with Python only p
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from itertools import islice
 from json.encoder import encode_basestring
 
 from django.contrib.postgres.aggregates import StringAgg
 from django.db import connection, transaction
-from django.db.models import Case, Func, TextField, Value, When
+from django.db.models import Case, Func, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast, NullIf
 
 from adapters.api.serializers import TYPE_FIELDS
@@ -135,7 +136,7 @@ def _csv(records: list[list]) -> str:
 def json_line_start() -> Func:
     """A device's line of the JSON Lines export as PostgreSQL makes it, up to its network adapters' value: the text
     `jsonl_lines` writes, byte for byte. `to_json` escapes a string as `json.dumps(value, ensure_ascii=False)` does."""
-    text, json_text = _json_string, lambda name: Cast(name, TextField())
+    text, json_text = _json_string, _jsonb_text
     values = {
         "id": text("id"), "alias": text("alias"), "tags": json_text("tags"), "status": text("status"),
         "icon": text("icon"), "icon_color": text("icon_color"),
@@ -151,7 +152,7 @@ def json_line_start() -> Func:
     return _concat(*parts)
 
 
-def adapters_json(devices):
+def adapters_json(devices: QuerySet) -> QuerySet:
     """The network adapters of the devices (a queryset) as `(device id, the JSON list json.dumps writes of
     adapter_bodies)`, for the devices that have any."""
     body = [Value('{"type": '), _json_string("type")]
@@ -169,6 +170,10 @@ def _json_string(expression) -> Cast:
     return Cast(Func(expression, function="to_json"), TextField())
 
 
+def _jsonb_text(name: str) -> Cast:
+    return Cast(name, TextField())
+
+
 def _concat(*expressions) -> Func:
     """PostgreSQL's concat(): NULL arguments are left out."""
     return Func(*expressions, function="concat", output_field=TextField())
@@ -179,16 +184,17 @@ def _strict_concat(*expressions) -> Func:
     return Func(*expressions, template="(%(expressions)s)", arg_joiner=" || ", output_field=TextField())
 
 
-COPY_BATCH = 2000  # lines handed to `write` at a time
-
-
-def copy_json_lines(queryset, write, progress) -> int:
+def copy_json_lines(queryset: QuerySet, write: Callable[[str], object], progress: Callable[[int], object]) -> int:
     """Write the queryset's devices as JSON Lines made by PostgreSQL, sent by one `COPY ... TO STDOUT` of the whole
-    ordered query; returns how many were written.
+    ordered query; returns how many were written. Run it in the export's own transaction (`_one_snapshot`).
 
     Each device's adapters are joined from one aggregate of all the exported devices' adapters: a subquery per
-    device would cost an index search each, most of an export's time. COPY's text format doubles each backslash and
-    escapes control characters; JSON text has no raw control characters, so undoing the doubling gives the lines."""
+    device would cost an index search each, most of an export's time. The database reads the devices in the
+    table's order and sorts the lines (on its temporary disk, about the export's size): pages in creation order
+    read the table out of order and take twice as long. COPY's text format doubles each backslash and escapes
+    control characters; JSON text has no raw control characters, so undoing the doubling gives the lines back."""
+    if queryset.query.is_empty():
+        return 0
     devices, device_params = _sql(queryset.order_by().values_list("id", "creation_timestamp", json_line_start()))
     adapters, adapter_params = _sql(adapters_json(queryset))
     query = (
@@ -209,20 +215,38 @@ def copy_json_lines(queryset, write, progress) -> int:
     return count
 
 
+COPY_BATCH = 2000  # lines handed to `write` at a time
+
+
 def _sql(queryset) -> tuple[str, tuple]:
     return queryset.query.get_compiler(connection=connection).as_sql()
 
 
 def devices_export(*, queryset, format: str, write, progress=lambda rows: None) -> int:
-    """Write the queryset's devices through `write(text)`, chunk by chunk; returns how many were written."""
-    if format == "jsonl" and connection.vendor == "postgresql":
-        return copy_json_lines(queryset, write, progress)
-    count = 0
-    if format == "csv":
-        write(csv_header())
-    with transaction.atomic():
+    """Write the queryset's devices through `write(text)` as they are read, all from one snapshot of the database;
+    returns how many were written."""
+    with _one_snapshot():
+        if format == "jsonl" and connection.vendor == "postgresql":
+            return copy_json_lines(queryset, write, progress)
+        count = 0
+        if format == "csv":
+            write(csv_header())
         for chunk in device_chunks(queryset):
             write(csv_lines(chunk) if format == "csv" else jsonl_lines(chunk))
             count += len(chunk)
             progress(len(chunk))
-    return count
+        return count
+
+
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """A read-only transaction whose statements all read one snapshot: REPEATABLE READ on PostgreSQL (SQLite's
+    transactions are serializable already), with no statement timeout: the JSON Lines export is one statement as long
+    as the export. Inside a transaction the caller opened, the caller's rules hold."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute("SET LOCAL statement_timeout = 0")
+        yield

@@ -2,10 +2,11 @@ import csv
 import io
 import json
 import tracemalloc
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from devices import exporting, services
 from devices.models import Device
@@ -112,26 +113,90 @@ def test_export_to_a_file_leaves_no_partial_file(tmp_path):
 
 
 @pytest.mark.parametrize("format", ["jsonl", "csv"])
-def test_export_reads_in_chunks_with_a_fixed_number_of_queries_per_chunk(
-    format, monkeypatch, django_assert_max_num_queries
-):
-    monkeypatch.setattr(exporting, "CHUNK_SIZE", 10)
-    monkeypatch.setattr(exporting, "COPY_BATCH", 10)
-    for n in range(45):
-        DeviceFactory(id=f"d-{n:02d}")
-    NetworkAdapterFactory(device=Device.objects.get(pk="d-07"), type="cellular", imei=IMEI)
-    # PostgreSQL's JSON Lines: one COPY of all of them; otherwise the devices, each chunk's adapters, savepoints.
+def test_export_reads_in_chunks_with_a_fixed_number_of_queries_each(format, monkeypatch, django_assert_max_num_queries):
+    """45 devices, in threes of one creation time (so that chunks end inside a tie, broken by id), with ids that
+    need escaping in JSON and in COPY's text format."""
+    for name, size in (("CHUNK_SIZE", 10), ("COPY_BATCH", 4)):
+        monkeypatch.setattr(exporting, name, size)
+    ids = [f'd-{n:02d} \\ "{n % 3}"' for n in range(45)]
+    for device_id in ids:
+        DeviceFactory(id=device_id)
+    for n in range(0, 45, 3):
+        Device.objects.filter(pk__in=ids[n : n + 3]).update(creation_timestamp=datetime(2026, 1, 1, 0, n, tzinfo=UTC))
+    NetworkAdapterFactory(device=Device.objects.get(pk=ids[7]), type="cellular", imei=IMEI)
+    # PostgreSQL's JSON Lines: one COPY (not counted here), else the devices and each chunk's adapters; savepoints.
     copied = format == "jsonl" and connection.vendor == "postgresql"
 
-    with django_assert_max_num_queries(1 if copied else 1 + 5 + 4):
+    with django_assert_max_num_queries(2 if copied else 1 + 5 + 2):
         text = export(format=format)
 
     if format == "jsonl":
         records = [json.loads(line) for line in text.splitlines()]
     else:
         records = list(csv.DictReader(io.StringIO(text)))
-    assert [record["id"] for record in records] == [f"d-{n:02d}" for n in range(45)]  # chunks keep their order
-    assert [record["id"] for record in records if record["network_adapters"]] == ["d-07"]
+    assert [record["id"] for record in records] == ids  # chunks and ties keep their order
+    assert [record["id"] for record in records if record["network_adapters"]] == [ids[7]]
+
+
+def test_an_export_of_no_devices_writes_nothing():
+    DeviceFactory(id="d-1")
+
+    for format in ("jsonl", "csv"):
+        written = []
+        count = exporting.devices_export(queryset=Device.objects.none(), format=format, write=written.append)
+        assert count == 0 and "".join(written) in ("", exporting.csv_header())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite's transactions are serializable")
+@pytest.mark.parametrize("format", ["jsonl", "csv"])
+def test_an_export_reads_one_snapshot_throughout(format, monkeypatch):
+    """An adapter another client adds while the export writes its first chunk is not in a later one."""
+    monkeypatch.setattr(exporting, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(exporting, "COPY_BATCH", 1)
+    for n in range(4):
+        DeviceFactory(id=f"d-{n}")
+    other = connections.create_connection("default")
+    written = []
+
+    def write(text: str) -> None:
+        if "d-0" in text:  # the first device (a CSV export writes its header before it reads any)
+            with other.cursor() as cursor:  # autocommit: committed at once
+                cursor.execute(
+                    "INSERT INTO adapters_networkadapter (id, device_id, type, imei, description, created_at, "
+                    f"updated_at) VALUES (gen_random_uuid(), 'd-3', 'cellular', '{IMEI}', '', now(), now())"
+                )
+        written.append(text)
+
+    try:
+        count = exporting.devices_export(queryset=Device.objects.all(), format=format, write=write)
+    finally:
+        other.close()
+
+    assert count == 4 and IMEI not in "".join(written)
+    assert Device.objects.get(pk="d-3").adapters.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's settings")
+def test_an_export_runs_without_a_statement_timeout():
+    """The JSON Lines export is one statement as long as the export: a role's timeout would cut it short."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = '10s'")
+    try:
+        with exporting._one_snapshot(), connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            inside = cursor.fetchone()[0]
+            cursor.execute("SHOW transaction_isolation")
+            isolation = cursor.fetchone()[0]
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            after = cursor.fetchone()[0]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
+
+    assert (inside, isolation, after) == ("0", "repeatable read", "10s")
 
 
 def test_export_streams_in_constant_memory(monkeypatch):
