@@ -26,7 +26,8 @@ from adapters.models import NetworkAdapter
 from .bulk import filter_in
 from .rowformats import EXPORT_COLUMNS, tags_cell
 
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 2000  # devices a chunk of the cursor export reads
+COPY_BATCH = 2000  # lines of the COPY export handed to `write` at a time
 
 
 class TimestampText(Func):
@@ -213,9 +214,6 @@ def copy_json_lines(queryset: QuerySet, write: Callable[[str], object], progress
             count += len(batch)
             progress(len(batch))
     return count
-
-
-COPY_BATCH = 2000  # lines handed to `write` at a time
 
 
 def _sql(queryset) -> tuple[str, tuple]:
