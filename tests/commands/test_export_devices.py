@@ -10,6 +10,7 @@ from django.db import connection, connections, transaction
 
 from devices import exporting, services
 from devices.models import Device
+from groups.models import DeviceGroup
 from tests.factories import DeviceFactory, DeviceGroupFactory, NetworkAdapterFactory
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +101,14 @@ def test_export_of_a_group_writes_its_members():
 def test_export_refuses_bad_filters_and_unknown_groups(options, message):
     with pytest.raises(CommandError, match=message):
         export(**options)
+
+
+def test_export_of_a_group_whose_stored_criteria_no_longer_compile_is_refused():
+    group = DeviceGroupFactory(criteria=[{"field": "tags", "operand": "contains", "value": "sensor"}])
+    DeviceGroup.objects.filter(pk=group.pk).update(criteria=[{"field": "colour", "operand": "eq", "value": "red"}])
+
+    with pytest.raises(CommandError, match="has criteria that no longer compile"):
+        export(group=str(group.pk))
 
 
 def test_export_to_a_file_leaves_no_partial_file(tmp_path):

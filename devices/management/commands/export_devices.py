@@ -54,7 +54,10 @@ def _devices(filters: list[str], group_id: str | None):
             group = DeviceGroup.objects.get(pk=group_id)
         except (DeviceGroup.DoesNotExist, DjangoValidationError) as exc:
             raise CommandError(f"no device group {group_id!r}") from exc
-        devices = member_devices(group)
+        try:
+            devices = member_devices(group)
+        except FilterError as exc:  # criteria stored before a change of the filter language
+            raise CommandError(f"device group {group_id!r} has criteria that no longer compile: {exc}") from exc
     try:
         return devices.matching(filters)
     except FilterError as exc:
