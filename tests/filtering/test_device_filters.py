@@ -1,12 +1,15 @@
 """The filter language through GET /devices, against a known data set, on whichever database runs the suite."""
 
+import io
+import json
 from datetime import UTC, datetime
 
 import pytest
+from django.core.management import call_command
 
 from devices.models import Device
 from tests.conftest import API, assert_error
-from tests.factories import DeviceFactory
+from tests.factories import DeviceFactory, DeviceGroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -238,3 +241,28 @@ def test_bookmark_with_same_filter_accepted(api_client):
 
     assert response.status_code == 200
     assert [d["id"] for d in response.json()["list"]] == ["sensor-2"]  # the bookmark's page size still applies
+
+
+@pytest.mark.parametrize(
+    "predicate",
+    ["metadata[jsonpath]:$.mix[*] == 3", 'metadata[jsonpath]:$.* == "prod"', "metadata[jsonpath]:$.mix[*] > 2"],
+)
+def test_jsonpath_predicate_over_mixed_types_matches_everywhere(api_client, predicate):
+    # A predicate is existential: one selected value comparing true is enough, the incomparable ones are false.
+    DeviceFactory(id="mixed", metadata={"mix": [1, "a", 3], "env": "prod"})
+    DeviceFactory(id="other", metadata={"mix": ["x", 1], "env": "dev"})
+    group = DeviceGroupFactory(criteria=[dict(zip(("field", "operand", "value"), _criterion(predicate), strict=True))])
+
+    assert ids(api_client, predicate) == {"mixed"}
+    assert api_client.get(f"{API}/stats", {"filter": predicate}).json()["total"] == 1
+    members = api_client.get(f"{API}/device-groups/{group.pk}/devices").json()["list"]
+    assert [device["id"] for device in members] == ["mixed"]
+    out = io.StringIO()
+    call_command("export_devices", "--filter", predicate, stdout=out, stderr=io.StringIO())
+    assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == ["mixed"]
+
+
+def _criterion(text: str) -> tuple[str, str, str]:
+    field, rest = text.split("[", 1)
+    operand, value = rest.split("]:", 1)
+    return field, operand, value

@@ -17,6 +17,9 @@ DOCUMENTS = [
     {"sensors": {"a": {"type": "temp"}, "b": {"type": "co2"}}, "flags": [True, False], "env": "prod"},
     {"a": [1, 2, 3], "b": {"c": {"d": [10, 20]}}, "temp": "hot", "nested": [[1, 2], [3]]},
     {"a": [], "env": ["prod"], "temp": None, "ok": True, "count": 3},
+    # Paths that select values of mixed types: a predicate is existential, an incomparable pair simply false.
+    {"mix": [1, "a", 3], "env": "prod"},
+    {"mix": [None, {"x": 3}, [3], "3", True, 2.5], "env": {"name": "prod"}, "temp": [20, "hot", 25]},
 ]
 
 PATHS = [
@@ -53,6 +56,19 @@ PATHS = [
     "$.a[*] > 2",
     "$.sensors[*].type == 'temp'",
     '$["location"]',
+    "$.mix[*] == 3",
+    "$.mix[*] != 3",
+    "$.mix[*] > 2",
+    "$.mix[*] == null",
+    "$.mix[*] != null",
+    '$.mix[*] == "a"',
+    "$.mix[*] == true",
+    '$.* == "prod"',
+    "$.* == 3",
+    "$.*[*] > 24",
+    "$.temp[*] >= 25",
+    '$.env.* == "prod"',
+    "$.sensors[*] == 5",
 ]
 
 
@@ -87,6 +103,12 @@ def test_python_evaluation_agrees_with_postgresql(path):
         ("$.temp > 20", {"temp": "25"}, False),  # different types never compare true
         ('$.env == "prod"', {"env": "prod"}, True),
         ("$.n == 10", {"n": 10.0}, True),  # numbers compare as numbers
+        # Existential over mixed types: any selected value that compares true is enough.
+        ("$.mix[*] == 3", {"mix": [1, "a", 3]}, True),
+        ('$.* == "prod"', {"mix": [1, "a", 3], "env": "prod"}, True),
+        ("$.mix[*] > 5", {"mix": [1, "a", 3]}, False),
+        ("$.mix[*] != 1", {"mix": [1, "a"]}, False),  # "a" != 1 is not true: different types are never compared
+        ("$.mix[*] != null", {"mix": [None, "a"]}, True),  # null is comparable with anything, and only equals null
     ],
 )
 def test_jsonpath_semantics(path, document, expected):

@@ -43,17 +43,19 @@ class CompiledJsonPath:
 
     @property
     def sql_operator(self) -> str:
-        return "@?" if self.comparison is None and len(self.alternatives) == 1 else "@@"
+        return "@?" if len(self.alternatives) == 1 else "@@"
 
     @property
     def sql_path(self) -> str:
         paths = ["$" + "".join(_sql_step(step) for step in steps) for steps in self.alternatives]
-        if self.comparison is None:
-            if len(paths) == 1:
-                return f"strict {paths[0]}"
-            return "strict " + " || ".join(f"exists({path})" for path in paths)
-        op, literal = self.comparison
-        return "strict " + " || ".join(f"({path} {op} {_sql_literal(literal)})" for path in paths)
+        if self.comparison is not None:
+            # Not `path op literal`, which strict mode makes unknown as soon as one selected value has another
+            # type than the literal: a filter on the selected values drops those, so the predicate is existential.
+            op, literal = self.comparison
+            paths = [f"{path} ? (@ {op} {_sql_literal(literal)})" for path in paths]
+        if len(paths) == 1:
+            return f"strict {paths[0]}"
+        return "strict " + " || ".join(f"exists({path})" for path in paths)
 
     def matches(self, document) -> bool:
         return self.evaluate(document) is True
@@ -70,7 +72,7 @@ class CompiledJsonPath:
             if self.comparison is None:
                 results.append(bool(items))
             else:
-                results.append(_compare_all(items, *self.comparison))
+                results.append(_compare_any(items, *self.comparison))
         return _or(results)
 
 
@@ -352,11 +354,18 @@ def _test(item, condition) -> bool | None:
 
 
 def _compare_all(items, op, literal) -> bool | None:
-    """Strict mode: any incomparable pair makes the predicate unknown; otherwise any true pair makes it true."""
+    """A comparison inside a filter, in strict mode: any incomparable pair makes it unknown; otherwise any true pair
+    makes it true."""
     results = [_compare(item, op, literal) for item in items]
     if any(result is None for result in results):
         return None
     return any(results)
+
+
+def _compare_any(items, op, literal) -> bool:
+    """The predicate form: existential, an incomparable pair is simply false (`$.mix[*] == 3` matches
+    `{"mix": [1, "a", 3]}`)."""
+    return any(_compare(item, op, literal) is True for item in items)
 
 
 def _kind(value) -> str:
