@@ -14,6 +14,7 @@ from ..validators import (
     MAX_TAGS,
     validate_device_id,
     validate_icon_color,
+    validate_json_document,
     validate_metadata,
     validate_unique_tags,
 )
@@ -154,7 +155,12 @@ class IdentitySlotUpdateSerializer(StrictSerializer):
     )
     active_version = StrictIntegerField(min_value=0)
     type = StrictCharField(help_text="X509, TOKEN, SSH_KEY or OTHER, in any case.")
-    versions = serializers.DictField(child=serializers.JSONField(allow_null=True), required=False, allow_null=True)
+    versions = serializers.DictField(
+        child=serializers.JSONField(allow_null=True),
+        required=False,
+        allow_null=True,
+        validators=[validate_json_document],
+    )
     expiration_date = serializers.DateTimeField(required=False, allow_null=True)
 
     def validate_status(self, value):
@@ -209,6 +215,11 @@ class PatchOperationField(serializers.Field):
             _check_pointer(data.get(member), member)
         if op in ("add", "replace", "test") and "value" not in data:
             raise serializers.ValidationError(f"{op} needs a value")
+        # A pointer names a key of the stored JSON, which holds no NUL either (validate_metadata checks the result).
+        if "value" in data:
+            validate_json_document(data["value"])
+        for member in members:
+            validate_json_document(data[member])
         return data
 
     def to_representation(self, value):

@@ -20,7 +20,7 @@ from ..api.serializers import DeviceCreateSerializer
 from ..bulk import JsonText, json_encoder
 from ..choices import DEFAULT_SLOT, SLOT_TYPES, DeviceStatus, SlotStatus
 from ..rowformats import InputRow
-from ..validators import ICON_COLOR, MAX_METADATA_DEPTH, MAX_TAGS, RESERVED_IDS, json_size
+from ..validators import ICON_COLOR, MAX_JSON_DEPTH, MAX_TAGS, RESERVED_IDS, json_size, json_document_problem
 
 STATE_FIELDS = ("status", "slots", "creation_timestamp", "updated_timestamp")
 ADAPTER_SHORTHANDS = {"imei": AdapterType.CELLULAR, "dev_eui": AdapterType.LORA, "dvn_uuid": AdapterType.GENERIC}
@@ -185,6 +185,8 @@ def device_fields_fast(body: dict, metadata_json: str | None = None) -> dict | N
     if metadata is not None:
         if type(metadata) is not dict or metadata_json is None or not _metadata_fits(metadata, metadata_json):
             return None
+        if "\\u0000" in metadata_json:  # perhaps a NUL (or the text `\u0000`): validate_metadata decides
+            return None
         fields["metadata"] = metadata
     return fields
 
@@ -198,7 +200,7 @@ def _metadata_fits(metadata: dict, text: str) -> bool:
     size = len(text) if text.isascii() else len(text.encode())
     if size + text.count("e") > limit:
         size = json_size(metadata)
-    return size <= limit and text.count("{") + text.count("[") <= MAX_METADATA_DEPTH
+    return size <= limit and text.count("{") + text.count("[") <= MAX_JSON_DEPTH
 
 
 def _state(record: dict) -> tuple[dict, list[dict]]:
@@ -214,6 +216,8 @@ def _state(record: dict) -> tuple[dict, list[dict]]:
     if slots is not None:
         if type(slots) is not dict:
             errors.append({"name": "slots", "message": "must be an object of identity slots by name"})
+        elif problem := json_document_problem(slots):
+            errors.append({"name": "slots", "message": problem})
         else:
             expiries = {}
             for name, slot in slots.items():
@@ -262,6 +266,7 @@ def _slot_problems(slot) -> tuple[list[str], datetime | None]:
         key.isascii() and key.isdigit() and (key == "0" or not key.startswith("0")) for key in versions
     ):
         problems.append("versions must be an object keyed by version numbers")
+
     expires = slot.get("expiration_date")
     if expires is not None and (expires := _datetime(expires)) is None:
         problems.append("expiration_date must be an RFC 3339 date-time with a time zone, or null")

@@ -398,3 +398,39 @@ def test_the_metadata_limit_measures_floats_as_the_api_does(run_import, number):
 
     assert run.failed_lines == [2] and "metadata" in run.reason(2)
     assert Device.objects.get().metadata == fits
+
+
+def test_import_refuses_rows_with_nul_and_keeps_the_others(run_import):
+    slot = {"status": "ACTIVE", "active_version": 1, "type": "X509", "versions": {"1": "pem\u0000"}}
+    rows = [
+        {"id": "ok-1", "metadata": {"k": "v"}},
+        {"id": "bad-1", "metadata": {"k": "a\u0000"}},
+        {"id": "bad-2", "status": "ACTIVE", "slots": {"default": slot}},
+        {"id": "bad-3", "slots": {"de\u0000fault": {**slot, "versions": {}}}},
+    ]
+
+    run = run_import("".join(json.dumps(row) + "\n" for row in rows))
+
+    assert run.failed_lines == [2, 3, 4]
+    assert all("U+0000" in run.reason(line) for line in (2, 3, 4))
+    assert list(Device.objects.values_list("pk", flat=True)) == ["ok-1"]
+
+
+def test_import_csv_refuses_nul_in_metadata_cell(run_import):
+    run = run_import('id,metadata\nok-1,"{""k"": 1}"\nbad-1,"{""k"": ""\\u0000""}"\n', suffix=".csv")
+
+    assert run.failed_lines == [3]
+    assert list(Device.objects.values_list("pk", flat=True)) == ["ok-1"]
+
+
+def test_import_refuses_slot_versions_nested_too_deep(run_import):
+    deep = "leaf"
+    for _ in range(150):
+        deep = [deep]
+    slot = {"status": "ACTIVE", "active_version": 1, "type": "X509", "versions": {"1": deep}}
+
+    run = run_import(jsonl({"id": "deep", "status": "ACTIVE", "slots": {"default": slot}}, {"id": "ok"}))
+
+    assert run.failed_lines == [1]
+    assert "100 levels" in run.reason(1)
+    assert list(Device.objects.values_list("pk", flat=True)) == ["ok"]

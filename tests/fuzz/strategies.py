@@ -106,3 +106,67 @@ def filter_expression(draw, fields: dict) -> str:
 
 def filter_lists(fields: dict) -> st.SearchStrategy[list[str]]:
     return st.lists(filter_expression(fields), min_size=1, max_size=3)
+
+
+# --- Hostile JSON inside bodies ---------------------------------------------------------------------------------------
+# What a generated body rarely holds by chance, each once a 500 or a near one: U+0000 (PostgreSQL cannot store it),
+# lone surrogates (no UTF-8 writer accepts them), integers of 20 digits and more (beyond 64 bits), and nesting
+# deeper than the limits (or than the interpreter's recursion limit).
+
+HOSTILE_STRINGS = ["\x00", "a\x00b", "\ud800", "x\udfff", "\u2028", "🙂", "\\u0000"]
+HOSTILE_NUMBERS = [10**19, 10**20, -(10**20), 2**63, 2**64, -(2**63) - 1, 10**30, 1e308, -0.0]
+
+
+def nested(leaf, depth: int, in_objects: bool):
+    """`leaf` inside `depth` arrays (or objects keyed "k")."""
+    for _ in range(depth):
+        leaf = {"k": leaf} if in_objects else [leaf]
+    return leaf
+
+
+HOSTILE_LEAVES = st.one_of(
+    st.sampled_from(HOSTILE_STRINGS),
+    st.sampled_from(HOSTILE_NUMBERS),
+    st.integers(min_value=10**19, max_value=10**24) | st.integers(min_value=-(10**24), max_value=-(10**19)),
+    st.text(max_size=4).map(lambda text: f"{text}\x00{text}"),
+)
+# One hostile thing, somewhere in an otherwise ordinary document: a leaf, a key, or nesting past the limits (100
+# levels) and past the interpreter's recursion limit.
+HOSTILE_JSON = st.one_of(
+    st.builds(nested, HOSTILE_LEAVES, st.integers(0, 4), st.booleans()),
+    st.builds(lambda key: nested({key: 1}, 1, True), st.sampled_from(HOSTILE_STRINGS)),
+    st.builds(nested, st.just("deep"), st.integers(95, 1100), st.booleans()),
+)
+HOSTILE_OBJECTS = st.builds(lambda key, value: {"location": "x", key: value}, st.sampled_from(["k", *HOSTILE_STRINGS]),
+                            HOSTILE_JSON)  # fmt: skip
+HOSTILE_VERSIONS = st.builds(
+    lambda key, value: {"1": "pem", key: value},
+    st.sampled_from(["2", str(10**20), "\x00", "1\x00"]),
+    HOSTILE_JSON,
+)
+HOSTILE_TEXT = st.sampled_from(HOSTILE_STRINGS)
+HOSTILE_OPERATIONS = st.one_of(
+    st.builds(
+        lambda op, value: {"op": op, "path": "/k", "value": value}, st.sampled_from(["add", "replace"]), HOSTILE_JSON
+    ),
+    st.builds(lambda key: {"op": "add", "path": f"/{key}", "value": 1}, HOSTILE_TEXT),
+    st.builds(lambda key: {"op": "copy", "from": "/location", "path": f"/{key}"}, HOSTILE_TEXT),
+)
+HOSTILE_MEMBERS = {
+    "metadata": HOSTILE_OBJECTS,
+    "versions": HOSTILE_VERSIONS,
+    "patches": st.lists(HOSTILE_OPERATIONS, min_size=1, max_size=3),
+}
+
+
+def hostile_body(body, members: list[str]):
+    """The generated body, or the same with hostile JSON in one of `members` (metadata, slot versions, patches):
+    added when the generator left it out, which it mostly does with optional members. A bare list is a bare
+    RFC 6902 array."""
+    choices = [st.just(body)]
+    if isinstance(body, list) and "patches" in members:
+        choices.append(HOSTILE_MEMBERS["patches"])
+    elif isinstance(body, dict):
+        for name in members:
+            choices.append(HOSTILE_MEMBERS[name].map(lambda value, name=name: {**body, name: value}))
+    return st.one_of(choices)

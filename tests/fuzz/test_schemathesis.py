@@ -32,7 +32,7 @@ from tests.conftest import API
 from tests.factories import DeviceFactory, DeviceGroupFactory, NetworkAdapterFactory
 from tests.openapi import CHECKS
 
-from .strategies import filter_lists
+from .strategies import filter_lists, hostile_body
 
 # Generated requests per operation, on top of the examples and the coverage phase's deterministic cases.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100"))
@@ -80,6 +80,14 @@ SEEDED_VALUES = {
     "dms_id": ["dms-production", "dms-fuzz"],
 }
 
+
+# The members of a body that hold arbitrary JSON, by operation (method, path suffix).
+JSON_MEMBERS = {
+    ("POST", "/devices"): ["metadata"],
+    ("PUT", "/metadata"): ["metadata", "patches"],
+    ("PATCH", "/metadata"): ["patches"],
+    ("PUT", "/idslot"): ["versions"],
+}
 
 # Lists whose first page (of one item) has a next page; `fuzz_environment` puts their bookmarks in BOOKMARKS.
 BOOKMARKED_LISTS = [
@@ -171,6 +179,19 @@ def flatmap_query(context, query):
         choices.append(index.map(lambda i: {**query, "bookmark": BOOKMARKS[i]}))
         choices.append(index.map(lambda i: {"bookmark": BOOKMARKS[i]}))
     return st.one_of(choices)
+
+
+@schema.hook
+def flatmap_body(context, body):
+    """JSON bodies often carry hostile JSON (U+0000, lone surrogates, 20-digit integers, deep nesting) in metadata,
+    slot versions and patch operations."""
+    operation = context.operation
+    members = next(
+        (names for (method, suffix), names in JSON_MEMBERS.items() if operation.method.upper() == method
+         and operation.path.endswith(suffix)),
+        [],
+    )  # fmt: skip
+    return hostile_body(body, members) if members else st.just(body)
 
 
 @schema.hook
