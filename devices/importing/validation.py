@@ -20,7 +20,7 @@ from ..api.serializers import DeviceCreateSerializer
 from ..bulk import JsonText, json_encoder
 from ..choices import DEFAULT_SLOT, SLOT_TYPES, DeviceStatus, SlotStatus
 from ..rowformats import InputRow
-from ..validators import ICON_COLOR, MAX_JSON_DEPTH, MAX_TAGS, RESERVED_IDS, json_size, json_document_problem
+from ..validators import ICON_COLOR, MAX_JSON_DEPTH, MAX_TAGS, RESERVED_IDS, json_document_problem, json_size
 
 STATE_FIELDS = ("status", "slots", "creation_timestamp", "updated_timestamp")
 ADAPTER_SHORTHANDS = {"imei": AdapterType.CELLULAR, "dev_eui": AdapterType.LORA, "dvn_uuid": AdapterType.GENERIC}
