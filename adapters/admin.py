@@ -1,10 +1,11 @@
 from django import forms
 from django.contrib import admin
-from django.utils import timezone
+from django.forms.models import BaseInlineFormSet
 
 from devmanager.api.exceptions import flatten_errors
 
-from .api.serializers import NetworkAdapterWriteSerializer
+from . import services
+from .api.serializers import TYPE_FIELDS, NetworkAdapterWriteSerializer
 from .models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
 
 WRITABLE = ["type", "imei", "iccid", "imsi", "msisdn", "dev_eui", "join_eui", "activation", "dvn_uuid", "description"]
@@ -33,17 +34,42 @@ class NetworkAdapterForm(forms.ModelForm):
             elif str(serializer.validated_data.get(identifier)) != str(getattr(self.instance, identifier)):
                 self.add_error(identifier, "an adapter's identifier cannot change")
         cleaned.update(serializer.validated_data)
+        self.validated_body = serializer.validated_data
         return cleaned
 
-    def save(self, commit=True):
-        if not self.instance._state.adding:  # the formset saves an existing adapter only when a field changed
-            self.instance.updated_at = timezone.now()
-        return super().save(commit)
+
+class NetworkAdapterFormSet(BaseInlineFormSet):
+    """Saves through the adapter services, as the API does (the device's ETag changes with its adapters). The device
+    admin holds the device's row lock while the formset is validated and saved, so the count below is the count."""
+
+    def clean(self):
+        super().clean()
+        if self.instance.pk is None or any(self.errors):
+            return
+        deleted = sum(1 for form in self.deleted_forms if form.instance.pk)
+        added = sum(1 for form in self.extra_forms if form.has_changed() and form not in self.deleted_forms)
+        stored = NetworkAdapter.objects.filter(device=self.instance).count()
+        if stored - deleted + added > MAX_ADAPTERS_PER_DEVICE:
+            raise forms.ValidationError(f"A device has at most {MAX_ADAPTERS_PER_DEVICE} network adapters.")
+
+    def save_new(self, form, commit=True):
+        return services.adapter_create(device_id=self.instance.pk, **form.validated_body)
+
+    def save_existing(self, form, obj, commit=True):
+        # Every field of its type: a field emptied in the form is cleared, where the API's PUT would keep it.
+        fields = {name: form.cleaned_data.get(name) for name in TYPE_FIELDS[obj.type]}
+        if fields.get("description") is None and "description" in fields:
+            fields["description"] = ""
+        return services.adapter_update(adapter=obj, **fields)
+
+    def delete_existing(self, obj, commit=True):
+        services.adapter_delete(adapter=obj)
 
 
 class NetworkAdapterInline(admin.TabularInline):
     model = NetworkAdapter
     form = NetworkAdapterForm
+    formset = NetworkAdapterFormSet
     fields = WRITABLE
     extra = 0
     max_num = MAX_ADAPTERS_PER_DEVICE

@@ -1,10 +1,11 @@
-"""Writes to network adapters; the device's row lock serialises them per device."""
+"""Writes to network adapters; the device's row lock serialises them per device, and each change gives the device a new
+ETag and `updated_timestamp` (its adapters are part of it)."""
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 
-from devices.services import device_lock
+from devices.services import device_lock, device_touch
 from devmanager.api.exceptions import Conflict
 
 from .models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
@@ -32,6 +33,7 @@ def adapter_create(*, device_id: str, type: str, **fields) -> NetworkAdapter:
     now = timezone.now()  # one reading: a new adapter's updated_at equals its created_at, as for devices and groups
     adapter = NetworkAdapter(device=device, type=type, created_at=now, updated_at=now, **fields)
     _save(adapter)
+    device_touch(device=device)
     return adapter
 
 
@@ -40,7 +42,7 @@ def adapter_update(
     *, adapter: NetworkAdapter, type: str | None = None, if_match: str | None = None, **fields
 ) -> NetworkAdapter:
     """Update the non-identifying fields; the type and the identifier never change (the same value is a no-op)."""
-    device_lock(device_id=adapter.device_id, if_match=if_match)
+    device = device_lock(device_id=adapter.device_id, if_match=if_match)
     try:
         adapter = NetworkAdapter.objects.get(pk=adapter.pk)
     except NetworkAdapter.DoesNotExist as exc:  # deleted since the caller looked it up
@@ -56,10 +58,13 @@ def adapter_update(
             setattr(adapter, name, value)
         adapter.updated_at = timezone.now()
         _save(adapter)
+        device_touch(device=device)
     return adapter
 
 
 @transaction.atomic
 def adapter_delete(*, adapter: NetworkAdapter, if_match: str | None = None) -> None:
-    device_lock(device_id=adapter.device_id, if_match=if_match)
-    adapter.delete()
+    device = device_lock(device_id=adapter.device_id, if_match=if_match)
+    deleted, _ = NetworkAdapter.objects.filter(pk=adapter.pk).delete()
+    if deleted:
+        device_touch(device=device)

@@ -7,9 +7,11 @@ from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q
+from django.http import HttpResponseRedirect
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 
 from adapters.admin import NetworkAdapterInline
 from adapters.identifiers import NORMALISERS, parse_device_identifier
@@ -249,6 +251,24 @@ class DeviceAdmin(admin.ModelAdmin):
         "creation_timestamp",
         "updated_timestamp",
     ]
+
+    def get_object(self, request, object_id, from_field=None):
+        device = super().get_object(request, object_id, from_field)
+        if device is not None and request.method == "POST":
+            # A save runs in one transaction (the admin's): the device's row lock, taken here before the forms are
+            # validated, serialises it with the API's writes to the device, its metadata and its adapters.
+            services.device_lock(device_id=device.pk)
+        return device
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A write the services refuse once the forms were valid (an identifier another device took meanwhile) rolls
+        # back the whole save and is reported on the page, not a 500.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except APIException as exc:
+            message = "; ".join(error["message"] for error in flatten_errors(exc.detail))
+            self.message_user(request, f"Nothing was saved: {message}", level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def get_search_results(self, request, queryset, search_term):
         """Also find a device by any of its adapters' identifiers, bare or in the path forms (imei:…, urn:dev:…)."""

@@ -58,6 +58,14 @@ def _touch(device: Device, now: datetime | None = None) -> None:
     device.updated_timestamp = now or timezone.now()
 
 
+def device_touch(*, device: Device) -> Device:
+    """Record a change of the device's representation kept outside its row (one of its adapters): a new ETag and
+    `updated_timestamp`, so that `If-Match` catches a stale write. The caller holds the device's row lock."""
+    _touch(device)
+    device.save(update_fields=["version", "updated_timestamp"])
+    return device
+
+
 @transaction.atomic
 def device_create(
     *,

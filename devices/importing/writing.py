@@ -597,13 +597,14 @@ def _update(rows: list[DeviceRow], existing: dict, owners: dict, now: datetime, 
             outcomes.append((row, Failure(row.line, row.raw, [{"name": "network_adapters", "message": message}])))
             continue
         changed = [name for name, value in row.device.items() if not same_json(getattr(device, name), value)]
+        if changed or adding:  # new adapters change the device's representation too: a new ETag
+            device.version += 1
+            device.updated_timestamp = now
+            changed_devices.append(device)
         if changed:
             for name in changed:
                 setattr(device, name, row.device[name])
             device.tag_terms = tag_terms(device.tags)
-            device.version += 1
-            device.updated_timestamp = now
-            changed_devices.append(device)
             timestamp = max(now, latest[row.id] + ONE_MICROSECOND) if row.id in latest else now
             description = f"Updated by import: {', '.join(changed)}"
             events.append(

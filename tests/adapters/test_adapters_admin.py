@@ -4,6 +4,7 @@ keeps an adapter's type and identifier, and the device list finds a device by an
 import pytest
 from django.urls import reverse
 
+from adapters.admin import NetworkAdapterFormSet
 from adapters.models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
 from tests.admin_pages import change_form_data, device_change_url
 from tests.conftest import API
@@ -337,3 +338,52 @@ def test_changelist_search_lists_device_with_several_matching_adapters_once(admi
     response = admin_client.get(DEVICE_CHANGELIST, {"q": IMEI})
 
     assert listed_ids(response) == [IMEI, "dev-1"]
+
+
+# --- The device's ETag and row lock ---------------------------------------------------------------------------
+
+
+def test_inline_changes_give_the_device_a_new_etag(admin_client, adapters, api_client):
+    before = api_client.get(f"{API}/devices/dev-1")["ETag"]
+    data = {**change_form_data(admin_client, "dev-1"), "adapters-0-msisdn": "+31612345678"}
+
+    assert admin_client.post(device_change_url("dev-1"), data).status_code == 302
+
+    after = api_client.get(f"{API}/devices/dev-1")["ETag"]
+    assert after != before
+    unchanged = admin_client.post(device_change_url("dev-1"), change_form_data(admin_client, "dev-1"))
+    assert unchanged.status_code == 302
+    assert api_client.get(f"{API}/devices/dev-1")["ETag"] == after
+
+
+def test_add_counts_the_adapters_stored_when_saving_not_when_the_page_loaded(admin_client, device, api_client):
+    for _ in range(MAX_ADAPTERS_PER_DEVICE - 1):
+        NetworkAdapterFactory(device=device, type="generic")
+    data = with_new_adapter(change_form_data(admin_client, "dev-1"), type="cellular", imei=IMEI)
+    # Meanwhile an API client takes the last place.
+    assert api_client.post(f"{API}/devices/dev-1/network-adapters", {"type": "lora"} | {"dev_eui": DEV_EUI},
+                           format="json").status_code == 201  # fmt: skip
+
+    response = admin_client.post(device_change_url("dev-1"), data)
+
+    assert "at most 16" in str(adapter_errors(response)[-1]["__all__"])
+    assert NetworkAdapter.objects.filter(device=device).count() == MAX_ADAPTERS_PER_DEVICE
+
+
+def test_identifier_taken_by_another_device_after_validation_is_reported_not_a_500(admin_client, device, monkeypatch):
+    # The form was valid; between validation and saving, another device took the IMEI (the unique index decides).
+    other = DeviceFactory(id="dev-2")
+    data = with_new_adapter(change_form_data(admin_client, "dev-1"), type="cellular", imei=IMEI)
+    original_clean = NetworkAdapterFormSet.clean
+
+    def clean_then_lose_the_race(formset):
+        original_clean(formset)
+        NetworkAdapterFactory(device=other, imei=IMEI)
+
+    monkeypatch.setattr(NetworkAdapterFormSet, "clean", clean_then_lose_the_race)
+
+    response = admin_client.post(device_change_url("dev-1"), data, follow=True)
+
+    assert response.status_code == 200
+    assert any("Nothing was saved" in str(message) for message in response.context["messages"])
+    assert list(NetworkAdapter.objects.values_list("device_id", flat=True)) == []  # rolled back, the other's too

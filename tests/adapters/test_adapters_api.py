@@ -690,13 +690,14 @@ def test_delete_unknown_or_malformed_adapter_id_not_found(api_client, cellular, 
     assert NetworkAdapter.objects.count() == 1
 
 
-def test_delete_leaves_device_untouched(api_client, cellular):
-    before = Device.objects.get(pk="dev-1")
+def test_delete_gives_the_device_a_new_etag_and_updated_timestamp(api_client, cellular):
+    before = api_client.get(f"{API}/devices/dev-1")
 
     assert api_client.delete(adapters_url("dev-1", cellular.pk)).status_code == 204
 
-    after = Device.objects.get(pk="dev-1")
-    assert (after.version, after.updated_timestamp) == (before.version, before.updated_timestamp)
+    after = api_client.get(f"{API}/devices/dev-1")
+    assert after["ETag"] != before["ETag"]
+    assert after.json()["updated_timestamp"] > before.json()["updated_timestamp"]
 
 
 # --- If-Match: adapters are sub-resources of the device (contract, section 1) ---------------------------------
@@ -732,6 +733,51 @@ def test_delete_with_stale_if_match_precondition_failed(api_client, cellular):
 
     assert_error(api_client.delete(adapters_url("dev-1", cellular.pk), HTTP_IF_MATCH=stale), 412, "precondition_failed")
     assert NetworkAdapter.objects.filter(pk=cellular.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("post", CELLULAR), ("put", {"msisdn": "31698765432"}), ("delete", None)],
+)
+def test_adapter_write_changes_the_device_etag_and_updated_timestamp(api_client, lora, method, body):
+    # An adapter is part of the device's representation: a write to it is a write to the device.
+    before = api_client.get(f"{API}/devices/dev-1")
+    target = lora if method != "post" else None
+    body = {"activation": "ABP"} if method == "put" else body
+
+    response = getattr(api_client, method)(adapters_url("dev-1", target and target.pk), body, format="json")
+
+    assert response.status_code in (200, 201, 204), response.content
+    after = api_client.get(f"{API}/devices/dev-1")
+    assert after["ETag"] != before["ETag"]
+    assert after.json()["updated_timestamp"] > before.json()["updated_timestamp"]
+
+
+def test_adapter_put_that_changes_nothing_keeps_the_device_etag(api_client, lora):
+    before = api_client.get(f"{API}/devices/dev-1")["ETag"]
+
+    response = api_client.put(adapters_url("dev-1", lora.pk), {"activation": "otaa"}, format="json")
+
+    assert response.status_code == 200
+    assert api_client.get(f"{API}/devices/dev-1")["ETag"] == before
+
+
+@pytest.mark.parametrize("second", ["put", "delete"])
+def test_second_writer_holding_the_same_etag_gets_412(api_client, cellular, second):
+    # Two clients read the device; the first's adapter write makes the second's ETag stale.
+    etag = api_client.get(f"{API}/devices/dev-1")["ETag"]
+    first = api_client.put(
+        adapters_url("dev-1", cellular.pk), {"msisdn": "31698765432"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert first.status_code == 200
+    before = stored(cellular.pk)
+
+    response = getattr(api_client, second)(
+        adapters_url("dev-1", cellular.pk), {"msisdn": "31600000000"}, format="json", HTTP_IF_MATCH=etag
+    )
+
+    assert_error(response, 412, "precondition_failed")
+    assert stored(cellular.pk) == before
 
 
 def test_delete_with_current_if_match_deletes(api_client, cellular):

@@ -197,6 +197,7 @@ def test_skip_mode_leaves_existing_devices_alone(run_import):
 def test_upsert_mode_gives_existing_devices_the_rows_fields(run_import):
     device = DeviceFactory(id="d-1", alias="before", tags=["x"], metadata={"a": 1}, icon="bolt")
     NetworkAdapterFactory(device=device, type="cellular", imei=IMEI)
+    version = Device.objects.get(pk="d-1").version
     content = jsonl({"id": "d-1", "alias": "after", "tags": ["y", "Z"], "metadata": {"a": 2},
                      "imei": IMEI, "dev_eui": DEV_EUI, "status": "ACTIVE", "slots": {"default": SLOT}},
                     {"id": "d-2"})  # fmt: skip
@@ -208,11 +209,24 @@ def test_upsert_mode_gives_existing_devices_the_rows_fields(run_import):
     device.refresh_from_db()
     assert (device.alias, device.tags, device.metadata, device.icon) == ("after", ["y", "Z"], {"a": 2}, "bolt")
     assert device.tag_terms == ["=y", "=Z", "~y", "~z"]
-    assert (device.version, device.status) == (2, "NO_IDENTITY")  # the lifecycle is not imported onto a device
+    assert (device.version, device.status) == (version + 1, "NO_IDENTITY")  # the lifecycle is not imported onto it
     assert device.updated_timestamp > device.creation_timestamp
     event = device.events.order_by("-timestamp").first()
     assert (event.type, event.description) == ("METADATA-UPDATED", "Updated by import: alias, tags, metadata")
     assert sorted(device.adapters.values_list("type", flat=True)) == ["cellular", "lora"]
+
+
+def test_upsert_adding_only_an_adapter_gives_the_device_a_new_etag(run_import):
+    device = DeviceFactory(id="d-1", alias="same")
+    before = Device.objects.get(pk="d-1")
+
+    run = run_import(jsonl({"id": "d-1", "alias": "same", "imei": IMEI}), mode="upsert")
+
+    assert "updated 1" in run.out
+    after = Device.objects.get(pk="d-1")
+    assert (after.version, after.etag != before.etag) == (before.version + 1, True)
+    assert after.updated_timestamp > before.updated_timestamp
+    assert list(device.adapters.values_list("imei", flat=True)) == [IMEI]
 
 
 def test_upsert_refuses_an_identifier_of_another_device(run_import):
