@@ -93,6 +93,7 @@ class DeviceGroupViewSet(viewsets.GenericViewSet):
     default_sort = "created_at"
     lookup_value_regex = "[^/]+"
     etag_resource = True
+    also_requires = ()  # the stats action counts devices: devices:read too
 
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -134,7 +135,7 @@ class DeviceGroupViewSet(viewsets.GenericViewSet):
         parameters=[GROUP_ID],
         responses={200: DeviceGroupStatsSerializer},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], also_requires=("devices:read",))
     def stats(self, request, pk=None):
         return Response(member_devices(get_group(pk)).stats())
 
@@ -152,6 +153,7 @@ class DeviceGroupDeviceListView(ListAPIView):
     filter_fields = DEVICE_FILTER_FIELDS
     pagination_class = BookmarkPagination
     scope_resource = "groups"
+    also_requires = ("devices:read",)  # it lists devices, which no groups scope may reveal
     sort_fields = DEVICE_SORT_FIELDS
     default_sort = "creation_timestamp"
 

@@ -743,12 +743,36 @@ def one_group():
     return DeviceGroupFactory(criteria=[crit("tags", "contains", "a")])
 
 
-@pytest.mark.parametrize("suffix", ["", "/devices", "/stats"])
-def test_groups_read_scope_reads(client_with_scopes, one_group, suffix):
+def test_groups_read_scope_reads(client_with_scopes, one_group):
     client = client_with_scopes("groups:read")
 
     assert client.get(GROUPS).status_code == 200
-    assert client.get(f"{GROUPS}/{one_group.pk}{suffix}").status_code == 200
+    assert client.get(f"{GROUPS}/{one_group.pk}").status_code == 200
+
+
+@pytest.mark.parametrize("suffix", ["/devices", "/stats"])
+@pytest.mark.parametrize("scopes", [("groups:read",), ("groups:write",), ("groups:read", "groups:write")])
+def test_group_members_and_stats_need_devices_read_too(client_with_scopes, one_group, suffix, scopes):
+    # No scope but devices:read reveals a device, nor counts them.
+    response = client_with_scopes(*scopes).get(f"{GROUPS}/{one_group.pk}{suffix}")
+
+    body = assert_error(response, 403, "access_denied")
+    assert "devices:read" in body["message"]
+
+
+@pytest.mark.parametrize("suffix", ["/devices", "/stats"])
+def test_group_members_and_stats_with_groups_and_devices_read(client_with_scopes, one_group, suffix):
+    response = client_with_scopes("groups:read", "devices:read").get(f"{GROUPS}/{one_group.pk}{suffix}")
+
+    assert response.status_code == 200
+    assert response.json().get("total", len(response.json().get("list", []))) == 1
+
+
+def test_groups_write_key_cannot_list_the_fleet_through_a_group_without_criteria(client_with_scopes, one_group):
+    client = client_with_scopes("groups:write")
+    group = client.post(GROUPS, {"name": "everything"}, format="json").json()
+
+    assert_error(client.get(f"{GROUPS}/{group['id']}/devices"), 403, "access_denied")
 
 
 def test_groups_read_scope_cannot_write(client_with_scopes, one_group):
