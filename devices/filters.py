@@ -6,6 +6,8 @@ from devmanager.api.filtering import ArrayField, DateField, EnumField, JsonField
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType
 
+IDENTITY = JsonField("slots", prefix=(DEFAULT_SLOT,))
+
 DEVICE_FILTER_FIELDS = {
     "id": StringField("id"),
     "alias": StringField("alias"),
@@ -16,8 +18,8 @@ DEVICE_FILTER_FIELDS = {
     "updated_timestamp": DateField("updated_timestamp"),
     "metadata": JsonField("metadata"),
     # The identity slot is one entry of `slots`: rooting the path there keeps the slots' GIN index usable.
-    "identity": JsonField("slots", prefix=(DEFAULT_SLOT,)),
-    "identity_slot": JsonField("slots", prefix=(DEFAULT_SLOT,)),
+    "identity": IDENTITY,
+    "identity_slot": IDENTITY,  # an alias: the same field, so that both spellings normalise alike
     # The identifiers of any of the device's network adapters.
     "imei": RelatedValueField(NetworkAdapter, "device", "imei", normalise_imei),
     "dev_eui": RelatedValueField(NetworkAdapter, "device", "dev_eui", normalise_eui),

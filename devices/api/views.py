@@ -9,7 +9,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from devmanager.api.filters import FilterLanguageBackend
+from devmanager.api.filters import FilterLanguageBackend, counted_devices
 from devmanager.api.pagination import BookmarkPagination
 from devmanager.api.parsers import JSONParser, JSONPatchParser
 from devmanager.api.views import not_modified, parse_bool_param, request_source
@@ -214,35 +214,30 @@ class DeviceEventListView(ListAPIView):
     default_sort_mode = "desc"
 
     def get_queryset(self):
-        return DeviceEvent.objects.filter(device=device_from_path(self.kwargs["device_id"]))
+        device = device_from_path(self.kwargs["device_id"])
+        self.bookmark_scope = f"device-events:{device.pk}"  # any spelling of the device's path (id, imei:...)
+        return DeviceEvent.objects.filter(device=device)
+
+
+STATS_FILTER = OpenApiParameter(
+    "filter",
+    OpenApiTypes.STR,
+    many=True,
+    description="Repeatable `<field>[<operator>]<value>` expressions, as for `GET /devices`: only the devices matching "
+    "all of them are counted.",
+)
 
 
 class StatsView(APIView):
     """`GET /stats`: the number of devices, in total and per status, honouring `filter`."""
 
     scope_resource = "devices"
-    filter_backends = [FilterLanguageBackend]
-    filter_fields = DEVICE_FILTER_FIELDS
-    sort_fields = DEVICE_SORT_FIELDS
-    default_sort = "creation_timestamp"
 
     @extend_schema(
         summary="Device statistics",
         tags=["devices"],
-        # Not a list, so drf-spectacular leaves out the filter backend's parameter: declare it.
-        parameters=[
-            OpenApiParameter(
-                "filter",
-                OpenApiTypes.STR,
-                many=True,
-                description="Repeatable `<field>[<operator>]<value>` expressions, as for `GET /devices`: only the "
-                "devices matching all of them are counted.",
-            )
-        ],
+        parameters=[STATS_FILTER],  # not a list: drf-spectacular would leave the parameter out
         responses={200: StatusDistributionSerializer},
     )
     def get(self, request):
-        queryset = Device.objects.all()
-        for backend in self.filter_backends:
-            queryset = backend().filter_queryset(request, queryset, self)
-        return Response(queryset.stats())
+        return Response(counted_devices(request, Device.objects.all(), DEVICE_FILTER_FIELDS).stats())

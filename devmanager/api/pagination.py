@@ -17,8 +17,12 @@ from rest_framework import exceptions
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from .filtering import normalise_filters
+from .filtering.fields import FilterErrors
+
 BOOKMARK_SALT = "devmanager.bookmark.v1"
 INCLUDE_VALUES = ("total_count",)
+LIST_PARAMETERS = ("filter", "sort_by", "sort_mode", "page_size", "bookmark", "include")
 
 
 @dataclass(frozen=True)
@@ -112,9 +116,17 @@ def decode_bookmark(bookmark: str) -> dict:
 
 
 def parse_list_query(
-    request, *, sort_fields: dict[str, str], default_sort: str, default_sort_mode: str = "asc"
+    request,
+    *,
+    sort_fields: dict[str, str],
+    default_sort: str,
+    default_sort_mode: str = "asc",
+    filter_fields: dict | None = None,
+    scope: str | None = None,
 ) -> ListQuery:
-    """Read and validate the list parameters, from the query string or from the bookmark."""
+    """Read and validate the list parameters, from the query string or from the bookmark. `scope` names the list a
+    bookmark serves (its path by default); `filter_fields` normalise the filters sent beside a bookmark."""
+    refuse_unknown_parameters(request, LIST_PARAMETERS)
     params = request.query_params
     page_size_raw = _single(params, "page_size")
     include = _parse_include(params.getlist("include"))
@@ -135,11 +147,11 @@ def parse_list_query(
             sort_mode=sort_mode or default_sort_mode,
             page_size=_parse_page_size(page_size_raw, settings.DEVMANAGER_PAGE_SIZE_DEFAULT),
             include=include,
-            path=request.path,
+            path=scope or request.path,
         )
 
     payload = decode_bookmark(bookmark)
-    if payload["s"] not in sort_fields or payload["l"] != request.path:
+    if payload["s"] not in sort_fields or payload["l"] != (scope or request.path):
         raise _invalid("bookmark", "is not a bookmark of this list")
     query = ListQuery(
         filters=tuple(payload["f"]),
@@ -148,16 +160,34 @@ def parse_list_query(
         page_size=_parse_page_size(page_size_raw, payload["p"]),
         include=include,
         after=tuple(payload["k"]),
-        path=request.path,
+        path=scope or request.path,
     )
-    # The bookmark's query governs; a parameter sent beside it may only repeat it.
-    if filters and filters != query.filters:
+    # The bookmark's query governs; a parameter sent beside it may only repeat it, in any order or spelling.
+    if filters and not _same_filters(filters, query.filters, filter_fields or {}):
         raise _invalid("filter", "differs from the bookmark's filters; send the bookmark alone")
     if sort_by is not None and sort_by != query.sort_by:
         raise _invalid("sort_by", "differs from the bookmark's sort_by")
     if sort_mode is not None and sort_mode != query.sort_mode:
         raise _invalid("sort_mode", "differs from the bookmark's sort_mode")
     return query
+
+
+def _same_filters(sent: tuple[str, ...], issued: tuple[str, ...], fields: dict) -> bool:
+    if sent == issued:
+        return True
+    try:
+        return normalise_filters(sent, fields) == normalise_filters(issued, fields)
+    except FilterErrors as exc:
+        raise exceptions.ValidationError(exc.errors) from exc
+
+
+def refuse_unknown_parameters(request, allowed) -> None:
+    """A misspelled parameter (`Filter`, `filter[]`, `sortby`) is a 400 naming it: ignored, it would widen the
+    answer, and a script acting on what a list returns would act on too much."""
+    unknown = [name for name in request.query_params if name not in allowed]
+    if unknown:
+        message = f"unknown query parameter; this operation takes {', '.join(allowed)}"
+        raise exceptions.ValidationError({name: [message] for name in unknown})
 
 
 def get_list_query(request, view) -> ListQuery:
@@ -169,6 +199,9 @@ def get_list_query(request, view) -> ListQuery:
             sort_fields=view.sort_fields,
             default_sort=view.default_sort,
             default_sort_mode=getattr(view, "default_sort_mode", "asc"),
+            filter_fields=getattr(view, "filter_fields", None),
+            # A list under one device (or group) serves its bookmarks to any spelling of that device's path.
+            scope=getattr(view, "bookmark_scope", None),
         )
         request._list_query = query
     return query

@@ -12,10 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devices.api.serializers import DeviceSerializer
-from devices.api.views import DEVICE_SORT_FIELDS, device_from_path
+from devices.api.views import DEVICE_SORT_FIELDS, STATS_FILTER, device_from_path
 from devices.filters import DEVICE_FILTER_FIELDS
 from devices.models import Device
-from devmanager.api.filters import FilterLanguageBackend
+from devmanager.api.filters import FilterLanguageBackend, counted_devices
 from devmanager.api.pagination import BookmarkPagination
 from devmanager.api.views import not_modified, parse_bool_param
 
@@ -132,12 +132,12 @@ class DeviceGroupViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Device counts of a group, in total and per status",
         tags=["device-groups"],
-        parameters=[GROUP_ID],
+        parameters=[GROUP_ID, STATS_FILTER],
         responses={200: DeviceGroupStatsSerializer},
     )
     @action(detail=True, methods=["get"], also_requires=("devices:read",))
     def stats(self, request, pk=None):
-        return Response(member_devices(get_group(pk)).stats())
+        return Response(counted_devices(request, member_devices(get_group(pk)), DEVICE_FILTER_FIELDS).stats())
 
 
 @extend_schema_view(
@@ -158,7 +158,9 @@ class DeviceGroupDeviceListView(ListAPIView):
     default_sort = "creation_timestamp"
 
     def get_queryset(self):
-        return member_devices(get_group(self.kwargs["pk"])).for_representation()
+        group = get_group(self.kwargs["pk"])
+        self.bookmark_scope = f"group-devices:{group.pk}"  # the group's id in any case
+        return member_devices(group).for_representation()
 
 
 def _device(device_id: str) -> Device:
@@ -183,6 +185,7 @@ class DeviceMembershipListView(ListAPIView):
 
     def get_queryset(self):
         self.device = _device(self.kwargs["device_id"])
+        self.bookmark_scope = f"device-groups:{self.device.pk}"  # any spelling of the device's path
         self.membership = Membership(self.device)
         return DeviceGroup.objects.filter(pk__in=self.membership.group_ids)
 

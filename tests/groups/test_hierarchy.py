@@ -93,6 +93,32 @@ def test_group_stats_count_members_by_status(api_client, three_levels):
 
 
 @pytest.mark.usefixtures("fleet")
+def test_group_stats_honour_filters(api_client, three_levels):
+    _, sensors, _ = three_levels
+
+    response = api_client.get(f"{GROUPS}/{sensors['id']}/stats", {"filter": ["status[eq]:ACTIVE", "id[ne]:match-1"]})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total"] == 2
+    assert body["status_distribution"]["ACTIVE"] == 2 and body["status_distribution"]["EXPIRED"] == 0
+    expected = member_ids(api_client, sensors["id"], filter=["status[eq]:ACTIVE", "id[ne]:match-1"])
+    assert len(expected) == body["total"]
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"filter": "bogus"}, "filter[0]"), ({"filter": ["status[eq]:ACTIVE", "status[eq]:NOPE"]}, "filter[1]"),
+     ({"Filter": "status[eq]:ACTIVE"}, "Filter"), ({"page_size": "5"}, "page_size")],
+)  # fmt: skip
+def test_group_stats_bad_parameter_is_400(api_client, three_levels, params, field):
+    _, sensors, _ = three_levels
+
+    assert_error(api_client.get(f"{GROUPS}/{sensors['id']}/stats", params), 400, "validation_error", field)
+
+
+@pytest.mark.usefixtures("fleet")
 def test_membership_agrees_with_group_device_lists(api_client, three_levels):
     create(api_client, name="Everything")  # no criteria: every device
     groups = api_client.get(GROUPS, {"page_size": 100}).json()["list"]

@@ -17,6 +17,7 @@ from .fields import (
     UuidField,
     compile_filter,
     compile_filters,
+    normalise_filters,
 )
 from .parser import Filter, FilterError, parse_filter
 
@@ -33,5 +34,6 @@ __all__ = [
     "UuidField",
     "compile_filter",
     "compile_filters",
+    "normalise_filters",
     "parse_filter",
 ]

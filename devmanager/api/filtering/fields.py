@@ -27,6 +27,7 @@ OPERATOR_ALIASES = {
     "after": "af",
 }
 MAX_LIST_ITEMS = 100
+LIST_OPERATORS = frozenset(["in", "in_ic", "nin", "nin_ic"])
 
 
 def canonical_operator(name: str) -> str:
@@ -52,6 +53,9 @@ class FieldSpec:
         self.column = column
 
     def compile(self, operator: str, value: str) -> Q:
+        return getattr(self, self._method(operator))(value)
+
+    def _method(self, operator: str) -> str:
         method = self.operators.get(canonical_operator(operator))
         if method is None:
             allowed = ", ".join(sorted(self.operators))
@@ -59,7 +63,17 @@ class FieldSpec:
             raise FilterError(
                 f"operator {operator!r} does not apply to {article} {self.type_name} field; use one of {allowed}"
             )
-        return getattr(self, method)(value)
+        return method
+
+    def canonical_value(self, operator: str, value: str) -> str:
+        """The value as this field reads it, so that two spellings of one filter compare equal (a bookmark's
+        filters and those sent beside it). `operator` is canonical and valid."""
+        if operator in LIST_OPERATORS:
+            return ",".join(sorted({self.canonical_item(item) for item in split_list(value)}))
+        return self.canonical_item(value)
+
+    def canonical_item(self, value: str) -> str:
+        return value
 
 
 class StringField(FieldSpec):
@@ -133,6 +147,8 @@ class EnumField(FieldSpec):
             raise FilterError(f"{raw!r} is not one of {', '.join(self.values.values())}")
         return value
 
+    canonical_item = _value
+
     def eq(self, value):
         return Q(**{self.column: self._value(value)})
 
@@ -164,6 +180,9 @@ class UuidField(FieldSpec):
         except ValueError as exc:
             raise FilterError(f"{raw!r} is not a UUID") from exc
 
+    def canonical_item(self, value: str) -> str:
+        return str(self._value(value)).lower()
+
     def eq(self, value):
         parsed = self._value(value)
         return Q(**{f"{self.column}__isnull": True}) if parsed is None else Q(**{self.column: parsed})
@@ -194,6 +213,8 @@ class RelatedValueField(FieldSpec):
             return self.normalise(raw)
         except ValueError as exc:
             raise FilterError(f"{raw!r} {exc}") from exc
+
+    canonical_item = _value
 
     def eq(self, value):
         return self._exists([self._value(value)])
@@ -273,6 +294,10 @@ class DateField(FieldSpec):
             return Q(**{f"{self.column}__gte": instant})
         return Q(**{f"{self.column}__gte": instant, f"{self.column}__lt": end})
 
+    def canonical_item(self, value: str) -> str:
+        instant, precision = parse_timestamp(value)
+        return f"{instant.isoformat()}/{precision.total_seconds()}"
+
     def bf(self, value):
         return Q(**{f"{self.column}__lt": parse_timestamp(value)[0]})
 
@@ -296,24 +321,52 @@ class JsonField(FieldSpec):
 
 def compile_filter(text: str, fields: Mapping[str, FieldSpec]) -> Q:
     """Parse and compile one filter against a resource's field table; raises FilterError."""
+    parsed, spec = _parse(text, fields)
+    return spec.compile(parsed.operator, parsed.value)
+
+
+def normalise_filter(text: str, fields: Mapping[str, FieldSpec]) -> str:
+    """One spelling for every way of writing a filter (field aliases, operator aliases and case, the separator,
+    enum case, identifier and date forms, the order of `in` lists); raises FilterError."""
+    parsed, spec = _parse(text, fields)
+    spec.compile(parsed.operator, parsed.value)  # the same verdict as compiling it
+    operator = canonical_operator(parsed.operator)
+    name = next(name for name, field in fields.items() if field is spec)
+    return f"{name}[{operator}]:{spec.canonical_value(operator, parsed.value)}"
+
+
+def _parse(text: str, fields: Mapping[str, FieldSpec]) -> tuple[Filter, FieldSpec]:
     parsed: Filter = parse_filter(text)
     spec = fields.get(parsed.field)
     if spec is None:
         raise FilterError(f"unknown field {parsed.field!r}; filterable fields: {', '.join(fields)}")
-    return spec.compile(parsed.operator, parsed.value)
+    return parsed, spec
 
 
 def compile_filters(texts: Iterable[str], fields: Mapping[str, FieldSpec], name: str = "filter") -> Q:
     """AND of all the filters; a ValidationError-ready dict of every mistake, keyed `filter[i]`, otherwise."""
-    combined, errors = Q(), {}
+    combined = Q()
+    for condition in _each(compile_filter, texts, fields, name):
+        combined &= condition
+    return combined
+
+
+def normalise_filters(texts: Iterable[str], fields: Mapping[str, FieldSpec], name: str = "filter") -> list[str]:
+    """The filters' normal forms, sorted and without repeats (an AND of filters depends on neither); raises
+    FilterErrors as `compile_filters` does."""
+    return sorted(set(_each(normalise_filter, texts, fields, name)))
+
+
+def _each(function, texts: Iterable[str], fields: Mapping[str, FieldSpec], name: str) -> list:
+    results, errors = [], {}
     for index, text in enumerate(texts):
         try:
-            combined &= compile_filter(text, fields)
+            results.append(function(text, fields))
         except FilterError as exc:
             errors[f"{name}[{index}]"] = [f"{text!r}: {exc}"]
     if errors:
         raise FilterErrors(errors)
-    return combined
+    return results
 
 
 class FilterErrors(FilterError):

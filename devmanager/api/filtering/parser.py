@@ -5,7 +5,7 @@ from django.conf import settings
 
 # `field[op]value`, with one optional `:` or `=` between `]` and the value.
 FILTER_PATTERN = re.compile(
-    r"(?P<field>[A-Za-z_][A-Za-z0-9_]*)\[(?P<operator>[A-Za-z_]+)\][:=]?(?P<value>.*)", re.DOTALL
+    r"(?P<field>[A-Za-z_][A-Za-z0-9_]*)\[(?P<operator>[A-Za-z_]+)\](?P<separator>[:=]?)(?P<value>.*)", re.DOTALL
 )
 
 
@@ -29,6 +29,9 @@ def parse_filter(text: str) -> Filter:
     match = FILTER_PATTERN.fullmatch(text)
     if match is None:
         raise FilterError("is not of the form <field>[<operator>]<value>, e.g. status[eq]:ACTIVE")
+    if not match["separator"] and match["value"].startswith("["):
+        # `id[eq][ne]:x` is a typo far more often than a comparison with the text "[ne]:x".
+        raise FilterError("has a second [operator]; a value that starts with [ must follow a ':' (id[eq]:[x])")
     return Filter(
         field=match["field"],
         operator=match["operator"].lower(),
