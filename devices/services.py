@@ -143,7 +143,9 @@ def device_set_identity_slot(
     expiration_date: datetime | None = None,
     if_match: str | None = None,
 ) -> Device:
-    """Set the identity slot; the device's status follows it. Records PROVISIONED, RENEWED and STATUS-UPDATED."""
+    """Set the identity slot; the device's status follows it. Every change records one event of the slot: PROVISIONED
+    (the first slot), RENEWED (active_version grows) or IDENTITY-UPDATED (any other field but the status), and then
+    STATUS-UPDATED when the status changes."""
     device = device_lock(device_id=device_id, if_match=if_match)
     if device.status == DeviceStatus.DECOMMISSIONED:
         raise Conflict(f"Device {device.id!r} is decommissioned; its identity slot can no longer change.")
@@ -176,6 +178,13 @@ def device_set_identity_slot(
             device=device,
             type=EventType.RENEWED,
             description=f"Identity renewed: version {previous.get('active_version')} -> {active_version}",
+            source=source,
+        )
+    elif changed := [name for name in slot if name != "status" and not same_json(slot[name], previous.get(name))]:
+        device_record_event(
+            device=device,
+            type=EventType.IDENTITY_UPDATED,
+            description=f"Identity slot updated: {', '.join(changed)}",
             source=source,
         )
     if status != old_status:

@@ -93,7 +93,7 @@ def test_device_history_no_identity_to_expired_to_decommissioned(api_client):
     refresh()  # nothing more is due
     assert Device.objects.get(pk="boiler-7").status == DeviceStatus.RENEWAL_WINDOW
 
-    # The PKI reports the true expiry, 3 days away, without changing the status: no event, but a new ETag.
+    # The PKI reports the true expiry, 3 days away, without changing the status: IDENTITY-UPDATED, a new ETag.
     put_idslot(api_client, "boiler-7", "RENEWAL_WINDOW", 1, timedelta(days=3))
     walk.expect("RENEWAL_WINDOW", "RENEWAL_WINDOW")
     refresh()
@@ -123,10 +123,15 @@ def test_device_history_no_identity_to_expired_to_decommissioned(api_client):
         ("PROVISIONED", "test-key"),
         ("STATUS-UPDATED", "test-key"),
         ("STATUS-UPDATED", COMMAND),
+        ("IDENTITY-UPDATED", "test-key"),
         ("STATUS-UPDATED", COMMAND),
+        ("IDENTITY-UPDATED", "test-key"),
         ("STATUS-UPDATED", COMMAND),
         ("DECOMMISSIONED", "test-key"),
     ]
+    assert {event["description"] for event in events if event["type"] == "IDENTITY-UPDATED"} == {
+        "Identity slot updated: expiration_date"
+    }
     moves = [event["description"] for event in events if event["type"] == "STATUS-UPDATED"]
     assert moves[0] == "Status changed from NO_IDENTITY to ACTIVE"
     assert [move.split(" (")[0] for move in moves[1:]] == [
@@ -172,6 +177,7 @@ def test_device_history_renewed_then_revoked_then_decommissioned(api_client):
         "STATUS-UPDATED",
         "RENEWED",
         "STATUS-UPDATED",
+        "IDENTITY-UPDATED",
         "STATUS-UPDATED",
         "DECOMMISSIONED",
     ]

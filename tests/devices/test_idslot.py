@@ -386,10 +386,10 @@ def test_set_identity_slot_alias_of_current_status_records_no_status_event(api_c
     response = put_idslot(api_client, device.id, {**SLOT, "status": "RENEWAL_PENDING", "versions": {"2": "x"}})
 
     assert response.status_code == 200
-    assert len(events_after_created(device.id)) == 2
+    assert [event_type for event_type, _ in events_after_created(device.id)[2:]] == [EventType.IDENTITY_UPDATED]
 
 
-def test_set_identity_slot_lower_active_version_records_no_renewed(api_client):
+def test_set_identity_slot_lower_active_version_records_identity_updated(api_client):
     device = DeviceFactory()
     put_idslot(api_client, device.id, {**SLOT, "active_version": 5})
     etag = get_etag(api_client, device.id)
@@ -398,21 +398,44 @@ def test_set_identity_slot_lower_active_version_records_no_renewed(api_client):
 
     assert response.status_code == 200
     assert response.json()["identity"]["active_version"] == 4
-    assert len(events_after_created(device.id)) == 2
+    assert events_after_created(device.id)[2:] == [(EventType.IDENTITY_UPDATED, "test-key")]
     assert response["ETag"] != etag
 
 
-def test_set_identity_slot_other_change_records_no_event_but_new_etag(api_client):
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"type": "TOKEN"}, "type"),
+        ({"versions": {"2": "pem"}}, "versions"),
+        ({"expiration_date": "2031-01-01T00:00:00Z"}, "expiration_date"),
+        ({"versions": {"2": "pem"}, "type": "token"}, "type, versions"),
+    ],
+)
+def test_set_identity_slot_other_change_records_identity_updated(api_client, change, named):
+    # Every change of the slot is in the history, not only provisioning, renewal and status.
     device = DeviceFactory()
     put_idslot(api_client, device.id, SLOT)
     etag = get_etag(api_client, device.id)
 
-    response = put_idslot(api_client, device.id, {**SLOT, "versions": {"2": "pem"}, "type": "TOKEN"})
+    response = put_idslot(api_client, device.id, {**SLOT, **change})
 
     assert response.status_code == 200
-    assert len(events_after_created(device.id)) == 2
+    assert events_after_created(device.id)[2:] == [(EventType.IDENTITY_UPDATED, "test-key")]
+    event = DeviceEvent.objects.filter(device=device).order_by("-timestamp").first()
+    assert event.description == f"Identity slot updated: {named}"
     assert response["ETag"] != etag
     assert response["ETag"] == get_etag(api_client, device.id)
+    assert response.json()["events"][event.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")]["type"] == "IDENTITY-UPDATED"
+
+
+def test_set_identity_slot_other_change_and_status_records_both_in_order(api_client):
+    device = DeviceFactory()
+    put_idslot(api_client, device.id, SLOT)
+
+    put_idslot(api_client, device.id, {**SLOT, "type": "TOKEN", "status": "REVOKED"})
+
+    types = [event_type for event_type, _ in events_after_created(device.id)[2:]]
+    assert types == [EventType.IDENTITY_UPDATED, EventType.STATUS_UPDATED]
 
 
 def test_set_identity_slot_identical_put_changes_nothing(api_client):
