@@ -228,7 +228,7 @@ class DeviceAdmin(admin.ModelAdmin):
     list_display = ["id", "alias", "status", "dms_owner", "tag_list", "creation_timestamp"]
     list_filter = ["status", DmsOwnerListFilter, DeviceGroupListFilter]
     # The exact id is the primary key; the alias is found by substring through a trigram index on PostgreSQL.
-    search_fields = ["id__exact", "alias"]
+    search_fields = ["id__exact", "alias__fold_contains"]
     search_help_text = "An exact device id, part of an alias, or an adapter identifier (IMEI, DevEUI, UUID, imei:…)."
     ordering = ["-creation_timestamp", "-id"]
     # No count of the whole table (nor facet counts per filter choice) on a page load.

@@ -1,13 +1,15 @@
 from django.db import models
 from django.utils import timezone
 
+from devmanager.api.filtering.lookups import fold
+
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType
 from .querysets import DeviceQuerySet
 
 
 def tag_terms(tags: list[str]) -> list[str]:
-    """Each tag as `=<tag>` (exact filters) and `~<lower-cased tag>` (case-insensitive ones), without repeats."""
-    return list(dict.fromkeys([*(f"={tag}" for tag in tags), *(f"~{tag.lower()}" for tag in tags)]))
+    """Each tag as `=<tag>` (exact filters) and `~<folded tag>` (case-insensitive ones), without repeats."""
+    return list(dict.fromkeys([*(f"={tag}" for tag in tags), *(f"~{fold(tag)}" for tag in tags)]))
 
 
 class Device(models.Model):

@@ -110,6 +110,15 @@ def test_device_changelist_search_alias(admin_client, fleet):
     assert sorted(listed_ids(response)) == ["sensor-1", "sensor-3"]
 
 
+def test_device_changelist_search_alias_folds_case_as_the_filters_do(admin_client):
+    DeviceFactory(id="cold-1", alias="Ärger im Kühlraum")
+    DeviceFactory(id="cold-2", alias="100% kühl_")
+
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": "KÜHL"})) == ["cold-2", "cold-1"]
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": "ärger"})) == ["cold-1"]
+    assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": "% KÜHL_"})) == ["cold-2"]
+
+
 def test_device_changelist_search_exact_id(admin_client, fleet):
     assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": "sensor-2"})) == ["sensor-2"]
     assert listed_ids(admin_client.get(DEVICE_CHANGELIST, {"q": "sensor"})) == []

@@ -1,8 +1,10 @@
 """The list's page queries are served by the (sort key, id) indexes: PostgreSQL's plans, checked with EXPLAIN."""
 
+import io
 from urllib.parse import urlencode
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -62,3 +64,24 @@ def test_no_pattern_ops_index_slows_device_or_adapter_writes():
         assert cursor.fetchall() == []
         cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'adapters_networkadapter'")
         assert cursor.fetchone() == (5,)  # the primary key, the device's, the IMEI's, DevEUI's and dvn_uuid's
+
+
+def test_alias_ignorecase_contains_uses_the_folded_trigram_index(api_client):
+    call_command("seed_devices", count=3000, seed=1, stdout=io.StringIO())
+    DeviceFactory(id="needle", alias="Ärger im Kühlraum")
+    with connection.cursor() as cursor:
+        # New rows wait in the GIN index's pending list, which the planner costs as a scan of them all.
+        cursor.execute("SELECT gin_clean_pending_list('devices_device_alias_folded_trgm')")
+        cursor.execute("ANALYZE devices_device")
+    with CaptureQueriesContext(connection) as captured:
+        response = api_client.get(f"{API}/devices", {"filter": "alias[ct_ic]:KÜHLRAUM", "include": "total_count"})
+    assert [device["id"] for device in response.json()["list"]] == ["needle"]
+    # The count: the page itself may rather walk the sort's index, filtering as it goes, to stop at the page's end.
+    count_sql = next(query["sql"] for query in captured.captured_queries if "COUNT(*)" in query["sql"])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {count_sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "devices_device_alias_folded_trgm" in plan

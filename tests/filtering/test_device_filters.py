@@ -266,3 +266,53 @@ def _criterion(text: str) -> tuple[str, str, str]:
     field, rest = text.split("[", 1)
     operand, value = rest.split("]:", 1)
     return field, operand, value
+
+
+# --- Case folding: one rule for every string field, on either database -------------------------------------------
+
+
+@pytest.fixture
+def unicode_fleet():
+    DeviceFactory(id="Ärger-1", alias="Ärger im Kühlraum", dms_owner="DMS-ÖST", tags=["Ärger", "ΣΟΦΟΣ"])
+    DeviceFactory(id="plain", alias="plain", dms_owner="dms-west", tags=["plain"])
+
+
+@pytest.mark.usefixtures("unicode_fleet")
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "id[eq_ic]:ärger-1",
+        "id[ct_ic]:ÄRG",
+        "id[in_ic]:nothing,ÄRGER-1",
+        "alias[eq_ic]:ärger im kühlraum",
+        "alias[ct_ic]:KÜHL",
+        "alias[ct_ic]:ärger",
+        "dms_owner[eq_ic]:dms-öst",
+        "dms_owner[in_ic]:Dms-Öst",
+        "tags[ct_ic]:ärger",
+        "tags[ct_ic]:σοφος",
+    ],
+)
+def test_ignorecase_operators_fold_unicode_on_every_string_field(api_client, expression):
+    assert ids(api_client, expression) == {"Ärger-1"}
+
+
+@pytest.mark.usefixtures("unicode_fleet")
+@pytest.mark.parametrize(
+    "expression", ["alias[ne_ic]:ÄRGER IM KÜHLRAUM", "alias[nc_ic]:kühl", "dms_owner[nin_ic]:dms-öst", "id[nc_ic]:ärg"]
+)
+def test_negated_ignorecase_operators_fold_unicode(api_client, expression):
+    assert ids(api_client, expression) == {"plain"}
+
+
+@pytest.mark.usefixtures("unicode_fleet")
+@pytest.mark.parametrize("expression", ["alias[ct]:kühl", "alias[eq]:ärger im kühlraum", "tags[ct]:ärger"])
+def test_case_sensitive_operators_do_not_fold(api_client, expression):
+    assert ids(api_client, expression) == set()
+
+
+def test_ignorecase_contains_takes_percent_and_underscore_literally_with_unicode(api_client):
+    DeviceFactory(id="p", alias="100% ÜBER_ALL")
+    DeviceFactory(id="q", alias="100 über all")
+
+    assert ids(api_client, "alias[ct_ic]:% über_") == {"p"}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Exists, OuterRef, Q
 
 from .jsonpath import JsonPathMatch, compile_jsonpath
-from .lookups import JsonArrayHas
+from .lookups import JsonArrayHas, fold
 from .parser import Filter, FilterError, parse_filter
 
 # Long names are aliases of the short ones, for every type.
@@ -98,7 +98,7 @@ class StringField(FieldSpec):
         return Q(**{self.column: value})
 
     def eq_ic(self, value):
-        return Q(**{f"{self.column}__iexact": value})
+        return Q(**{f"{self.column}__fold_exact": value})
 
     def ne(self, value):
         return ~self.eq(value)
@@ -110,7 +110,7 @@ class StringField(FieldSpec):
         return Q(**{f"{self.column}__strict_contains": value})
 
     def ct_ic(self, value):
-        return Q(**{f"{self.column}__icontains": value})
+        return Q(**{f"{self.column}__fold_contains": value})
 
     def nc(self, value):
         return ~self.ct(value)
@@ -243,7 +243,7 @@ class ArrayField(FieldSpec):
         return Q(JsonArrayHas(self.column, self.exact_prefix + value))
 
     def ct_ic(self, value):
-        return Q(JsonArrayHas(self.column, self.folded_prefix + value.lower()))
+        return Q(JsonArrayHas(self.column, self.folded_prefix + fold(value)))
 
     def nc(self, value):
         return ~self.ct(value)
