@@ -4,17 +4,21 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.utils.crypto import constant_time_compare
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from django_prometheus.exports import ExportToDjangoView
 
 from devmanager.api.exceptions import error_response
 
 
+# csrf_exempt: a POST is a 405 for these, not a CSRF refusal (403); they change nothing and read no cookie.
+@csrf_exempt
 @require_safe
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+@csrf_exempt
 @require_safe
 def readyz(request):
     try:
@@ -25,6 +29,7 @@ def readyz(request):
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
+@csrf_exempt
 @require_safe
 def metrics(request):
     """Prometheus' text format (requests, latencies and responses by view, status and method; the process).

@@ -78,10 +78,15 @@ class ErrorBodyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if response.status_code < 400 or getattr(response, "devmanager_error", False):
+        if response.status_code < 400 or request.path.startswith(HTML_PATH_PREFIXES):
             return response
-        if request.path.startswith(HTML_PATH_PREFIXES):
-            return response
+        if getattr(response, "devmanager_error", False):
+            if response.get("Content-Type", "").startswith("application/json"):
+                return response
+            # The body, rendered by a view's own renderer (the schema's YAML, the documentation's HTML): as JSON.
+            body = response.data
+            replacement = error_response(response.status_code, body["type"], body["message"], body["fields"])
+            return _with_headers_of(response, replacement)
         status_code = response.status_code
         if status_code == 404:
             replacement = error_response(404, "unrecognized_request", f"No such URL: {request.path}")
@@ -93,12 +98,16 @@ class ErrorBodyMiddleware:
             )
         else:
             replacement = error_response(status_code, default_type(status_code), _reason(response))
-        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
-            if header in response:
-                replacement[header] = response[header]
-        # A 500 was logged with its traceback when the exception was caught; its replacement must not log again.
-        replacement._has_been_logged = getattr(response, "_has_been_logged", False)
-        return replacement
+        return _with_headers_of(response, replacement)
+
+
+def _with_headers_of(response, replacement):
+    for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+        if header in response:
+            replacement[header] = response[header]
+    # A 500 was logged with its traceback when the exception was caught; its replacement must not log again.
+    replacement._has_been_logged = getattr(response, "_has_been_logged", False)
+    return replacement
 
 
 def _reason(response) -> str:

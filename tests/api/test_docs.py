@@ -5,8 +5,9 @@ from html.parser import HTMLParser
 import pytest
 import yaml
 from django.core.management import call_command
+from django.test import Client
 
-from tests.conftest import API
+from tests.conftest import API, assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +88,19 @@ def test_probes_answer_head(anon_client, path):
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_probes_ignore_bad_authorization(anon_client, path):
     assert anon_client.get(path, HTTP_AUTHORIZATION="Bearer not-a-key").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/api/schema/", *DOC_PAGES])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_other_methods_are_405_in_the_error_body(path, method):
+    # As a browser or a script posts: with CSRF checks on, which must not turn the 405 into a 403.
+    client = Client(enforce_csrf_checks=True)
+
+    response = getattr(client, method)(path, "{}", content_type="application/json")
+
+    assert_error(response, 405, "method_not_supported")
+    assert response["Content-Type"] == "application/json"
+    assert "GET" in response["Allow"]
 
 
 # --- The OpenAPI document -------------------------------------------------------------------------------------------
