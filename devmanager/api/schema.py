@@ -13,6 +13,7 @@ ERROR_DESCRIPTIONS = {
     "409": "conflict",
     "412": "precondition_failed: If-Match is stale",
     "413": "payload_too_large",
+    "414": "uri_too_long: the request line is longer than DEVMANAGER_MAX_URL_BYTES",
     "429": "too_many_requests",
     "500": "internal_server_error",
 }
@@ -31,7 +32,7 @@ class AutoSchema(BaseAutoSchema):
         return responses
 
     def _error_codes(self) -> list[str]:
-        codes = ["400", "401", "403", "429", "500"]
+        codes = ["400", "401", "403", "414", "429", "500"]
         if "{" in self.path:
             codes.append("404")
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
@@ -67,21 +68,68 @@ REQUEST_ID_HEADER = {
     "required": True,
     "schema": {"type": "string", "minLength": 1, "maxLength": 32},
 }
-
-
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before the key's next request is accepted.",
     "schema": {"type": "integer", "minimum": 1},
 }
+ETAG_HEADER = {
+    "description": "The resource's strong entity tag: send it back in `If-Match` (writes) or `If-None-Match` (reads).",
+    "required": True,
+    "schema": {"type": "string", "pattern": '^"[^"]+"$'},
+}
+LOCATION_HEADER = {
+    "description": "The URL of the resource created.",
+    "required": True,
+    "schema": {"type": "string", "format": "uri"},
+}
+WWW_AUTHENTICATE_HEADER = {
+    "description": "`Bearer`: the scheme the API expects.",
+    "required": True,
+    "schema": {"type": "string", "enum": ["Bearer"]},
+}
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "An ETag (or `*`): when it matches, the answer is 304 with no body.",
+    "schema": {"type": "string"},
+}
+NOT_MODIFIED = {"description": "Not modified: `If-None-Match` names the current ETag."}
+
+API = "/api/devmanager/v1"
+# The answers that carry the resource's ETag (and Location, on creation), by operation.
+ETAG_ANSWERS = {
+    ("get", f"{API}/devices/{{id}}"): ["200"],
+    ("post", f"{API}/devices"): ["201"],
+    ("put", f"{API}/devices/{{id}}/idslot"): ["200"],
+    ("put", f"{API}/devices/{{id}}/metadata"): ["200"],
+    ("patch", f"{API}/devices/{{id}}/metadata"): ["200"],
+    ("get", f"{API}/device-groups/{{id}}"): ["200"],
+    ("post", f"{API}/device-groups"): ["201"],
+    ("put", f"{API}/device-groups/{{id}}"): ["200"],
+}
 
 
 def add_response_headers(result, generator, request, public):
-    """Postprocessing hook: declare X-Request-ID on every response of every operation, Retry-After on its 429."""
-    for path_item in result.get("paths", {}).values():
-        for operation in path_item.values():
+    """Postprocessing hook: the response headers of the contract. X-Request-ID on every response, Retry-After on
+    429, WWW-Authenticate on 401, ETag where the resource is answered (and the 304 of a read with If-None-Match),
+    Location on 201."""
+    for path, path_item in result.get("paths", {}).items():
+        for method, operation in path_item.items():
+            etag_codes = ETAG_ANSWERS.get((method, path), [])
+            if method == "get" and etag_codes:
+                operation.setdefault("parameters", []).append(IF_NONE_MATCH)
+                operation["responses"]["304"] = dict(NOT_MODIFIED)
+                etag_codes = [*etag_codes, "304"]
             for code, response in operation.get("responses", {}).items():
                 headers = response.setdefault("headers", {})
                 headers["X-Request-ID"] = REQUEST_ID_HEADER
                 if code == "429":
                     headers["Retry-After"] = RETRY_AFTER_HEADER
+                if code == "401":
+                    headers["WWW-Authenticate"] = WWW_AUTHENTICATE_HEADER
+                if code in etag_codes:
+                    headers["ETag"] = ETAG_HEADER
+                if code == "201" and etag_codes:
+                    headers["Location"] = LOCATION_HEADER
     return result

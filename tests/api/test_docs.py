@@ -169,12 +169,43 @@ def test_schema_every_response_declares_request_id_header(schema):
             assert header["schema"]["maxLength"] == 32
 
 
-@pytest.mark.parametrize("code", ["400", "401", "403", "500"])
+@pytest.mark.parametrize("code", ["400", "401", "403", "414", "500"])
 def test_schema_every_operation_declares_error_answer(schema, code):
     for name, operation in operations(schema):
         response = operation["responses"].get(code)
         assert response is not None, f"{name} lacks {code}"
         assert response["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}, name
+
+
+def test_schema_every_401_declares_www_authenticate(schema):
+    for name, operation in operations(schema):
+        assert operation["responses"]["401"]["headers"]["WWW-Authenticate"]["required"] is True, name
+
+
+@pytest.mark.parametrize("path", [f"{API}/devices/{{id}}", f"{API}/device-groups/{{id}}"])
+def test_schema_reads_of_a_resource_declare_etag_and_not_modified(schema, path):
+    operation = schema["paths"][path]["get"]
+
+    assert operation["responses"]["200"]["headers"]["ETag"]["required"] is True
+    assert operation["responses"]["304"]["headers"]["ETag"]["required"] is True
+    assert "content" not in operation["responses"]["304"]
+    assert "If-None-Match" in [parameter["name"] for parameter in operation["parameters"]]
+
+
+@pytest.mark.parametrize("path", [f"{API}/devices", f"{API}/device-groups"])
+def test_schema_creations_declare_location_and_etag(schema, path):
+    headers = schema["paths"][path]["post"]["responses"]["201"]["headers"]
+
+    assert headers["Location"]["required"] is True and headers["ETag"]["required"] is True
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("put", f"{API}/devices/{{id}}/idslot"), ("put", f"{API}/devices/{{id}}/metadata"),
+     ("patch", f"{API}/devices/{{id}}/metadata"), ("put", f"{API}/device-groups/{{id}}")],
+)  # fmt: skip
+def test_schema_writes_answering_the_resource_declare_its_etag(schema, method, path):
+    assert schema["paths"][path][method]["responses"]["200"]["headers"]["ETag"]["required"] is True
 
 
 def test_schema_operations_on_a_resource_declare_not_found(schema):
