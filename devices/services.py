@@ -224,17 +224,40 @@ def device_apply_metadata_patch(
                 raise ValidationError({"patches": {index: [f"the patch copies more than {limit} bytes in all"]}})
         try:
             patched = jsonpatch.apply_patch(patched, [operation], in_place=True)
+        # The library's messages quote the stored document and Python types: the answer speaks of the patch only.
         except jsonpatch.JsonPatchTestFailed as exc:
-            raise Conflict(f"patches[{index}]: the test failed: {exc}") from exc
+            path = _shown(operation["path"])
+            raise Conflict(f"patches[{index}]: test failed: the metadata at {path} differs from value") from exc
         # The serializer has checked each operation's shape, so InvalidJsonPatch here depends on the document:
         # replace at an array's "-", the nonexistent element after its last one, i.e. a missing path.
         except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException, jsonpatch.InvalidJsonPatch) as exc:
-            raise Conflict(f"patches[{index}] does not apply to the current metadata: {exc}") from exc
+            raise Conflict(f"patches[{index}]: {_missing_location(patched, operation)}") from exc
     try:
         validate_metadata(patched)
     except ValidationError as exc:
         raise ValidationError({"metadata": exc.detail}) from exc
     return _store_metadata(device, patched, source, f"Metadata patched ({len(operations)} operation(s))")
+
+
+def _shown(pointer: str) -> str:
+    return repr(pointer if len(pointer) <= 200 else pointer[:200] + "...")
+
+
+def _missing_location(document, operation: dict) -> str:
+    """Why an operation that failed does not apply: the location it reads, or the one it writes to, is not there."""
+    if operation["op"] in ("move", "copy") and not _resolves(document, operation["from"]):
+        return f"from {_shown(operation['from'])} names no value in the metadata"
+    if operation["op"] in ("add", "move", "copy"):
+        return f"path {_shown(operation['path'])}: no object or array in the metadata can take it"
+    return f"path {_shown(operation['path'])} names no value in the metadata"
+
+
+def _resolves(document, pointer: str) -> bool:
+    try:
+        value = jsonpointer.resolve_pointer(document, pointer)
+    except (jsonpointer.JsonPointerException, TypeError):
+        return False
+    return not isinstance(value, jsonpointer.EndOfList)
 
 
 def _copied_size(document, pointer: str) -> int:

@@ -11,6 +11,7 @@ from rest_framework.exceptions import APIException
 
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.parsers import load_json
+from devmanager.api.serializers import ListField
 
 from . import services
 from .api.serializers import CriterionField
@@ -42,7 +43,7 @@ class DeviceGroupForm(forms.ModelForm):
             criteria = load_json(text)
         except ValueError as exc:
             raise forms.ValidationError(f"Invalid JSON: {exc}") from exc
-        field = serializers.ListField(child=CriterionField(), max_length=MAX_CRITERIA)
+        field = ListField(child=CriterionField(), max_length=MAX_CRITERIA)
         try:
             return field.run_validation(criteria)
         except serializers.ValidationError as exc:

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devmanager.api.renderers import StoredJSON
-from devmanager.api.serializers import StrictCharField, StrictIntegerField, StrictSerializer
+from devmanager.api.serializers import DictField, ListField, StrictCharField, StrictIntegerField, StrictSerializer
 
 from ..choices import SLOT_TYPES, DeviceStatus, SlotStatus
 from ..models import Device, DeviceEvent
@@ -66,7 +66,7 @@ class IdentitySlotSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DeviceStatus.choices)
     active_version = StrictIntegerField(min_value=0)
     type = serializers.CharField()
-    versions = serializers.DictField(child=serializers.JSONField())
+    versions = DictField(child=serializers.JSONField())
     expiration_date = serializers.DateTimeField(allow_null=True)
 
 
@@ -80,9 +80,9 @@ class DeviceSerializer(serializers.ModelSerializer):
 
     identity = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()
-    tags = serializers.ListField(child=serializers.CharField())
-    metadata = serializers.DictField(child=serializers.JSONField())
-    slots = serializers.DictField(child=IdentitySlotSerializer())
+    tags = ListField(child=serializers.CharField())
+    metadata = DictField(child=serializers.JSONField())
+    slots = DictField(child=IdentitySlotSerializer())
     creation_timestamp = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
     updated_timestamp = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
 
@@ -108,7 +108,7 @@ class DeviceSerializer(serializers.ModelSerializer):
     def get_identity(self, device) -> IdentitySlotSerializer(allow_null=True):
         return device.identity
 
-    @extend_schema_field(serializers.DictField(child=DeviceEventSummarySerializer()))
+    @extend_schema_field(DictField(child=DeviceEventSummarySerializer()))
     def get_events(self, device):
         return device_representation(device)["events"]
 
@@ -121,7 +121,7 @@ class DeviceCreateSerializer(StrictSerializer):
 
     id = StrictCharField(min_length=1, max_length=255, trim_whitespace=False, validators=[validate_device_id])
     alias = StrictCharField(max_length=255, required=False, allow_blank=True, allow_null=True)
-    tags = serializers.ListField(
+    tags = ListField(
         child=StrictCharField(min_length=1, max_length=128, trim_whitespace=False),
         max_length=MAX_TAGS,
         required=False,
@@ -155,7 +155,7 @@ class IdentitySlotUpdateSerializer(StrictSerializer):
     )
     active_version = StrictIntegerField(min_value=0)
     type = StrictCharField(help_text="X509, TOKEN, SSH_KEY or OTHER, in any case.")
-    versions = serializers.DictField(
+    versions = DictField(
         child=serializers.JSONField(allow_null=True),
         required=False,
         allow_null=True,
@@ -238,14 +238,14 @@ def _check_pointer(pointer, member: str) -> None:
 class MetadataPatchSerializer(StrictSerializer):
     """`{"patches": [...]}`: RFC 6902 operations applied to the metadata as one unit."""
 
-    patches = serializers.ListField(child=PatchOperationField(), allow_empty=True)
+    patches = ListField(child=PatchOperationField(), allow_empty=True)
 
 
 class MetadataReplaceSerializer(StrictSerializer):
     """`{"metadata": {...}}` replaces the metadata; `{"patches": [...]}` patches it as PATCH does."""
 
     metadata = serializers.JSONField(required=False, validators=[validate_metadata])
-    patches = serializers.ListField(child=PatchOperationField(), required=False)
+    patches = ListField(child=PatchOperationField(), required=False)
 
     def validate(self, attrs):
         if ("metadata" in attrs) == ("patches" in attrs):

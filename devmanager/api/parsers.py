@@ -14,8 +14,11 @@ class JSONParser(parsers.JSONParser):
         encoding = parser_context.get("encoding", "utf-8")
         try:
             text = codecs.getreader(encoding)(stream).read()
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"JSON parse error: the body is not {encoding} (at byte {exc.start})") from exc
+        try:
             return load_json(text)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except ValueError as exc:
             raise ParseError(f"JSON parse error: {exc}") from exc
 
 

@@ -30,10 +30,43 @@ class StrictUUIDField(serializers.UUIDField):
         return super().to_internal_value(data)
 
 
+def json_type(value) -> str:
+    """The JSON name of a decoded value's type, for messages: DRF's name Python's (`str`, `dict`)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list | tuple) else "an object"
+
+
+class ListField(serializers.ListField):
+    """DRF's ListField, saying what it got in JSON's words."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            raise serializers.ValidationError(f"must be an array, not {json_type(data)}")
+        return super().to_internal_value(data)
+
+
+class DictField(serializers.DictField):
+    """DRF's DictField, saying what it got in JSON's words."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(f"must be an object, not {json_type(data)}")
+        return super().to_internal_value(data)
+
+
 class StrictSerializer(serializers.Serializer):
     """Rejects body fields it does not declare, naming each one, alongside the declared fields' own errors."""
 
     def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"body": [f"must be a JSON object, not {json_type(data)}"]})
         unknown = {}
         if isinstance(data, dict):
             known = {name for name, field in self.fields.items() if not field.read_only}

@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devices.api.serializers import TIMESTAMP_FORMAT
-from devmanager.api.serializers import StrictCharField, StrictSerializer, StrictUUIDField
+from devmanager.api.serializers import DictField, ListField, StrictCharField, StrictSerializer, StrictUUIDField
 
 from ..criteria import criterion_error
 from ..models import MAX_CRITERIA, DeviceGroup
@@ -49,8 +49,8 @@ class DeviceGroupSerializer(serializers.ModelSerializer):
     """A group as every endpoint returns it; `inherited_criteria` needs `attach_inherited_criteria`."""
 
     parent_id = serializers.UUIDField(allow_null=True)
-    criteria = serializers.ListField(child=CriterionField())
-    inherited_criteria = serializers.ListField(child=CriterionField())
+    criteria = ListField(child=CriterionField())
+    inherited_criteria = ListField(child=CriterionField())
     created_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
     updated_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
 
@@ -76,12 +76,12 @@ class DeviceGroupWriteSerializer(StrictSerializer):
     name = StrictCharField(min_length=1, max_length=255)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
     parent_id = StrictUUIDField(required=False, allow_null=True)
-    criteria = serializers.ListField(child=CriterionField(), required=False, max_length=MAX_CRITERIA)
+    criteria = ListField(child=CriterionField(), required=False, max_length=MAX_CRITERIA)
 
 
 class DeviceGroupStatsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
-    status_distribution = serializers.DictField(child=serializers.IntegerField())
+    status_distribution = DictField(child=serializers.IntegerField())
 
 
 class DeviceGroupLinkSerializer(serializers.Serializer):

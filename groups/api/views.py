@@ -2,7 +2,6 @@ import uuid
 from urllib.parse import quote
 
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
@@ -39,10 +38,9 @@ IF_MATCH = OpenApiParameter(
 def get_group(group_id) -> DeviceGroup:
     """The group of a path id; a string that is not a UUID names no group (404, not 400)."""
     try:
-        group_id = uuid.UUID(str(group_id))
-    except ValueError as exc:
-        raise Http404("No such device group.") from exc
-    group = get_object_or_404(DeviceGroup, pk=group_id)
+        group = DeviceGroup.objects.get(pk=uuid.UUID(str(group_id)))
+    except (ValueError, DeviceGroup.DoesNotExist) as exc:
+        raise Http404(f"No device group {str(group_id)[:100]!r}.") from exc
     attach_inherited_criteria([group])
     return group
 

@@ -1,4 +1,5 @@
 import logging
+import uuid
 
 import pytest
 from django.test import Client
@@ -390,3 +391,70 @@ def test_paired_surrogate_escape_stored(api_client):
 
     assert response.status_code == 201, response.content
     assert Device.objects.get(pk="dev-s").metadata == {"x": "\U0001f600"}
+
+
+# --- Messages speak the API's words and never echo stored data ----------------------------------------------------
+
+SECRET = "stored-secret-value-7f3a"
+INTERNALS = ("<class", "Traceback", "DeviceGroup", "NetworkAdapter", "DoesNotExist", "dict", "str'", "int'")
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "test", "path": "/secret", "value": "guess"},
+        {"op": "test", "path": "/nested", "value": {"k": 1}},
+        {"op": "remove", "path": "/missing/deeper"},
+        {"op": "replace", "path": "/missing", "value": 1},
+        {"op": "add", "path": "/secret/0", "value": 1},
+        {"op": "add", "path": "/count/x", "value": 1},
+        {"op": "move", "from": "/missing", "path": "/x"},
+        {"op": "copy", "from": "/secret", "path": "/nested/a/b"},
+        {"op": "remove", "path": "/nested/list/9"},
+    ],
+)
+def test_patch_conflicts_never_quote_the_metadata(api_client, operation):
+    DeviceFactory(id="d-1", metadata={"secret": SECRET, "nested": {"list": [SECRET]}, "count": 3})
+
+    response = api_client.patch(f"{DEVICES}/d-1/metadata", {"patches": [operation]}, format="json")
+
+    body = assert_error(response, 409, "conflict")
+    assert body["message"].startswith("patches[0]: ")
+    assert SECRET not in body["message"]
+    assert not any(internal in body["message"] for internal in INTERNALS), body["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (f"{API}/device-groups", {"name": "g", "criteria": {"field": "tags"}}),
+        (f"{DEVICES}", {"id": "x", "tags": "sensor"}),
+        (f"{DEVICES}", [{"id": "x"}]),
+        (f"{DEVICES}", "just text"),
+        (f"{DEVICES}/d-1/idslot", {"status": "ACTIVE", "active_version": 1, "type": "X509", "versions": [1]}),
+    ],
+)
+def test_type_errors_name_json_types_not_python_ones(api_client, path, body):
+    DeviceFactory(id="d-1")
+
+    response = (
+        api_client.put(path, body, format="json") if "idslot" in path else api_client.post(path, body, format="json")
+    )
+
+    error = assert_error(response, 400, "validation_error")
+    assert "must be " in error["message"]
+    assert not any(internal in error["message"] for internal in INTERNALS), error["message"]
+
+
+def test_missing_group_404_names_no_model(api_client):
+    body = assert_error(api_client.get(f"{API}/device-groups/{uuid.uuid4()}"), 404, "not_found")
+
+    assert "DeviceGroup" not in body["message"]
+    assert "device group" in body["message"]
+
+
+def test_body_not_utf8_is_400_without_codec_internals(api_client):
+    response = api_client.post(DEVICES, b'{"id": "\xff"}', content_type="application/json")
+
+    body = assert_error(response, 400, "bad_request")
+    assert "codec" not in body["message"] and "utf-8" in body["message"]

@@ -168,7 +168,7 @@ def test_add_seen_by_api(admin_client, api_client, tree):
     "criteria_json, message",
     [
         ("[{", "Invalid JSON"),
-        ('{"field": "tags"}', "list"),
+        ('{"field": "tags"}', "must be an array"),
         ("null", "null"),
         (json.dumps([crit("colour", "eq", "red")]), "criteria[0]"),
         (json.dumps([crit("tags", "contains", "x"), crit("status", "eq", "SLEEPING")]), "criteria[1]"),
