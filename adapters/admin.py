@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
 
 from devmanager.api.exceptions import flatten_errors
+from devmanager.forms import ExactTextModelForm
 
 from . import services
 from .api.serializers import TYPE_FIELDS, NetworkAdapterWriteSerializer
@@ -11,7 +12,7 @@ from .models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
 WRITABLE = ["type", "imei", "iccid", "imsi", "msisdn", "dev_eui", "join_eui", "activation", "dvn_uuid", "description"]
 
 
-class NetworkAdapterForm(forms.ModelForm):
+class NetworkAdapterForm(ExactTextModelForm):
     """Validates and normalises as the API does; an existing adapter's type and identifier stay as they are."""
 
     class Meta:

@@ -26,7 +26,6 @@ def luhn_valid(digits: str) -> bool:
 
 def normalise_imei(value: str) -> str:
     """15 digits with a valid Luhn check digit, or 16 digits (IMEISV); raises ValueError."""
-    value = value.strip()
     if not DIGITS.fullmatch(value) or len(value) not in (15, 16):
         raise ValueError("must be 15 or 16 digits")
     if len(value) == 15 and not luhn_valid(value):
@@ -36,7 +35,6 @@ def normalise_imei(value: str) -> str:
 
 def normalise_eui(value: str) -> str:
     """16 hexadecimal digits, stored lower-case; raises ValueError."""
-    value = value.strip()
     if not HEX16.fullmatch(value):
         raise ValueError("must be 16 hexadecimal digits")
     return value.lower()
@@ -45,7 +43,9 @@ def normalise_eui(value: str) -> str:
 def normalise_uuid(value: str) -> str:
     """A UUID in its canonical lower-case form; raises ValueError."""
     try:
-        return str(uuid.UUID(value.strip()))
+        if value != value.strip():  # uuid.UUID would strip it
+            raise ValueError
+        return str(uuid.UUID(value))
     except (ValueError, AttributeError) as exc:
         raise ValueError("must be a UUID") from exc
 

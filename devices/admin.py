@@ -18,6 +18,7 @@ from adapters.identifiers import NORMALISERS, parse_device_identifier
 from adapters.models import NetworkAdapter
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.parsers import load_json
+from devmanager.forms import ExactTextModelForm
 
 from . import services
 from .api.serializers import DeviceCreateSerializer
@@ -26,7 +27,7 @@ from .models import Device, DeviceEvent
 from .validators import validate_metadata
 
 
-class DeviceCreationForm(forms.ModelForm):
+class DeviceCreationForm(ExactTextModelForm):
     """Creating a device in the admin validates exactly as `POST /devices` does."""
 
     tags_text = forms.CharField(label="Tags", required=False, help_text="Comma-separated, in order.")

@@ -12,6 +12,7 @@ from rest_framework.exceptions import APIException
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.parsers import load_json
 from devmanager.api.serializers import ListField
+from devmanager.forms import ExactTextModelForm
 
 from . import services
 from .api.serializers import CriterionField
@@ -19,7 +20,7 @@ from .models import MAX_CRITERIA, DeviceGroup
 from .querysets import member_devices
 
 
-class DeviceGroupForm(forms.ModelForm):
+class DeviceGroupForm(ExactTextModelForm):
     """Criteria edited as JSON, checked by the filter language; placement checked as the API checks it."""
 
     criteria_json = forms.CharField(

@@ -119,10 +119,10 @@ class DeviceSerializer(serializers.ModelSerializer):
 class DeviceCreateSerializer(StrictSerializer):
     """The body of `POST /devices`."""
 
-    id = StrictCharField(min_length=1, max_length=255, trim_whitespace=False, validators=[validate_device_id])
+    id = StrictCharField(min_length=1, max_length=255, validators=[validate_device_id])
     alias = StrictCharField(max_length=255, required=False, allow_blank=True, allow_null=True)
     tags = ListField(
-        child=StrictCharField(min_length=1, max_length=128, trim_whitespace=False),
+        child=StrictCharField(min_length=1, max_length=128),
         max_length=MAX_TAGS,
         required=False,
         allow_null=True,
@@ -164,7 +164,7 @@ class IdentitySlotUpdateSerializer(StrictSerializer):
     expiration_date = serializers.DateTimeField(required=False, allow_null=True)
 
     def validate_status(self, value):
-        value = value.strip().upper()
+        value = value.upper()
         value = SLOT_STATUS_ALIASES.get(value, value)
         if value not in SlotStatus.values:
             raise serializers.ValidationError(f"must be one of {', '.join(SlotStatus.values)} (or an alias)")

@@ -133,7 +133,8 @@ TEXT_LIMITS = {"alias": 255, "dms_id": 255, "dms_owner": 255, "icon": 255, "icon
 
 
 def _plain(value, max_length: int) -> bool:
-    """ASCII text that DRF's CharField would keep as it is: no NUL, no surrounding whitespace to trim."""
+    """Ordinary ASCII text, which the serializer accepts as it is; anything else (NUL, surrounding white space, which
+    is kept but rare) is left to the serializer."""
     return (
         type(value) is str
         and len(value) <= max_length
@@ -177,7 +178,7 @@ def device_fields_fast(body: dict, metadata_json: str | None = None) -> dict | N
     if tags is not None:
         if type(tags) is not list or len(tags) > MAX_TAGS:
             return None
-        # Tags are not trimmed, but a tag with spaces around it is unusual enough to leave to DRF.
+        # A tag with spaces around it is kept, as the API keeps it, but is unusual enough to leave to DRF.
         if not all(_plain(tag, 128) and tag for tag in tags) or len(set(tags)) != len(tags):
             return None
         fields["tags"] = tags

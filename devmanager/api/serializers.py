@@ -4,7 +4,12 @@ from rest_framework import serializers
 
 
 class StrictCharField(serializers.CharField):
-    """A string field that refuses numbers and booleans instead of turning them into strings."""
+    """A string field that refuses numbers and booleans instead of turning them into strings, and keeps the text
+    exactly as sent: white space is never trimmed (a value with a format, such as a colour, must match it exactly)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):

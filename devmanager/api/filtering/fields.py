@@ -210,7 +210,7 @@ class RelatedValueField(FieldSpec):
 
     def _value(self, raw: str) -> str:
         try:
-            return self.normalise(raw)
+            return self.normalise(raw.strip())  # in a filter, as for enums, white space around a value is no part of it
         except ValueError as exc:
             raise FilterError(f"{raw!r} {exc}") from exc
 
