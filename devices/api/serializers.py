@@ -5,7 +5,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devmanager.api.renderers import StoredJSON
-from devmanager.api.serializers import DictField, ListField, StrictCharField, StrictIntegerField, StrictSerializer
+from devmanager.api.serializers import (
+    DictField,
+    ListField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictSerializer,
+    TimestampField,
+)
 
 from ..choices import SLOT_TYPES, DeviceStatus, SlotStatus
 from ..models import Device, DeviceEvent
@@ -161,7 +168,7 @@ class IdentitySlotUpdateSerializer(StrictSerializer):
         allow_null=True,
         validators=[validate_json_document],
     )
-    expiration_date = serializers.DateTimeField(required=False, allow_null=True)
+    expiration_date = TimestampField(required=False, allow_null=True)
 
     def validate_status(self, value):
         value = value.upper()

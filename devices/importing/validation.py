@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 import orjson
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 
 from adapters.api.serializers import NetworkAdapterWriteSerializer
 from adapters.identifiers import NORMALISERS
 from adapters.models import MAX_ADAPTERS_PER_DEVICE, AdapterType
 from devmanager.api.exceptions import flatten_errors
+from devmanager.timestamps import parse_instant
 
 from ..api.serializers import DeviceCreateSerializer
 from ..bulk import JsonText, json_encoder
@@ -242,10 +242,9 @@ def _state(record: dict) -> tuple[dict, list[dict]]:
 
 def _datetime(value) -> datetime | None:
     try:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        return parse_instant(value)
     except ValueError:
         return None
-    return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
 def _slot_problems(slot) -> tuple[list[str], datetime | None]:

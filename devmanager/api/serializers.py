@@ -1,6 +1,9 @@
 """Serializer building blocks shared by every resource."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from devmanager.timestamps import parse_instant
 
 
 class StrictCharField(serializers.CharField):
@@ -64,6 +67,20 @@ class DictField(serializers.DictField):
         if not isinstance(data, dict):
             raise serializers.ValidationError(f"must be an object, not {json_type(data)}")
         return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "example": "2030-01-01T00:00:00Z"})
+class TimestampField(serializers.Field):
+    """An instant in a body: RFC 3339 with a time zone, or the short form, read by the filters' parser."""
+
+    def to_internal_value(self, data):
+        try:
+            return parse_instant(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def to_representation(self, value):
+        return value
 
 
 class StrictSerializer(serializers.Serializer):

@@ -333,6 +333,9 @@ def test_imported_state_keeps_status_identity_slot_and_timestamps(run_import):
         ({"slots": {"default": {**SLOT, "expiration_date": "tomorrow"}}}, "slots.default"),
         ({"slots": [SLOT]}, "slots"),
         ({"creation_timestamp": "2024-01-01T00:00:00"}, "creation_timestamp"),  # no zone
+        ({"creation_timestamp": "2024-01-01"}, "creation_timestamp"),  # a day, not an instant
+        ({"updated_timestamp": "2024-01-01T00:00Z"}, "updated_timestamp"),  # no seconds: not RFC 3339
+        ({"slots": {"default": {**SLOT, "expiration_date": "2031-05-01"}}}, "slots.default"),
         ({"creation_timestamp": "2024-02-01T00:00:00Z", "updated_timestamp": "2024-01-01T00:00:00Z"},
          "updated_timestamp"),
     ],

@@ -275,6 +275,8 @@ def test_set_identity_slot_active_version_any_non_negative_integer(api_client, a
             datetime(2030, 6, 1, 10, 0, 0, 123456, tzinfo=UTC),
         ),
         ("2030-06-01T10:00:00.5Z", "2030-06-01T10:00:00.500000Z", datetime(2030, 6, 1, 10, 0, 0, 500000, tzinfo=UTC)),
+        ("20300601T100000Z", "2030-06-01T10:00:00.000000Z", datetime(2030, 6, 1, 10, tzinfo=UTC)),  # as filters take
+        ("2030-06-01 10:00:00z", "2030-06-01T10:00:00.000000Z", datetime(2030, 6, 1, 10, tzinfo=UTC)),
     ],
 )
 def test_set_identity_slot_expiration_date_stored_rfc3339_utc(api_client, sent, stored, instant):
@@ -516,6 +518,12 @@ MISSING = object()
         ("expiration_date", True),
         ("expiration_date", {"date": "2030-01-01"}),
         ("expiration_date", "9999-12-31T23:59:59-01:00"),
+        # One parser for bodies and filters: RFC 3339 with a zone; an instant, not a day.
+        ("expiration_date", "2030-06-01T10:00:00"),
+        ("expiration_date", "2030-06-01"),
+        ("expiration_date", "2030-06-01T10:00Z"),
+        ("expiration_date", "2030-06-01T10:00:00+0200"),
+        ("expiration_date", " 2030-06-01T10:00:00Z"),
         ("bogus", "unknown field"),
         ("identity", {}),
     ],

@@ -1,11 +1,12 @@
 """Field types of the filter language, their operators, and the compilation of a filter to a `Q`."""
 
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Q
+
+from devmanager.timestamps import parse_timestamp
 
 from .jsonpath import JsonPathMatch, compile_jsonpath
 from .lookups import JsonArrayHas, fold
@@ -252,33 +253,12 @@ class ArrayField(FieldSpec):
         return ~self.ct_ic(value)
 
 
-RFC3339 = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})(?:[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,9}))?"
-    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2}))?"
-)
-SHORT_FORM = re.compile(r"(?P<date>\d{8})T(?P<time>\d{6})Z")
-
-
-def parse_timestamp(value: str) -> tuple[datetime, timedelta]:
-    """An instant and the precision it was written with (a day, a second, or a fraction of one)."""
+def _timestamp(value: str) -> tuple[datetime, timedelta]:
     try:
-        if match := SHORT_FORM.fullmatch(value):
-            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC), timedelta(seconds=1)
-        match = RFC3339.fullmatch(value)
-        if match is None:
-            raise ValueError
-        if match["time"] is None:
-            return datetime.fromisoformat(match["date"]).replace(tzinfo=UTC), timedelta(days=1)
-        fraction = match["fraction"] or ""
-        zone = "+00:00" if match["zone"] in "Zz" else match["zone"]
-        instant = datetime.fromisoformat(f"{match['date']}T{match['time']}{zone}")
-        instant += timedelta(microseconds=int(fraction[:6].ljust(6, "0")) if fraction else 0)
-        digits = min(len(fraction), 6)
-        return instant.astimezone(UTC), timedelta(microseconds=10 ** (6 - digits))
-    except (ValueError, OverflowError, TypeError) as exc:
-        raise FilterError(
-            f"{value!r} is not a date: use RFC 3339 (2024-01-01T00:00:00Z) or the short form 20240101T000000Z"
-        ) from exc
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise FilterError(f"{value!r} is not a date: use RFC 3339 (2024-01-01T00:00:00Z), the short form "
+                          "20240101T000000Z, or a day (2024-01-01)") from exc  # fmt: skip
 
 
 class DateField(FieldSpec):
@@ -287,7 +267,7 @@ class DateField(FieldSpec):
 
     def eq(self, value):
         # Equal at the precision written: `2024-01-01T10:00:00Z` matches the whole second.
-        instant, precision = parse_timestamp(value)
+        instant, precision = _timestamp(value)
         try:
             end = instant + precision
         except OverflowError:  # the calendar's last day (or second): no instant is later
@@ -295,14 +275,14 @@ class DateField(FieldSpec):
         return Q(**{f"{self.column}__gte": instant, f"{self.column}__lt": end})
 
     def canonical_item(self, value: str) -> str:
-        instant, precision = parse_timestamp(value)
+        instant, precision = _timestamp(value)
         return f"{instant.isoformat()}/{precision.total_seconds()}"
 
     def bf(self, value):
-        return Q(**{f"{self.column}__lt": parse_timestamp(value)[0]})
+        return Q(**{f"{self.column}__lt": _timestamp(value)[0]})
 
     def af(self, value):
-        return Q(**{f"{self.column}__gt": parse_timestamp(value)[0]})
+        return Q(**{f"{self.column}__gt": _timestamp(value)[0]})
 
 
 class JsonField(FieldSpec):
