@@ -23,6 +23,17 @@ def validate_device_id(value: str) -> str:
     return value
 
 
+def validate_dms_id(value: str) -> str:
+    """A DMS id names the list `/devices/dms/{dms_id}`: like a device id, it must fit in one path segment."""
+    if "/" in value:
+        raise serializers.ValidationError("must not contain '/'")
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise serializers.ValidationError("must not contain control characters")
+    if value in (".", ".."):
+        raise serializers.ValidationError(f"{value!r} is reserved")
+    return value
+
+
 def validate_icon_color(value: str) -> str:
     if value and not ICON_COLOR.fullmatch(value):
         raise serializers.ValidationError("must be #RGB, #RRGGBB or #RRGGBB-#RRGGBB")

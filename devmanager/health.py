@@ -32,9 +32,13 @@ def readyz(request):
 @csrf_exempt
 @require_safe
 def metrics(request):
-    """Prometheus' text format (requests, latencies and responses by view, status and method; the process).
-    With DEVMANAGER_METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+    """Prometheus' text format (requests, latencies and responses by view, status and method; the process), for
+    `Authorization: Bearer <DEVMANAGER_METRICS_TOKEN>`. Without a token it is open in debug mode only: request counts
+    by view and status are no business of whoever can reach the port."""
     token = settings.DEVMANAGER_METRICS_TOKEN
+    if not token and not settings.DEBUG:
+        message = "The metrics are off: set DEVMANAGER_METRICS_TOKEN and scrape with `Authorization: Bearer <it>`."
+        return error_response(403, "access_denied", message)
     if token and not constant_time_compare(request.headers.get("Authorization", ""), f"Bearer {token}"):
         message = "The metrics need `Authorization: Bearer <DEVMANAGER_METRICS_TOKEN>`."
         return error_response(401, "invalid_auth", message)

@@ -108,6 +108,9 @@ def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, **f
     parent = group.parent if parent_id is _UNSET else _parent(parent_id)
     group_check_placement(group=group, name=fields.get("name", group.name), parent=parent)
     moved = parent != group.parent
+    fields = {field: value for field, value in fields.items() if getattr(group, field) != value}
+    if not fields and not moved:
+        return group  # nothing changes: the same ETag and updated_at
     for field, value in fields.items():
         setattr(group, field, value)
     if moved:
@@ -131,8 +134,11 @@ def group_delete(*, group_id, cascade: bool = False, if_match: str | None = None
         _touch_descendants(group)
         # Free its name for a child of the same name moving up beside it (a group's name is never empty).
         DeviceGroup.objects.filter(pk=group.pk).update(name="")
-        for child in list(group.get_children()):
+        children = list(group.get_children())
+        for child in children:
             _check_name_free(child.name, group.parent, exclude=[child.pk, group.pk])
             child.move_to(group.parent, "last-child")
+        # A child's parent_id changed: an update of the child (its version was bumped with the descendants').
+        DeviceGroup.objects.filter(pk__in=[child.pk for child in children]).update(updated_at=timezone.now())
         group.refresh_from_db()
     group.delete()

@@ -31,9 +31,8 @@ def _digits(low: int, high: int, plus: bool = False):
     def validate(value):
         digits = value[1:] if plus and value.startswith("+") else value
         if not (digits.isascii() and digits.isdigit() and low <= len(digits) <= high):
-            raise serializers.ValidationError(
-                f"must be {low} to {high} digits" + (", optionally after +" if plus else "")
-            )
+            count = f"{low}" if low == high else f"{low} to {high}"
+            raise serializers.ValidationError(f"must be {count} digits" + (", optionally after +" if plus else ""))
         return value
 
     return validate

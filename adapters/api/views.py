@@ -35,6 +35,9 @@ class NetworkAdapterListView(APIView):
 
     scope_resource = "devices"
 
+    def get_serializer(self, *args, **kwargs):
+        return NetworkAdapterWriteSerializer(*args, **kwargs)  # the body of POST, which OPTIONS describes
+
     @extend_schema(
         summary="A device's network adapters",
         tags=["network-adapters"],
@@ -71,6 +74,9 @@ class NetworkAdapterDetailView(APIView):
 
     scope_resource = "devices"
     etag_resource = True  # PUT and DELETE honour If-Match against the device's ETag (412)
+
+    def get_serializer(self, *args, **kwargs):
+        return NetworkAdapterWriteSerializer(*args, **kwargs)  # the body of PUT, which OPTIONS describes
 
     def _adapter(self, device_id: str, adapter_id: str) -> NetworkAdapter:
         device = device_from_path(device_id)

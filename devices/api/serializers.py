@@ -20,6 +20,7 @@ from ..services import SLOT_STATUS_ALIASES
 from ..validators import (
     MAX_TAGS,
     validate_device_id,
+    validate_dms_id,
     validate_icon_color,
     validate_json_document,
     validate_metadata,
@@ -136,9 +137,16 @@ class DeviceCreateSerializer(StrictSerializer):
         validators=[validate_unique_tags],
     )
     metadata = serializers.JSONField(required=False, allow_null=True, validators=[validate_metadata])
-    dms_id = StrictCharField(max_length=255, required=False, allow_blank=True, allow_null=True)
+    dms_id = StrictCharField(
+        max_length=255, required=False, allow_blank=True, allow_null=True, validators=[validate_dms_id]
+    )
     dms_owner = StrictCharField(
-        max_length=255, required=False, allow_blank=True, allow_null=True, help_text="Alias of dms_id."
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        validators=[validate_dms_id],
+        help_text="Alias of dms_id.",
     )
     icon = StrictCharField(max_length=255, required=False, allow_blank=True, allow_null=True)
     icon_color = StrictCharField(

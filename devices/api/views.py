@@ -35,6 +35,14 @@ DEVICE_SORT_FIELDS = {
     "updated_timestamp": "updated_timestamp",
 }
 
+# The body of each write, by route and method (OPTIONS describes it).
+REQUEST_SERIALIZERS = {
+    ("device-list", "POST"): DeviceCreateSerializer,
+    ("device-idslot", "PUT"): IdentitySlotUpdateSerializer,
+    ("device-metadata", "PUT"): MetadataReplaceSerializer,
+    ("device-metadata", "PATCH"): MetadataPatchSerializer,
+}
+
 ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The device's id.")
 IF_MATCH = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Apply only if the device's ETag matches."
@@ -84,6 +92,11 @@ class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     default_sort = "creation_timestamp"
     lookup_value_regex = "[^/]+"
     etag_resource = True
+
+    def get_serializer_class(self):
+        # The body each write takes, for OPTIONS (which DRF answers with the view's serializer).
+        route = self.request.resolver_match.url_name if self.request.resolver_match else None
+        return REQUEST_SERIALIZERS.get((route, self.request.method), DeviceSerializer)
 
     def get_object(self):
         device = device_from_path(self.kwargs["pk"], self.get_queryset())

@@ -172,6 +172,8 @@ def device_fields_fast(body: dict, metadata_json: str | None = None) -> dict | N
     dms_id, dms_owner = fields.pop("dms_id", None), fields.pop("dms_owner", None)
     if dms_id is not None and dms_owner is not None and dms_id != dms_owner:
         return None
+    if any(value is not None and not _plain_dms(value) for value in (dms_id, dms_owner)):
+        return None
     if dms_id is not None or dms_owner is not None:
         fields["dms_owner"] = dms_id if dms_id is not None else dms_owner
     tags = body.get("tags")
@@ -190,6 +192,11 @@ def device_fields_fast(body: dict, metadata_json: str | None = None) -> dict | N
             return None
         fields["metadata"] = metadata
     return fields
+
+
+def _plain_dms(value: str) -> bool:
+    """A DMS id validate_dms_id accepts (for ASCII, which `_plain` has checked)."""
+    return value.isprintable() and "/" not in value and value not in (".", "..")
 
 
 def _metadata_fits(metadata: dict, text: str) -> bool:

@@ -141,7 +141,9 @@ class RequireHttpsMiddleware:
     def _is_secure(self, request) -> bool:
         if request.is_secure():
             return True
-        forwarded = request.META.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
+        # A proxy appends to the header what it saw: the value the trusted proxy added is the last one; the first
+        # came from whoever connected to the proxy, and may say anything.
+        forwarded = request.META.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
         return forwarded == "https" and self._from_trusted_proxy(request)
 
     def _from_trusted_proxy(self, request) -> bool:

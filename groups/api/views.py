@@ -93,6 +93,11 @@ class DeviceGroupViewSet(viewsets.GenericViewSet):
     etag_resource = True
     also_requires = ()  # the stats action counts devices: devices:read too
 
+    def get_serializer_class(self):
+        # The body of POST and PUT, for OPTIONS (which DRF answers with the view's serializer).
+        writing = self.request.method in ("POST", "PUT")
+        return DeviceGroupWriteSerializer if writing else DeviceGroupSerializer
+
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         attach_inherited_criteria(page)

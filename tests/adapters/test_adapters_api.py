@@ -700,6 +700,19 @@ def test_delete_gives_the_device_a_new_etag_and_updated_timestamp(api_client, ce
     assert after.json()["updated_timestamp"] > before.json()["updated_timestamp"]
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({**CELLULAR, "imsi": "2040801234"}, "must be 15 digits"),
+        ({**CELLULAR, "iccid": "1"}, "must be 18 to 22 digits"),
+    ],
+)
+def test_digit_count_messages_read_well(api_client, device, body, message):
+    response = post_adapter(api_client, body)
+
+    assert [field["message"] for field in assert_error(response, 400, "validation_error")["fields"]] == [message]
+
+
 # --- If-Match: adapters are sub-resources of the device (contract, section 1) ---------------------------------
 
 

@@ -82,10 +82,19 @@ def test_forwarded_proto_from_trusted_proxy_write_accepted(api_client):
     assert Device.objects.filter(pk="d1").exists()
 
 
-def test_forwarded_proto_first_hop_and_case_honoured(api_client):
-    response = api_client.get(DEVICES, HTTP_X_FORWARDED_PROTO="HTTPS, http")
+def test_forwarded_proto_last_hop_and_case_honoured(api_client):
+    # The trusted proxy appends what it saw to whatever the client sent: its value is the last one.
+    response = api_client.get(DEVICES, HTTP_X_FORWARDED_PROTO="http, HTTPS")
 
     assert response.status_code == 200
+
+
+def test_forwarded_proto_first_value_from_the_client_not_believed(api_client):
+    # The client wrote "https" itself and reached the proxy over plain HTTP, which the proxy appended.
+    response = api_client.post(DEVICES, {"id": "d1"}, format="json", HTTP_X_FORWARDED_PROTO="https, http")
+
+    assert_error(response, 403, "invalid_request")
+    assert not Device.objects.exists()
 
 
 def test_forwarded_proto_from_ipv6_loopback_honoured(api_client):

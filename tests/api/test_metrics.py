@@ -1,4 +1,5 @@
-"""/metrics: Prometheus' text format, optionally behind DEVMANAGER_METRICS_TOKEN, never behind HTTPS."""
+"""/metrics: Prometheus' text format behind DEVMANAGER_METRICS_TOKEN (open without one in debug mode only), never
+behind HTTPS."""
 
 import pytest
 
@@ -7,11 +8,15 @@ from tests.conftest import API, assert_error
 pytestmark = pytest.mark.django_db
 
 
-def test_metrics_count_api_requests(anon_client, api_client):
+TOKEN = "s3cret-scrape-token"
+
+
+def test_metrics_count_api_requests(anon_client, api_client, settings):
+    settings.DEVMANAGER_METRICS_TOKEN = TOKEN
     for _ in range(3):
         api_client.get(f"{API}/devices")
 
-    response = anon_client.get("/metrics")
+    response = anon_client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
@@ -47,7 +52,17 @@ def test_metrics_with_token_served_for_token(anon_client, settings):
 
 def test_metrics_served_over_plain_http_when_https_required(anon_client, settings):
     settings.DEVMANAGER_REQUIRE_HTTPS = True
+    settings.DEVMANAGER_METRICS_TOKEN = TOKEN
 
+    assert anon_client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
+
+
+def test_metrics_without_a_token_are_off_unless_debug(anon_client, settings):
+    settings.DEVMANAGER_METRICS_TOKEN = ""
+
+    body = assert_error(anon_client.get("/metrics"), 403, "access_denied")
+    assert "DEVMANAGER_METRICS_TOKEN" in body["message"]
+    settings.DEBUG = True
     assert anon_client.get("/metrics").status_code == 200
 
 

@@ -1,10 +1,14 @@
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 
@@ -269,3 +273,21 @@ def test_the_copy_export_writes_the_same_text_as_the_chunked_one():
     cellular, generic, lora = row["network_adapters"]
     assert cellular == {"type": "cellular", "iccid": "8931440400012345678", "imei": IMEI}  # empty fields left out
     assert (generic["type"], generic["description"], lora["type"]) == ("generic", AWKWARD, "lora")
+
+
+def test_export_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    # `export_devices | head`: the reader closes the pipe; no traceback, and the rows it read are whole.
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/export.sqlite3", "DJANGO_SECRET_KEY": "test"}
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True)
+    subprocess.run([*manage, "seed_devices", "--count", "3000"], env=env, check=True, capture_output=True)
+
+    export = subprocess.Popen([*manage, "export_devices"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = export.stdout.readline()
+    export.stdout.close()
+    stderr = export.stderr.read().decode()
+    export.wait(timeout=60)
+
+    assert json.loads(first)["id"]
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr and "Exception ignored" not in stderr, stderr
+    assert export.returncode == 1

@@ -451,3 +451,11 @@ def test_import_refuses_slot_versions_nested_too_deep(run_import):
     assert run.failed_lines == [1]
     assert "100 levels" in run.reason(1)
     assert list(Device.objects.values_list("pk", flat=True)) == ["ok"]
+
+
+def test_import_refuses_a_dms_id_no_path_can_name(run_import):
+    run = run_import(jsonl({"id": "d-1", "dms_id": "a/b"}, {"id": "d-2", "dms_owner": ".."}, {"id": "d-3"}))
+
+    assert run.failed_lines == [1, 2]
+    assert [failure["fields"][0]["name"] for failure in run.failures] == ["dms_id", "dms_owner"]
+    assert list(Device.objects.values_list("pk", flat=True)) == ["d-3"]

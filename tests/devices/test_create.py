@@ -1,3 +1,5 @@
+from urllib.parse import quote
+
 import pytest
 
 from devices.models import Device, DeviceEvent
@@ -135,3 +137,22 @@ def test_create_device_body_not_object(api_client):
     response = api_client.post(f"{API}/devices", ["d"], format="json")
 
     assert_error(response, 400, "validation_error")
+
+
+@pytest.mark.parametrize("dms", ["a/b", "/", ".", "..", "tab\there", "dms\x7f"])
+@pytest.mark.parametrize("field", ["dms_id", "dms_owner"])
+def test_create_device_dms_id_that_no_path_can_name_rejected(api_client, dms, field):
+    # `/devices/dms/{dms_id}` must be able to list every DMS's devices.
+    response = api_client.post(f"{API}/devices", {"id": "d-1", field: dms}, format="json")
+
+    assert_error(response, 400, "validation_error", field)
+    assert not Device.objects.exists()
+
+
+@pytest.mark.parametrize("dms", ["dms production", "ünïcode-dms", "a%2Fb", "a?b#c", "a:b", "x" * 255])
+def test_every_accepted_dms_id_is_reachable_through_its_list(api_client, dms):
+    assert api_client.post(f"{API}/devices", {"id": "d-1", "dms_id": dms}, format="json").status_code == 201
+
+    response = api_client.get(f"{API}/devices/dms/{quote(dms, safe='')}")
+
+    assert [device["id"] for device in response.json()["list"]] == ["d-1"]

@@ -275,6 +275,36 @@ def test_put_name_only_keeps_other_fields(api_client):
     assert stored.criteria == [crit("tags", "contains", "a")]
 
 
+@pytest.mark.parametrize("body", [{}, {"name": "x"}, {"name": "x", "description": "d", "criteria": []}])
+def test_put_that_changes_nothing_keeps_etag_and_updated_at(api_client, body):
+    group = create(api_client, name="x", description="d")
+    etag = api_client.get(f"{GROUPS}/{group['id']}")["ETag"]
+
+    response = put(api_client, group["id"], {**body, "parent_id": None} if body else body)
+
+    assert response.status_code == 200
+    assert response.json() == group
+    assert response["ETag"] == etag == api_client.get(f"{GROUPS}/{group['id']}")["ETag"]
+
+
+def test_children_moved_up_by_a_deletion_are_updated(api_client):
+    grandparent = create(api_client, name="gp")
+    parent = create(api_client, name="p", parent_id=grandparent["id"])
+    child = create(api_client, name="c", parent_id=parent["id"])
+    grandchild = create(api_client, name="gc", parent_id=child["id"])
+    before = {name: api_client.get(f"{GROUPS}/{item['id']}") for name, item in (("c", child), ("gc", grandchild))}
+
+    assert api_client.delete(f"{GROUPS}/{parent['id']}").status_code == 204
+
+    moved = api_client.get(f"{GROUPS}/{child['id']}")
+    assert moved.json()["parent_id"] == grandparent["id"]
+    assert moved.json()["updated_at"] > before["c"].json()["updated_at"]
+    assert moved["ETag"] != before["c"]["ETag"]
+    below = api_client.get(f"{GROUPS}/{grandchild['id']}")
+    assert below["ETag"] != before["gc"]["ETag"]  # its inherited criteria are another chain now
+    assert below.json()["updated_at"] == before["gc"].json()["updated_at"]  # its own fields are the same
+
+
 def test_put_empty_criteria_clears_them(api_client):
     DeviceFactory(id="a", tags=["a"])
     DeviceFactory(id="b", tags=["b"])

@@ -30,6 +30,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--group", metavar="ID", help="Only the members of this device group.")
 
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except BrokenPipeError:
+            # The reader went away (`export_devices | head`): stop quietly, as a well-behaved filter does. Standard
+            # output points to /dev/null from here, so that the interpreter's final flush fails no more.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
+
     def handle(self, *args, format, output, filter, group, **options):
         queryset = _devices(filter, group)
         total = queryset.count() if sys.stderr.isatty() else None
