@@ -15,6 +15,11 @@ keepalive = 5
 # Restart workers now and then, staggered, so a slow leak never grows without bound.
 max_requests = 20000
 max_requests_jitter = 2000
+# Request lines of any length reach the app, which answers those over DEVMANAGER_MAX_URL_BYTES with 414 in the
+# contract's error body: gunicorn's own limit (at most 8190 bytes) would answer in HTML before the app sees them.
+# 0 means no limit to gunicorn; its C parser (gunicorn-h1c) still stops at 1 MiB, so memory stays bounded.
+limit_request_line = 0
+http_parser = "fast"
 # devmanager.access logs every request with its request ID; gunicorn's own access log would repeat it.
 accesslog = None
 errorlog = "-"

@@ -171,6 +171,8 @@ DEVMANAGER_API_KEY_CACHE_SECONDS = env_int("DEVMANAGER_API_KEY_CACHE_SECONDS", 5
 # --- Limits ----------------------------------------------------------------------------------------------------------
 
 DEVMANAGER_MAX_BODY_BYTES = env_int("DEVMANAGER_MAX_BODY_BYTES", 1024 * 1024)
+# Longer request lines get 414 uri_too_long (gunicorn passes them through: devmanager/gunicorn.conf.py).
+DEVMANAGER_MAX_URL_BYTES = env_int("DEVMANAGER_MAX_URL_BYTES", 16 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = DEVMANAGER_MAX_BODY_BYTES
 DEVMANAGER_METADATA_MAX_BYTES = 64 * 1024
 DEVMANAGER_PAGE_SIZE_DEFAULT = 25

@@ -19,6 +19,7 @@ DEFAULT_TYPES = {
     409: "conflict",
     412: "precondition_failed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "bad_request",
     429: "too_many_requests",
 }

@@ -4,7 +4,7 @@ import ipaddress
 import json
 import logging
 import time
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from django.conf import settings
 from django.http import HttpResponsePermanentRedirect
@@ -155,12 +155,16 @@ class RequireHttpsMiddleware:
 
 
 class RequestGuardMiddleware:
-    """Refuses, before any parsing, bodies over the size limit and API keys sent in the URL."""
+    """Refuses, before any parsing, request lines and bodies over their limits and API keys sent in the URL."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if request_line_bytes(request) > settings.DEVMANAGER_MAX_URL_BYTES:
+            return error_response(
+                414, "uri_too_long", f"The request line exceeds {settings.DEVMANAGER_MAX_URL_BYTES} bytes."
+            )
         length = request.META.get("CONTENT_LENGTH") or "0"
         # A `Content_Length` header, which servers that keep underscores in header names pass on, is Content-Length
         # in request.headers too (where django-prometheus reads it): it must be a number as well.
@@ -183,3 +187,14 @@ class RequestGuardMiddleware:
                     [{"name": name, "message": "contains an API key"}],
                 )
         return self.get_response(request)
+
+
+def request_line_bytes(request) -> int:
+    """The length of `METHOD target HTTP/1.1` as the client sent it (gunicorn gives the target as RAW_URI; other
+    servers' decoded path is quoted back, which gives the same length for what clients send)."""
+    target = request.META.get("RAW_URI")
+    if target is None:
+        query = request.META.get("QUERY_STRING", "")
+        target = quote(request.META.get("PATH_INFO", ""), safe="/:@!$&'()*+,;=-._~") + (f"?{query}" if query else "")
+    protocol = request.META.get("SERVER_PROTOCOL", "HTTP/1.1")
+    return len(request.method or "") + len(target.encode("latin-1", "replace")) + len(protocol) + 2
