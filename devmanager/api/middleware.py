@@ -4,10 +4,10 @@ import ipaddress
 import json
 import logging
 import time
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 from django.conf import settings
-from django.http import HttpResponsePermanentRedirect
+from django.http import HttpResponseBadRequest, HttpResponsePermanentRedirect
 from django.utils.log import log_response
 
 from .exceptions import default_type, error_response
@@ -165,6 +165,14 @@ class RequestGuardMiddleware:
             return error_response(
                 414, "uri_too_long", f"The request line exceeds {settings.DEVMANAGER_MAX_URL_BYTES} bytes."
             )
+        if "\x00" in request.path:
+            # No id, DMS or identifier holds U+0000 (PostgreSQL cannot store it): such a path names nothing.
+            return error_response(404, "not_found", "No resource has U+0000 in its path.")
+        if request.path.startswith(HTML_PATH_PREFIXES) and "\x00" in request.META.get("QUERY_STRING", "") + unquote(
+            request.META.get("QUERY_STRING", "")
+        ):
+            # The admin's filters and searches would hand it to the database; the API's parameters refuse it each.
+            return HttpResponseBadRequest("U+0000 in the query string.", content_type="text/plain")
         length = request.META.get("CONTENT_LENGTH") or "0"
         # A `Content_Length` header, which servers that keep underscores in header names pass on, is Content-Length
         # in request.headers too (where django-prometheus reads it): it must be a number as well.

@@ -458,3 +458,13 @@ def test_body_not_utf8_is_400_without_codec_internals(api_client):
 
     body = assert_error(response, 400, "bad_request")
     assert "codec" not in body["message"] and "utf-8" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/devices/dms/a%00b", "/devices/a%00b", "/devices/a%00b/events", "/devices/a%00b/device-groups",
+     "/devices/a%00b/network-adapters", "/device-groups/a%00b/devices"],
+)  # fmt: skip
+def test_path_with_nul_names_nothing(api_client, path):
+    # Found by hand: /devices/dms/a%00b was a 500 on PostgreSQL, which cannot compare text with U+0000.
+    assert_error(api_client.get(f"{API}{path}"), 404, "not_found")

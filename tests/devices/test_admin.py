@@ -475,3 +475,8 @@ def test_admin_delete_of_decommissioned_device(admin_client):
     assert response.status_code == 302
     assert not Device.objects.filter(pk="retired").exists()
     assert not DeviceEvent.objects.filter(device_id="retired").exists()
+
+
+@pytest.mark.parametrize("query", ["dms_owner=a%00b", "status__exact=%00", "q=a%00b", "group=%00"])
+def test_device_changelist_query_with_nul_is_a_bad_request_not_a_500(admin_client, query):
+    assert admin_client.get(f"{DEVICE_CHANGELIST}?{query}").status_code == 400
