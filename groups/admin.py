@@ -69,7 +69,7 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
     form = DeviceGroupForm
     list_display = ["tree_actions", "indented_title", "criteria_summary", "created_at"]
     list_display_links = ["indented_title"]
-    search_fields = ["name"]
+    search_fields = ["name__fold_contains"]  # folding case as the `_ic` filters do
     readonly_fields = ["id", "inherited", "members", "created_at", "updated_at"]
     fields = [
         "id",

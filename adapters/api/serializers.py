@@ -41,7 +41,12 @@ def _digits(low: int, high: int, plus: bool = False):
 class NetworkAdapterWriteSerializer(StrictSerializer):
     """A network adapter's body; camelCase spellings (`devEui`, `joinEui`, `dvnUuid`) are accepted."""
 
-    type = serializers.ChoiceField(choices=AdapterType.choices, required=False, help_text="Required on creation.")
+    type = serializers.ChoiceField(
+        choices=AdapterType.choices,
+        required=False,
+        help_text="Required on creation.",
+        error_messages={"invalid_choice": f"must be one of {', '.join(AdapterType.values)}"},
+    )
     imei = StrictCharField(required=False)
     iccid = StrictCharField(required=False, allow_null=True)
     imsi = StrictCharField(required=False, allow_null=True)

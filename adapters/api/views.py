@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devices.api.views import IF_MATCH, device_from_path
+from devmanager.api.pagination import parse_page_size, refuse_unknown_parameters
 
 from .. import services
 from ..models import AdapterType, NetworkAdapter
@@ -41,13 +42,25 @@ class NetworkAdapterListView(APIView):
     @extend_schema(
         summary="A device's network adapters",
         tags=["network-adapters"],
-        parameters=[DEVICE_ID, OpenApiParameter("type", OpenApiTypes.STR, enum=AdapterType.values)],
+        parameters=[
+            DEVICE_ID,
+            OpenApiParameter("type", OpenApiTypes.STR, enum=AdapterType.values),
+            OpenApiParameter(
+                "page_size", OpenApiTypes.INT, description="Accepted (1 to 1000) and moot: one page holds them all."
+            ),
+        ],
         responses={200: ADAPTER_LIST},
     )
     def get(self, request, device_id):
+        # `page_size`, which generic list clients send, is checked and has nothing to do: one page holds them all.
+        refuse_unknown_parameters(request, ("type", "page_size"))
+        parse_page_size(request)
         device = device_from_path(device_id)
         adapters = NetworkAdapter.objects.filter(device=device)
-        adapter_type = request.query_params.get("type")
+        types = request.query_params.getlist("type")
+        if len(types) > 1:
+            raise exceptions.ValidationError({"type": ["must be given at most once"]})
+        adapter_type = types[0] if types else None
         if adapter_type is not None:
             if adapter_type not in AdapterType.values:
                 raise exceptions.ValidationError({"type": [f"must be one of {', '.join(AdapterType.values)}"]})
@@ -83,7 +96,7 @@ class NetworkAdapterDetailView(APIView):
         try:
             return NetworkAdapter.objects.get(device=device, pk=uuid.UUID(adapter_id))
         except (ValueError, NetworkAdapter.DoesNotExist) as exc:
-            raise Http404(f"No network adapter {adapter_id} on device {device.pk!r}.") from exc
+            raise Http404(f"No network adapter {adapter_id[:100]!r} on device {device.pk[:100]!r}.") from exc
 
     @extend_schema(
         summary="Update a network adapter (its identifier and type never change)",

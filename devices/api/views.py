@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devmanager.api.filters import FilterLanguageBackend, counted_devices
-from devmanager.api.pagination import BookmarkPagination
+from devmanager.api.pagination import BookmarkPagination, refuse_unknown_parameters
 from devmanager.api.parsers import JSONParser, JSONPatchParser
 from devmanager.api.views import not_modified, parse_bool_param, request_source
 
@@ -54,7 +54,7 @@ def device_from_path(identifier: str, queryset=None) -> Device:
     queryset = Device.objects.only("pk") if queryset is None else queryset
     device = next(iter(queryset.resolve(identifier)), None)
     if device is None:
-        raise Http404(f"No device {identifier!r}.")
+        raise Http404(f"No device {identifier[:100]!r}.")
     return device
 
 
@@ -123,6 +123,7 @@ class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(DeviceSerializer(device).data, headers={"ETag": device.etag})
 
     def destroy(self, request, pk=None):
+        refuse_unknown_parameters(request, ("force",))  # `?Force=true` must not quietly delete without force
         device = self.get_object()
         force = parse_bool_param(request, "force")
         services.device_delete(device_id=device.pk, force=force, if_match=request.headers.get("If-Match"))

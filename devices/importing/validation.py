@@ -15,12 +15,13 @@ from adapters.identifiers import NORMALISERS
 from adapters.models import MAX_ADAPTERS_PER_DEVICE, AdapterType
 from devmanager.api.exceptions import flatten_errors
 from devmanager.timestamps import parse_instant
+from devmanager.validation import MAX_JSON_DEPTH, json_document_problem
 
 from ..api.serializers import DeviceCreateSerializer
 from ..bulk import JsonText, json_encoder
 from ..choices import DEFAULT_SLOT, SLOT_TYPES, DeviceStatus, SlotStatus
 from ..rowformats import InputRow
-from ..validators import ICON_COLOR, MAX_JSON_DEPTH, MAX_TAGS, RESERVED_IDS, json_document_problem, json_size
+from ..validators import ICON_COLOR, MAX_TAGS, RESERVED_IDS, json_size
 
 STATE_FIELDS = ("status", "slots", "creation_timestamp", "updated_timestamp")
 ADAPTER_SHORTHANDS = {"imei": AdapterType.CELLULAR, "dev_eui": AdapterType.LORA, "dvn_uuid": AdapterType.GENERIC}

@@ -19,6 +19,7 @@ HTML_PATH_PREFIXES = ("/admin/",)
 HTTPS_EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics")
 
 access_log = logging.getLogger("devmanager.access")
+MAX_LOGGED_PATH = 2048
 
 
 class RequestIdMiddleware:
@@ -52,7 +53,7 @@ class RequestIdMiddleware:
             if response.status_code >= 400:
                 # Django logs error answers once the middleware has returned, without the request ID; log them
                 # here instead (log_response marks the response, so Django does not repeat it).
-                log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
+                log_response("%s: %s", response.reason_phrase, path, response=response, request=request)
         finally:
             unbind_request_id(token)
         return response
@@ -64,10 +65,11 @@ def _loggable_path(request) -> str:
     Redacting here rather than only in a handler's filter keeps the key out of every handler, whatever their order.
     """
     full_path = request.get_full_path()
-    if not API_KEY_PATTERN.search(unquote_plus(full_path)):
-        return full_path
-    query = "?[REDACTED]" if request.META.get("QUERY_STRING") else ""
-    return API_KEY_PATTERN.sub("ak_[REDACTED]", request.path) + query
+    if API_KEY_PATTERN.search(unquote_plus(full_path)):
+        query = "?[REDACTED]" if request.META.get("QUERY_STRING") else ""
+        full_path = API_KEY_PATTERN.sub("ak_[REDACTED]", request.path) + query
+    # A request line may be a megabyte long (the 414s): one log line stays short.
+    return full_path if len(full_path) <= MAX_LOGGED_PATH else f"{full_path[:MAX_LOGGED_PATH]}...[{len(full_path)}]"
 
 
 class ErrorBodyMiddleware:

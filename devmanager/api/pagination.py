@@ -68,6 +68,11 @@ def _parse_include(values: list[str]) -> frozenset[str]:
     return frozenset(include)
 
 
+def parse_page_size(request) -> int:
+    """The request's `page_size` (the default when absent); a 400 when it is not a whole number in range."""
+    return _parse_page_size(_single(request.query_params, "page_size"), settings.DEVMANAGER_PAGE_SIZE_DEFAULT)
+
+
 def _single(params, name: str) -> str | None:
     values = params.getlist(name)
     if len(values) > 1:

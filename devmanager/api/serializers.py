@@ -1,9 +1,11 @@
 """Serializer building blocks shared by every resource."""
 
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devmanager.timestamps import parse_instant
+from devmanager.validation import NUL_MESSAGE
 
 
 class StrictCharField(serializers.CharField):
@@ -13,6 +15,13 @@ class StrictCharField(serializers.CharField):
     def __init__(self, **kwargs):
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
+        # DRF's refusal of U+0000, in the words every other refusal of it uses.
+        self.validators = [
+            ProhibitNullCharactersValidator(message=NUL_MESSAGE)
+            if isinstance(validator, ProhibitNullCharactersValidator)
+            else validator
+            for validator in self.validators
+        ]
 
     def to_internal_value(self, data):
         if not isinstance(data, str):

@@ -15,7 +15,7 @@ from devices.api.views import DEVICE_SORT_FIELDS, STATS_FILTER, device_from_path
 from devices.filters import DEVICE_FILTER_FIELDS
 from devices.models import Device
 from devmanager.api.filters import FilterLanguageBackend, counted_devices
-from devmanager.api.pagination import BookmarkPagination
+from devmanager.api.pagination import BookmarkPagination, refuse_unknown_parameters
 from devmanager.api.views import not_modified, parse_bool_param
 
 from .. import services
@@ -127,6 +127,7 @@ class DeviceGroupViewSet(viewsets.GenericViewSet):
         return group_response(updated)
 
     def destroy(self, request, pk=None):
+        refuse_unknown_parameters(request, ("cascade",))  # `?Cascade=true` must not quietly move the children up
         group = get_group(pk)
         cascade = parse_bool_param(request, "cascade")
         services.group_delete(group_id=group.pk, cascade=cascade, if_match=request.headers.get("If-Match"))

@@ -942,3 +942,21 @@ def test_stale_if_match_conforms_to_schema_on_update_and_delete(api_client, cell
 
     assert_error(response, 412, "precondition_failed")
     assert_conforms(response, ADAPTER_OPERATION)
+
+
+@pytest.mark.parametrize("params", [{"Type": "lora"}, {"type[]": "lora"}, {"types": "lora"}])
+def test_list_unknown_query_parameter_is_400(api_client, lora, generic, params):
+    # A typo must never widen the list: `?Type=lora` answered every adapter.
+    assert_error(api_client.get(adapters_url(), params), 400, "validation_error", next(iter(params)))
+
+
+def test_list_type_given_twice_is_400(api_client, lora, generic):
+    assert_error(api_client.get(f"{adapters_url()}?type=lora&type=generic"), 400, "validation_error", "type")
+
+
+@pytest.mark.parametrize("body", [{"type": ["x"]}, {"type": "bogus"}, {"type": {"a": 1}}])
+def test_bad_type_message_names_the_types(api_client, device, body):
+    error = assert_error(post_adapter(api_client, body), 400, "validation_error", "type")
+
+    assert "must be one of cellular, lora, generic" in error["message"]
+    assert "[" not in error["message"] and "{" not in error["message"]

@@ -91,7 +91,7 @@ def test_probes_ignore_bad_authorization(anon_client, path):
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/api/schema/", *DOC_PAGES])
-@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
 def test_other_methods_are_405_in_the_error_body(path, method):
     # As a browser or a script posts: with CSRF checks on, which must not turn the 405 into a 403.
     client = Client(enforce_csrf_checks=True)

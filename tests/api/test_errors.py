@@ -468,3 +468,9 @@ def test_body_not_utf8_is_400_without_codec_internals(api_client):
 def test_path_with_nul_names_nothing(api_client, path):
     # Found by hand: /devices/dms/a%00b was a 500 on PostgreSQL, which cannot compare text with U+0000.
     assert_error(api_client.get(f"{API}{path}"), 404, "not_found")
+
+
+def test_404_quotes_at_most_100_characters_of_the_path(api_client):
+    body = assert_error(api_client.get(f"{DEVICES}/{'x' * 5000}"), 404, "not_found")
+
+    assert len(body["message"]) < 150

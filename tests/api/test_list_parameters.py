@@ -158,3 +158,13 @@ def test_bookmark_of_group_members_serves_the_group_id_in_any_case(api_client, f
     response = api_client.get(f"{API}/device-groups/{str(fleet.pk).upper()}/devices", {"bookmark": first["next"]})
 
     assert response.status_code == 200, response.content
+
+
+def test_delete_with_a_misspelled_parameter_is_400_and_deletes_nothing(api_client, fleet):
+    assert_error(api_client.delete(f"{API}/devices/gateway?Force=true"), 400, "validation_error", "Force")
+    assert_error(
+        api_client.delete(f"{API}/device-groups/{fleet.pk}?cascades=true"), 400, "validation_error", "cascades"
+    )
+
+    assert api_client.get(f"{API}/devices/gateway").status_code == 200
+    assert api_client.get(f"{API}/device-groups/{fleet.pk}").status_code == 200

@@ -97,3 +97,12 @@ def test_gunicorn_request_line_over_the_limit_gets_the_error_body(gunicorn_port,
 
     assert (status, content_type) == (414, "application/json")
     assert json.loads(body)["type"] == "uri_too_long"
+
+
+def test_a_long_request_line_is_logged_shortened(anon_client, caplog):
+    with caplog.at_level("INFO", logger="devmanager.access"):
+        anon_client.get("/healthz?pad=" + "x" * 100_000)
+
+    [record] = [record for record in caplog.records if record.name == "devmanager.access"]
+    assert len(record.getMessage()) < 2_200
+    assert record.path.endswith("...[100013]")

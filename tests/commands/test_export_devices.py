@@ -2,8 +2,10 @@ import csv
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
+import threading
 import tracemalloc
 from datetime import UTC, datetime
 
@@ -291,3 +293,18 @@ def test_export_into_a_reader_that_stops_early_ends_quietly(tmp_path):
     assert json.loads(first)["id"]
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr and "Exception ignored" not in stderr, stderr
     assert export.returncode == 1
+
+
+def test_export_to_a_named_pipe_writes_into_it_and_leaves_it_a_pipe(tmp_path):
+    DeviceFactory(id="piped")
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+
+    export("--output", str(fifo))
+    reader.join(timeout=30)
+
+    assert exported_ids(received[0]) == ["piped"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -142,3 +142,28 @@ def test_admin_metadata_form_refuses_nul(admin_client):
     assert response.status_code == 200
     assert "U+0000" in str(response.context["adminform"].form.errors["metadata_json"])
     assert snapshot("d-1") == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/devices", {"id": f"a{NUL}"}, "id"),
+        ("/devices", {"id": "d-2", "dms_id": f"dms{NUL}"}, "dms_id"),
+        ("/devices", {"id": "d-2", "tags": [f"t{NUL}"]}, "tags[0]"),
+        ("/devices", {"id": "d-2", "alias": NUL}, "alias"),
+        ("/device-groups", {"name": f"g{NUL}"}, "name"),
+        ("/devices/d-1/network-adapters", {"type": "generic", "description": NUL}, "description"),
+    ],
+)
+def test_nul_in_text_is_refused_in_the_same_words_once(api_client, path, body, field):
+    DeviceFactory(id="d-1")
+
+    error = assert_error(api_client.post(f"{API}{path}", body, format="json"), 400, "validation_error", field)
+
+    assert [item["message"] for item in error["fields"]] == ["must not contain the character U+0000 (NUL)"]
+
+
+def test_nul_in_a_filter_is_refused_in_the_same_words(api_client):
+    error = assert_error(api_client.get(f"{API}/devices", {"filter": f"id[eq]:{NUL}"}), 400, "validation_error")
+
+    assert "must not contain the character U+0000 (NUL)" in error["fields"][0]["message"]

@@ -75,7 +75,13 @@ def _devices(filters: list[str], group_id: str | None):
 
 def _export_to_file(path: str, queryset, format: str, progress) -> int:
     """Write to a temporary file beside PATH and rename it at the end: an interrupted export leaves no partial file
-    that looks complete."""
+    that looks complete. What is not a regular file (/dev/stdout, a named pipe) is written to as it is."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as file:
+                return devices_export(queryset=queryset, format=format, write=file.write, progress=progress)
+        except OSError as exc:
+            raise CommandError(f"cannot write {path}: {exc.strerror}") from exc
     partial = f"{path}.partial"
     try:
         with open(partial, "w", encoding="utf-8", newline="") as file:

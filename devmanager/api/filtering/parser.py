@@ -3,6 +3,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from devmanager.validation import NUL_MESSAGE
+
 # `field[op]value`, with one optional `:` or `=` between `]` and the value.
 FILTER_PATTERN = re.compile(
     r"(?P<field>[A-Za-z_][A-Za-z0-9_]*)\[(?P<operator>[A-Za-z_]+)\](?P<separator>[:=]?)(?P<value>.*)", re.DOTALL
@@ -25,7 +27,7 @@ def parse_filter(text: str) -> Filter:
     if len(text) > settings.DEVMANAGER_MAX_FILTER_LENGTH:
         raise FilterError(f"is longer than {settings.DEVMANAGER_MAX_FILTER_LENGTH} characters")
     if "\x00" in text:
-        raise FilterError("contains a NUL character")
+        raise FilterError(NUL_MESSAGE)
     match = FILTER_PATTERN.fullmatch(text)
     if match is None:
         raise FilterError("is not of the form <field>[<operator>]<value>, e.g. status[eq]:ACTIVE")
