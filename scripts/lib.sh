@@ -1,15 +1,17 @@
 # Shared by scripts/serve, scripts/test and .ci/run: the virtual environment and a throwaway PostgreSQL.
 
-# Create .venv and install requirements.txt into it; reinstall only when requirements.txt changes.
+# Create .venv and install a requirements file into it (requirements.txt, the service's own, by default;
+# requirements-dev.txt adds the test and lint tools); reinstall only when that file, or requirements.txt, changes.
 ensure_venv() {
+  local requirements=${1:-requirements.txt}
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  local stamp=.venv/.requirements.sha256 want
-  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  local stamp=.venv/.${requirements%.txt}.sha256 want
+  want=$(cat "$requirements" requirements.txt | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "Installing requirements into .venv ..." >&2
-    if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt >.venv/pip.log 2>&1; then
+    echo "Installing $requirements into .venv ..." >&2
+    if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" >.venv/pip.log 2>&1; then
       cat .venv/pip.log >&2
       return 1
     fi
@@ -33,7 +35,7 @@ as_root() {
 # The browser tests drive Debian's chromium (/usr/bin/chromium) through Playwright: install it when missing.
 ensure_chromium() {
   if [ ! -x /usr/bin/chromium ]; then
-    echo "Chromium not found: installing Debian's chromium package ..." >&2
+    echo "The browser tests (tests/browser) need Chromium, which is missing: apt-get install chromium ..." >&2
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   fi
@@ -45,7 +47,7 @@ start_throwaway_postgres() {
   local bin
   bin=$(find_pg_bin)
   if [ -z "$bin" ] || [ ! -x "$bin/pg_ctl" ]; then
-    echo "PostgreSQL not found: installing Debian's postgresql package ..." >&2
+    echo "The suite runs on a throwaway PostgreSQL server, and none is installed: apt-get install postgresql ..." >&2
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
     bin=$(find_pg_bin)
