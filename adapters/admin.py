@@ -1,12 +1,15 @@
 from django import forms
 from django.contrib import admin
+from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 
+from devices.admin import register_device_inline, register_device_search
 from devmanager.api.exceptions import flatten_errors
 from devmanager.forms import ExactTextModelForm
 
 from . import services
 from .api.serializers import TYPE_FIELDS, NetworkAdapterWriteSerializer
+from .identifiers import NORMALISERS, parse_device_identifier
 from .models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
 
 WRITABLE = ["type", "imei", "iccid", "imsi", "msisdn", "dev_eui", "join_eui", "activation", "dvn_uuid", "description"]
@@ -78,3 +81,27 @@ class NetworkAdapterInline(admin.TabularInline):
     def get_formset(self, request, obj=None, **kwargs):
         # max_num alone only limits the rows offered; validate_max refuses a post that would exceed it.
         return super().get_formset(request, obj, validate_max=True, **kwargs)
+
+
+def devices_named_by_identifier(term: str) -> list[str] | None:
+    """The ids of the devices whose adapters have the identifier a search term gives, bare or in a path form
+    (`imei:…`, `urn:dev:…`); None when the term is no identifier. Read through the unique indexes."""
+    identifiers = [parse_device_identifier(term)] + [_normalised(column, term) for column in NORMALISERS]
+    identifiers = [identifier for identifier in identifiers if identifier is not None]
+    if not identifiers:
+        return None
+    condition = Q()
+    for column, value in identifiers:
+        condition |= Q(**{column: value})
+    return list(NetworkAdapter.objects.filter(condition).values_list("device_id", flat=True))
+
+
+def _normalised(column: str, term: str):
+    try:
+        return column, NORMALISERS[column](term)
+    except ValueError:
+        return None
+
+
+register_device_inline(NetworkAdapterInline)
+register_device_search(devices_named_by_identifier)

@@ -64,3 +64,15 @@ def parse_device_identifier(text: str) -> tuple[str, str] | None:
         return column, NORMALISERS[column](match[2])
     except ValueError:
         return None
+
+
+def device_ids_named_by(text: str):
+    """The ids (a subquery) of the devices an identifier path form names, or None when the text is not one
+    (registered as a device reference: `/devices/imei:…/…`)."""
+    from .models import NetworkAdapter
+
+    parsed = parse_device_identifier(text)
+    if parsed is None:
+        return None
+    column, value = parsed
+    return NetworkAdapter.objects.filter(**{column: value}).values("device_id")

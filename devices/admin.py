@@ -1,21 +1,16 @@
 import json
-import uuid
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 
-from adapters.admin import NetworkAdapterInline
-from adapters.identifiers import NORMALISERS, parse_device_identifier
-from adapters.models import NetworkAdapter
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.parsers import load_json
 from devmanager.forms import ExactTextModelForm
@@ -94,32 +89,6 @@ class DeviceMetadataForm(forms.ModelForm):
             raise forms.ValidationError(list(exc.detail)) from exc
 
 
-class DeviceGroupListFilter(admin.SimpleListFilter):
-    """The members of a device group (its criteria and inherited ones), as the group API computes them."""
-
-    title = "device group"
-    parameter_name = "group"
-    max_choices = 200
-
-    def lookups(self, request, model_admin):
-        from groups.models import DeviceGroup
-
-        groups = list(DeviceGroup.objects.order_by("tree_id", "lft")[: self.max_choices])
-        selected = self.value()
-        if selected and all(str(group.pk) != selected for group in groups):
-            groups += list(DeviceGroup.objects.filter(pk=_uuid_or_none(selected)))
-        return [(str(group.pk), f"{'  ' * group.level}{group.name}") for group in groups]
-
-    def queryset(self, request, queryset):
-        from groups.models import DeviceGroup
-        from groups.querysets import member_condition
-
-        if not self.value():
-            return queryset
-        group = DeviceGroup.objects.filter(pk=_uuid_or_none(self.value())).first()
-        return queryset.filter(member_condition(group)) if group else queryset.none()
-
-
 class DmsOwnerListFilter(admin.SimpleListFilter):
     """The DMS owners, read from the (dms_owner, ...) index: Django's own filter runs a DISTINCT over every row."""
 
@@ -194,20 +163,6 @@ class DeviceChangeList(ChangeList):
         return [direction + column for column in INDEXED_ORDERINGS[first.lstrip("-")]]
 
 
-def _normalised(column: str, term: str):
-    try:
-        return column, NORMALISERS[column](term)
-    except ValueError:
-        return None
-
-
-def _uuid_or_none(value: str):
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
 class DeviceEventInline(admin.TabularInline):
     model = DeviceEvent
     fields = ["timestamp", "type", "description", "source"]
@@ -227,7 +182,8 @@ class DeviceEventInline(admin.TabularInline):
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
     list_display = ["id", "alias", "status", "dms_owner", "tag_list", "creation_timestamp"]
-    list_filter = ["status", DmsOwnerListFilter, DeviceGroupListFilter]
+    # Apps above `devices` add their own (groups: membership) with `register_device_list_filter`.
+    list_filter = ["status", DmsOwnerListFilter]
     # The exact id is the primary key; the alias is found by substring through a trigram index on PostgreSQL.
     search_fields = ["id__exact", "alias__fold_contains"]
     search_help_text = "An exact device id, part of an alias, or an adapter identifier (IMEI, DevEUI, UUID, imei:…)."
@@ -238,7 +194,8 @@ class DeviceAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     list_per_page = 50
     actions = ["decommission"]
-    inlines = [NetworkAdapterInline, DeviceEventInline]
+    # Apps above `devices` add theirs first (adapters) with `register_device_inline`.
+    inlines = [DeviceEventInline]
     readonly_fields = [
         "id",
         "alias",
@@ -272,19 +229,13 @@ class DeviceAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     def get_search_results(self, request, queryset, search_term):
-        """Also find a device by any of its adapters' identifiers, bare or in the path forms (imei:…, urn:dev:…)."""
+        """Also find devices by what higher apps name them by (adapters: an identifier, bare or in a path form)."""
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        lookups = [parse_device_identifier(term)] + [_normalised(column, term) for column in NORMALISERS]
-        identifiers = [value for value in lookups if value is not None]
-        if identifiers:
-            # The owners are read first (unique indexes), so the list's query stays an OR of indexed conditions:
-            # a join or a subquery there would make PostgreSQL test every device.
-            condition = Q()
-            for column, value in identifiers:
-                condition |= Q(**{column: value})
-            owners = list(NetworkAdapter.objects.filter(condition).values_list("device_id", flat=True))
+        for search in DEVICE_SEARCHES:
+            owners = search(search_term.strip())
             if owners:
+                # The ids are read first, so the list's query stays an OR of indexed conditions: a join or a
+                # subquery there would make PostgreSQL test every device.
                 results = results | queryset.filter(pk__in=owners)
         return results, may_have_duplicates
 
@@ -345,3 +296,19 @@ class DeviceAdmin(admin.ModelAdmin):
             services.device_decommission(device_id=device_id, source=request.user.get_username())
             count += 1
         self.message_user(request, f"{count} device(s) decommissioned.", messages.SUCCESS)
+
+
+# Extensions of the device admin by the apps above `devices`, registered from their own admin modules.
+DEVICE_SEARCHES: list = []  # search term -> ids of the devices it names, or None
+
+
+def register_device_inline(inline) -> None:
+    DeviceAdmin.inlines.insert(0, inline)
+
+
+def register_device_list_filter(list_filter) -> None:
+    DeviceAdmin.list_filter.append(list_filter)
+
+
+def register_device_search(search) -> None:
+    DEVICE_SEARCHES.append(search)

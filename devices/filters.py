@@ -1,8 +1,7 @@
-"""The device fields of the filter language (contract, section 2)."""
+"""The device fields of the filter language (contract, section 2). Apps above `devices` add fields of their own
+with `register_device_filter_field` (adapters: the identifiers of a device's adapters)."""
 
-from adapters.identifiers import normalise_eui, normalise_imei, normalise_uuid
-from adapters.models import NetworkAdapter
-from devmanager.api.filtering import ArrayField, DateField, EnumField, JsonField, RelatedValueField, StringField
+from devmanager.api.filtering import ArrayField, DateField, EnumField, FieldSpec, JsonField, StringField
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType
 
@@ -20,11 +19,13 @@ DEVICE_FILTER_FIELDS = {
     # The identity slot is one entry of `slots`: rooting the path there keeps the slots' GIN index usable.
     "identity": IDENTITY,
     "identity_slot": IDENTITY,  # an alias: the same field, so that both spellings normalise alike
-    # The identifiers of any of the device's network adapters.
-    "imei": RelatedValueField(NetworkAdapter, "device", "imei", normalise_imei),
-    "dev_eui": RelatedValueField(NetworkAdapter, "device", "dev_eui", normalise_eui),
-    "dvn_uuid": RelatedValueField(NetworkAdapter, "device", "dvn_uuid", normalise_uuid),
 }
+
+
+def register_device_filter_field(name: str, field: FieldSpec) -> None:
+    """Make `name` a device field of the filter language, from an app's `AppConfig.ready()`."""
+    DEVICE_FILTER_FIELDS[name] = field
+
 
 EVENT_FILTER_FIELDS = {
     "type": EnumField("type", EventType.values),

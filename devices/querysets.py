@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -10,6 +11,15 @@ from django.utils.dateparse import parse_datetime
 
 # The JSON columns a device's representation shows.
 DOCUMENT_FIELDS = ("tags", "metadata", "slots")
+
+# Other ways than its id to name a device in a path, registered by higher apps (`register_device_reference`).
+DEVICE_REFERENCES: list[Callable[[str], models.QuerySet | None]] = []
+
+
+def register_device_reference(lookup: Callable[[str], models.QuerySet | None]) -> None:
+    """From an app's `AppConfig.ready()`: `lookup(text)` gives a queryset of the ids (`values("device_id")`) of the
+    devices the text names, or None when the text is not of its form."""
+    DEVICE_REFERENCES.append(lookup)
 
 
 class DeviceQuerySet(models.QuerySet):
@@ -43,21 +53,17 @@ class DeviceQuerySet(models.QuerySet):
         raw["identity_json"] = ExpressionWrapper(KeyTransform(DEFAULT_SLOT, "slots"), output_field=TextField())
         return self.with_recent_events().defer("tag_terms", *DOCUMENT_FIELDS).annotate(**raw)
 
-    def resolve(self, identifier: str):
-        """The device a path names: the one with that id or, for `imei:…`, `deveui:…`, `dvnuuid:…` and their
-        `urn:dev:` forms, the owner of that adapter. One indexed query; a device whose own id is the string wins."""
-        from adapters.identifiers import parse_device_identifier
-        from adapters.models import NetworkAdapter
-
-        if "\x00" in identifier:  # PostgreSQL text cannot hold NUL: no device has such an id
+    def resolve(self, reference: str):
+        """The device a path names: the one with that id or, for another form a higher app registered (adapters:
+        `imei:…`, `deveui:…`, `dvnuuid:…` and their `urn:dev:` forms), the device it names. One indexed query; a
+        device whose own id is the string wins."""
+        if "\x00" in reference:  # PostgreSQL text cannot hold NUL: no device has such an id
             return self.none()
-        parsed = parse_device_identifier(identifier)
-        if parsed is None:
-            return self.filter(pk=identifier)
-        column, value = parsed
-        owner = NetworkAdapter.objects.filter(**{column: value}).values("device_id")
-        own_id_first = models.Case(models.When(pk=identifier, then=0), default=1)
-        return self.filter(models.Q(pk=identifier) | models.Q(pk__in=owner)).order_by(own_id_first)[:1]
+        owners = next((ids for lookup in DEVICE_REFERENCES if (ids := lookup(reference)) is not None), None)
+        if owners is None:
+            return self.filter(pk=reference)
+        own_id_first = models.Case(models.When(pk=reference, then=0), default=1)
+        return self.filter(models.Q(pk=reference) | models.Q(pk__in=owners)).order_by(own_id_first)[:1]
 
     def matching(self, filters):
         """Devices satisfying every filter-language expression; raises FilterError naming each bad one."""

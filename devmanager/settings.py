@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "devices",
     "groups",
     "adapters",
+    "transfer",
 ]
 
 MIDDLEWARE = [

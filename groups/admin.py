@@ -1,4 +1,5 @@
 import json
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -9,6 +10,7 @@ from mptt.admin import DraggableMPTTAdmin
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 
+from devices.admin import register_device_list_filter
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.parsers import load_json
 from devmanager.api.serializers import ListField
@@ -17,7 +19,7 @@ from devmanager.forms import ExactTextModelForm
 from . import services
 from .api.serializers import CriterionField
 from .models import MAX_CRITERIA, DeviceGroup
-from .querysets import member_devices
+from .querysets import member_condition, member_devices
 
 
 class DeviceGroupForm(ExactTextModelForm):
@@ -153,3 +155,34 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
             return HttpResponse("FAIL, invalid move.")
         self.message_user(request, f"{cut.name} moved.")
         return HttpResponse("OK")
+
+
+class DeviceGroupListFilter(admin.SimpleListFilter):
+    """The members of a device group (its criteria and inherited ones), as the group API computes them."""
+
+    title = "device group"
+    parameter_name = "group"
+    max_choices = 200
+
+    def lookups(self, request, model_admin):
+        groups = list(DeviceGroup.objects.order_by("tree_id", "lft")[: self.max_choices])
+        selected = self.value()
+        if selected and all(str(group.pk) != selected for group in groups):
+            groups += list(DeviceGroup.objects.filter(pk=_uuid_or_none(selected)))
+        return [(str(group.pk), f"{'  ' * group.level}{group.name}") for group in groups]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        group = DeviceGroup.objects.filter(pk=_uuid_or_none(self.value())).first()
+        return queryset.filter(member_condition(group)) if group else queryset.none()
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+register_device_list_filter(DeviceGroupListFilter)

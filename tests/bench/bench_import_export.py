@@ -24,11 +24,11 @@ from pathlib import Path
 
 import harness  # noqa: F401  (sets Django up)
 import psycopg
+from devices.management.commands.seed_devices import synthetic_device
 from django.core.management import call_command
 from django.db import connection, connections
 
-from devices.bulk import DEVICE_COLUMNS
-from devices.management.commands.seed_devices import synthetic_device
+from devices.batch import DEVICE_COLUMNS
 from devices.models import Device, DeviceEvent
 from tests.factories import imei_from
 

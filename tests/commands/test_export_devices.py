@@ -14,10 +14,11 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 
-from devices import exporting, services
+from devices import services
 from devices.models import Device
 from groups.models import DeviceGroup
 from tests.factories import DeviceFactory, DeviceGroupFactory, NetworkAdapterFactory
+from transfer import exporting
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""How an import COPYs a batch of new devices on PostgreSQL (devices.importing.writing.BulkCreate): at once, a conflict
+"""How an import COPYs a batch of new devices on PostgreSQL (transfer.importing.writing.BulkCreate): at once, a conflict
 rolling the batch back to be judged row by row, and without foreign-key checks when the database role may skip
 them. These tests commit (transaction=True): the checks would run at commit."""
 
@@ -6,11 +6,11 @@ import pytest
 from django.db import connection, transaction
 
 from adapters.models import NetworkAdapter
-from devices import bulk
-from devices.importing import writing
 from devices.models import Device, DeviceEvent
+from devmanager import bulk
 from tests.commands.conftest import jsonl
 from tests.factories import DeviceFactory, NetworkAdapterFactory, imei_from
+from transfer.importing import writing
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 
 from adapters.models import NetworkAdapter
-from devices.importing import writing
 from devices.models import Device
 from tests.commands.conftest import jsonl
 from tests.factories import imei_from
+from transfer.importing import writing
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

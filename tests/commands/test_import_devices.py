@@ -6,10 +6,10 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from adapters.models import NetworkAdapter
-from devices.importing import writing
 from devices.models import Device, DeviceEvent
 from tests.commands.conftest import database_state, jsonl
 from tests.factories import DeviceFactory, NetworkAdapterFactory
+from transfer.importing import writing
 
 pytestmark = pytest.mark.django_db
 

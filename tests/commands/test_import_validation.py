@@ -9,8 +9,8 @@ from django.conf import settings
 
 from adapters.api.serializers import NetworkAdapterWriteSerializer
 from devices.api.serializers import DeviceCreateSerializer
-from devices.importing.validation import RowError, _adapter, _compact, device_fields_fast, device_row
-from devices.rowformats import InputRow
+from transfer.importing.validation import RowError, _adapter, _compact, device_fields_fast, device_row
+from transfer.rowformats import InputRow
 
 TEXTS = [
     "", " ", "a", "plain text", " padded ", "tab\there", "new\nline", "nul\x00", "ünïcode", "\u2028", "x" * 15,
@@ -154,7 +154,7 @@ def test_row_errors_name_fields_as_the_api_does():
     ],
 )
 def test_parse_json_reads_as_the_json_module_does(text):
-    from devices.rowformats import NonFinite, parse_json
+    from transfer.rowformats import NonFinite, parse_json
 
     assert parse_json(text) == json.loads(text)
     assert list(map(_kind, _leaves(parse_json(text)))) == list(map(_kind, _leaves(json.loads(text))))
@@ -164,7 +164,7 @@ def test_parse_json_reads_as_the_json_module_does(text):
 
 @pytest.mark.parametrize("text", ["[1,]", "NaN", '{"a": Infinity}', '{"a": 1}x', '"tab\there"', ""])
 def test_parse_json_refuses_with_the_json_modules_message(text):
-    from devices.rowformats import _refuse_constant, parse_json
+    from transfer.rowformats import _refuse_constant, parse_json
 
     with pytest.raises(ValueError) as expected:
         json.JSONDecoder(parse_constant=_refuse_constant).decode(text)

@@ -14,10 +14,10 @@ from django.db import connection
 
 from adapters.models import NetworkAdapter
 from devices import services
-from devices.importing import writing
 from devices.models import Device, DeviceEvent
 from tests.commands.conftest import database_state, jsonl
 from tests.factories import DeviceFactory, NetworkAdapterFactory, imei_from
+from transfer.importing import writing
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
-from devices.bulk import devices_bulk_insert
+from devices.batch import devices_bulk_insert
 from devices.choices import DEFAULT_SLOT, DeviceStatus
 from devices.models import tag_terms
 
@@ -61,7 +61,7 @@ class Command(BaseCommand):
 
 
 def synthetic_device(rng: random.Random, device_id: str, now: datetime) -> dict:
-    """One realistic device, as the values of `devices.bulk.DEVICE_COLUMNS` (the import benchmark uses it too)."""
+    """One realistic device, as the values of `devices.batch.DEVICE_COLUMNS` (the import benchmark uses it too)."""
     status = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
     created = now - SPAN * rng.random()
     updated = created + (now - created) * rng.random()

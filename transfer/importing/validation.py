@@ -13,15 +13,15 @@ from django.conf import settings
 from adapters.api.serializers import NetworkAdapterWriteSerializer
 from adapters.identifiers import NORMALISERS
 from adapters.models import MAX_ADAPTERS_PER_DEVICE, AdapterType
+from devices.api.serializers import DeviceCreateSerializer
+from devices.choices import DEFAULT_SLOT, SLOT_TYPES, DeviceStatus, SlotStatus
+from devices.validators import ICON_COLOR, MAX_TAGS, RESERVED_IDS, json_size
 from devmanager.api.exceptions import flatten_errors
+from devmanager.bulk import JsonText, json_encoder
 from devmanager.timestamps import parse_instant
 from devmanager.validation import MAX_JSON_DEPTH, json_document_problem
 
-from ..api.serializers import DeviceCreateSerializer
-from ..bulk import JsonText, json_encoder
-from ..choices import DEFAULT_SLOT, SLOT_TYPES, DeviceStatus, SlotStatus
 from ..rowformats import InputRow
-from ..validators import ICON_COLOR, MAX_TAGS, RESERVED_IDS, json_size
 
 STATE_FIELDS = ("status", "slots", "creation_timestamp", "updated_timestamp")
 ADAPTER_SHORTHANDS = {"imei": AdapterType.CELLULAR, "dev_eui": AdapterType.LORA, "dvn_uuid": AdapterType.GENERIC}

@@ -22,8 +22,8 @@ from django.db.models.functions import Cast, NullIf
 
 from adapters.api.serializers import TYPE_FIELDS
 from adapters.models import NetworkAdapter
+from devmanager.bulk import filter_in
 
-from .bulk import filter_in
 from .rowformats import EXPORT_COLUMNS, tags_cell
 
 CHUNK_SIZE = 2000  # devices a chunk of the cursor export reads

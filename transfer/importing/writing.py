@@ -19,23 +19,20 @@ from django.db import DataError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from adapters.models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
-
-from ..bulk import (
-    DEVICE_COLUMNS,
-    EVENT_COLUMNS,
+from devices.batch import DEVICE_COLUMNS, EVENT_COLUMNS, device_copy_lines, devices_bulk_insert
+from devices.choices import DEFAULT_SLOT, DeviceStatus, EventType
+from devices.models import Device, DeviceEvent, tag_terms
+from devices.services import ONE_MICROSECOND, same_json
+from devmanager.bulk import (
     copy_line,
     copy_lines,
     copy_rows,
-    device_copy_lines,
-    devices_bulk_insert,
     filter_in,
     may_skip_reference_checks,
     reference_checks_skipped,
 )
-from ..choices import DEFAULT_SLOT, DeviceStatus, EventType
-from ..models import Device, DeviceEvent, tag_terms
+
 from ..rowformats import Record
-from ..services import ONE_MICROSECOND, same_json
 from .validation import Adapter, DeviceRow, RowError, device_row
 
 ADAPTER_COLUMNS = [

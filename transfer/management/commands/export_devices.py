@@ -5,11 +5,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from devices.exporting import devices_export
 from devices.models import Device
 from devmanager.api.filtering import FilterError
 from groups.models import DeviceGroup
 from groups.querysets import member_devices
+from transfer.exporting import devices_export
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from contextlib import ExitStack, contextmanager
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from devices.importing import DEFAULT_BATCH_SIZE, DeviceImport, Failure, Mode
-from devices.rowformats import FormatError, format_for, read_rows
+from transfer.importing import DEFAULT_BATCH_SIZE, DeviceImport, Failure, Mode
+from transfer.rowformats import FormatError, format_for, read_rows
 
 SHOWN_FAILURES = 20
 

@@ -1,6 +1,6 @@
-"""Writing many rows at once: PostgreSQL's COPY, or multi-row INSERTs (bulk_create) on other databases.
-
-Shared by `seed_devices` and `import_devices`; the caller holds the transaction.
+"""Writing many rows at once: PostgreSQL's COPY, or multi-row INSERTs (bulk_create) on other databases; the JSON
+and COPY text encodings they need. Database plumbing, for any table: which rows may be written where is each app's
+business (devices/batch.py writes the device table). The caller holds the transaction.
 """
 
 import contextlib
@@ -12,15 +12,6 @@ from json.encoder import c_make_encoder, encode_basestring, encode_basestring_as
 import orjson
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
-
-from .choices import EventType
-from .models import Device, DeviceEvent
-
-DEVICE_COLUMNS = [
-    "id", "alias", "tags", "tag_terms", "status", "icon", "icon_color", "dms_owner", "metadata", "slots",
-    "identity_expires_at", "version", "creation_timestamp", "updated_timestamp",
-]  # fmt: skip
-EVENT_COLUMNS = ["device_id", "timestamp", "type", "description", "source"]
 
 
 def json_encoder(*, compact: bool = False) -> Callable[[object], str]:
@@ -122,50 +113,6 @@ def reference_checks_skipped() -> Iterator[None]:
         cursor.execute("SELECT set_config('session_replication_role', 'origin', true)")
 
 
-def devices_bulk_insert(*, devices: list[dict], source: str) -> None:
-    """Insert new devices (dicts of all `DEVICE_COLUMNS`) with their `CREATED` events, stamped at their creation."""
-    if connection.vendor == "postgresql":
-        _copy_devices(devices, source)
-        return
-    copy_rows(Device, DEVICE_COLUMNS, ([device[column] for column in DEVICE_COLUMNS] for device in devices))
-    events = [(device["id"], device["creation_timestamp"], EventType.CREATED, "Device created", source)
-              for device in devices]  # fmt: skip
-    copy_rows(DeviceEvent, EVENT_COLUMNS, events)
-
-
-def _copy_devices(devices: list[dict], source: str) -> None:
-    lines = [device_copy_lines(device, source) for device in devices]
-    copy_lines(Device, DEVICE_COLUMNS, [device_line for device_line, _ in lines])
-    copy_lines(DeviceEvent, EVENT_COLUMNS, [event_line for _, event_line in lines])
-
-
-def device_copy_lines(device: dict, source: str) -> tuple[str, str]:
-    """A new device (a dict of all `DEVICE_COLUMNS`) and its CREATED event as lines of COPY's text format, built by
-    hand: the hot loop of an import of millions, where encoding value by value (psycopg's write_row) costs twice as
-    much."""
-    device_id, created = _copy_text(device["id"]), device["creation_timestamp"].isoformat()
-    expires = device["identity_expires_at"]
-    device_line = "\t".join(
-        (
-            device_id,
-            _copy_text(device["alias"]),
-            _copy_json(device["tags"]),
-            _copy_json(device["tag_terms"]),
-            device["status"],
-            _copy_text(device["icon"]),
-            _copy_text(device["icon_color"]),
-            _copy_text(device["dms_owner"]),
-            _copy_json(device["metadata"]),
-            _copy_json(device["slots"]),
-            "\\N" if expires is None else expires.isoformat(),
-            str(device["version"]),
-            created,
-            device["updated_timestamp"].isoformat(),
-        )
-    )
-    return device_line, f"{device_id}\t{created}\t{EventType.CREATED}\tDevice created\t{_copy_text(source)}"
-
-
 def copy_line(values: Sequence) -> str:
     """Any row's values as a line of COPY's text format."""
     return "\t".join(_copy_value(value) for value in values)
@@ -173,23 +120,23 @@ def copy_line(values: Sequence) -> str:
 
 def _copy_value(value) -> str:
     if isinstance(value, str):
-        return _copy_text(value)
+        return copy_text(value)
     if value is None:
         return "\\N"
     if isinstance(value, dict | list):
-        return _copy_json(value)
+        return copy_json(value)
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _copy_text(value: str) -> str:
+def copy_text(value: str) -> str:
     """A value in COPY's text format, where backslash, tab, newline and carriage return are escaped."""
     if value.isprintable() and "\\" not in value:  # the usual case: nothing to escape
         return value
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _copy_json(value) -> str:
-    return _copy_text(value if isinstance(value, JsonText) else jsonb_text(value))
+def copy_json(value) -> str:
+    return copy_text(value if isinstance(value, JsonText) else jsonb_text(value))
 
 
 def copy_lines(model: type[models.Model], columns: Sequence[str], lines: list[str]) -> None:
