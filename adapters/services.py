@@ -3,10 +3,9 @@ ETag and `updated_timestamp` (its adapters are part of it)."""
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
 
 from devices.services import device_lock, device_touch
-from devmanager.api.exceptions import Conflict
+from devmanager.errors import Conflict, Invalid, NotFound
 
 from .models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
 
@@ -48,10 +47,10 @@ def adapter_update(
     except NetworkAdapter.DoesNotExist as exc:  # deleted since the caller looked it up
         raise NotFound(f"No network adapter {adapter.pk}.") from exc
     if type is not None and type != adapter.type:
-        raise ValidationError({"type": ["an adapter's type cannot change"]})
+        raise Invalid({"type": ["an adapter's type cannot change"]})
     identifier = IDENTIFIER_FIELDS[adapter.type]
     if identifier in fields and str(fields.pop(identifier)) != str(getattr(adapter, identifier)):
-        raise ValidationError({identifier: ["an adapter's identifier cannot change"]})
+        raise Invalid({identifier: ["an adapter's identifier cannot change"]})
     changed = {name: value for name, value in fields.items() if getattr(adapter, name) != value}
     if changed:
         for name, value in changed.items():

@@ -9,10 +9,10 @@ from django.http import HttpResponseRedirect
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from rest_framework import serializers
-from rest_framework.exceptions import APIException
 
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.parsers import load_json
+from devmanager.errors import DomainError
 from devmanager.forms import ExactTextModelForm
 
 from . import services
@@ -223,9 +223,8 @@ class DeviceAdmin(admin.ModelAdmin):
         # back the whole save and is reported on the page, not a 500.
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except APIException as exc:
-            message = "; ".join(error["message"] for error in flatten_errors(exc.detail))
-            self.message_user(request, f"Nothing was saved: {message}", level=messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, f"Nothing was saved: {exc.message}", level=messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def get_search_results(self, request, queryset, search_term):

@@ -9,13 +9,12 @@ import jsonpointer
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
 
-from devmanager.api.exceptions import Conflict, PreconditionFailed
+from devmanager.errors import Conflict, Invalid, NotFound, PreconditionFailed
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType, SlotStatus
 from .models import Device, DeviceEvent, tag_terms
-from .validators import json_size, validate_metadata
+from .validators import json_size, metadata_problem
 
 ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -221,7 +220,7 @@ def device_apply_metadata_patch(
             copied += _copied_size(patched, operation["from"])
             limit = settings.DEVMANAGER_METADATA_MAX_BYTES
             if copied > limit:
-                raise ValidationError({"patches": {index: [f"the patch copies more than {limit} bytes in all"]}})
+                raise Invalid({"patches": {index: [f"the patch copies more than {limit} bytes in all"]}})
         try:
             patched = jsonpatch.apply_patch(patched, [operation], in_place=True)
         # The library's messages quote the stored document and Python types: the answer speaks of the patch only.
@@ -232,10 +231,8 @@ def device_apply_metadata_patch(
         # replace at an array's "-", the nonexistent element after its last one, i.e. a missing path.
         except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException, jsonpatch.InvalidJsonPatch) as exc:
             raise Conflict(f"patches[{index}]: {_missing_location(patched, operation)}") from exc
-    try:
-        validate_metadata(patched)
-    except ValidationError as exc:
-        raise ValidationError({"metadata": exc.detail}) from exc
+    if problem := metadata_problem(patched):
+        raise Invalid({"metadata": [problem]})
     return _store_metadata(device, patched, source, f"Metadata patched ({len(operations)} operation(s))")
 
 

@@ -63,11 +63,19 @@ def validate_json_document(value):
     return value
 
 
-def validate_metadata(value) -> dict:
+def metadata_problem(value) -> str | None:
+    """What keeps a value from being a device's metadata, or None."""
     if not isinstance(value, dict):
-        raise serializers.ValidationError("must be a JSON object")
-    validate_json_document(value)
+        return "must be a JSON object"
+    if problem := json_document_problem(value):
+        return problem
     limit = settings.DEVMANAGER_METADATA_MAX_BYTES
     if json_size(value) > limit:
-        raise serializers.ValidationError(f"exceeds {limit} bytes once serialised")
+        return f"exceeds {limit} bytes once serialised"
+    return None
+
+
+def validate_metadata(value) -> dict:
+    if problem := metadata_problem(value):
+        raise serializers.ValidationError(problem)
     return value

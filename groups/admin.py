@@ -8,12 +8,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from mptt.admin import DraggableMPTTAdmin
 from rest_framework import serializers
-from rest_framework.exceptions import APIException
 
 from devices.admin import register_device_list_filter
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.parsers import load_json
 from devmanager.api.serializers import ListField
+from devmanager.errors import DomainError, Invalid
 from devmanager.forms import ExactTextModelForm
 
 from . import services
@@ -60,9 +60,11 @@ class DeviceGroupForm(ExactTextModelForm):
             group = None if self.instance._state.adding else self.instance
             try:
                 services.group_check_placement(group=group, name=cleaned["name"], parent=cleaned.get("parent"))
-            except APIException as exc:
-                for error in flatten_errors(exc.detail):
+            except Invalid as exc:
+                for error in flatten_errors(exc.fields):
                     self.add_error("parent" if error["name"] == "parent_id" else None, error["message"])
+            except DomainError as exc:
+                self.add_error(None, exc.message)
         return cleaned
 
 
@@ -122,9 +124,8 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
         # A refused deletion (a child's name taken one level up) rolls back and is reported, not a 500.
         try:
             return super().delete_view(request, object_id, extra_context)
-        except APIException as exc:
-            message = "; ".join(error["message"] for error in flatten_errors(exc.detail))
-            self.message_user(request, f"Cannot delete this group: {message}", level=messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, f"Cannot delete this group: {exc.message}", level=messages.ERROR)
             return HttpResponseRedirect(reverse("admin:groups_devicegroup_change", args=[object_id]))
 
     def get_actions(self, request):
@@ -149,9 +150,8 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
         parent = target if position == "last-child" else target.parent
         try:
             services.group_update(group_id=cut.pk, parent_id=parent.pk if parent else None)
-        except APIException as exc:
-            message = "; ".join(error["message"] for error in flatten_errors(exc.detail))
-            self.message_user(request, f"Cannot move {cut.name}: {message}", level=messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, f"Cannot move {cut.name}: {exc.message}", level=messages.ERROR)
             return HttpResponse("FAIL, invalid move.")
         self.message_user(request, f"{cut.name} moved.")
         return HttpResponse("OK")

@@ -5,10 +5,9 @@ import uuid
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
 
 from devices.services import if_match_satisfied
-from devmanager.api.exceptions import Conflict, PreconditionFailed
+from devmanager.errors import Conflict, Invalid, NotFound, PreconditionFailed
 
 from .models import MAX_DEPTH, DeviceGroup
 
@@ -38,7 +37,7 @@ def _parent(parent_id) -> DeviceGroup | None:
         return None
     parent = DeviceGroup.objects.filter(pk=parent_id).first()
     if parent is None:
-        raise ValidationError({"parent_id": [f"no device group {parent_id}"]})
+        raise Invalid({"parent_id": [f"no device group {parent_id}"]})
     return parent
 
 
@@ -65,12 +64,12 @@ def group_check_placement(*, group: DeviceGroup | None, name: str, parent: Devic
     """Raise unless `group` (None: a new one) may be named `name` under `parent`: no cycle, the depth limit, and a
     name free among its future siblings. Shared by the services and the admin's forms."""
     if group is not None and parent is not None and (parent.pk == group.pk or parent.is_descendant_of(group)):
-        raise ValidationError({"parent_id": ["a group cannot move under itself or one of its descendants"]})
+        raise Invalid({"parent_id": ["a group cannot move under itself or one of its descendants"]})
     height = 0
     if group is not None and group.pk:
         height = max(group.get_descendants(include_self=True).values_list("level", flat=True)) - group.level
     if (parent.level + 1 if parent else 0) + height >= MAX_DEPTH:
-        raise ValidationError({"parent_id": [f"groups nest at most {MAX_DEPTH} levels"]})
+        raise Invalid({"parent_id": [f"groups nest at most {MAX_DEPTH} levels"]})
     if group is None or name != group.name or parent != group.parent:
         _check_name_free(name, parent, exclude=[group.pk] if group is not None else [])
 

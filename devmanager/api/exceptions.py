@@ -6,6 +6,8 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from devmanager import errors
+
 from .request_id import current_request_id
 
 # The error `type` of each status code when nothing more specific is known.
@@ -123,9 +125,22 @@ def _classify(exc: exceptions.APIException) -> tuple[str, str, list[dict]]:
     return default_type(exc.status_code), str(exc.detail), []
 
 
+def api_exception(exc: errors.DomainError) -> exceptions.APIException:
+    """The HTTP answer to a domain error: the one place where the domain's refusals become status codes."""
+    if isinstance(exc, errors.Invalid):
+        return exceptions.ValidationError(exc.fields)
+    if isinstance(exc, errors.NotFound):
+        return exceptions.NotFound(exc.message)
+    if isinstance(exc, errors.PreconditionFailed):
+        return PreconditionFailed(exc.message)
+    return Conflict(exc.message)
+
+
 def exception_handler(exc, context):
     """DRF's exception handler: every API error leaves in the contract's shape."""
-    if isinstance(exc, Http404):
+    if isinstance(exc, errors.DomainError):
+        exc = api_exception(exc)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

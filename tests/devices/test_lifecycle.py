@@ -738,7 +738,7 @@ def test_record_event_timestamps_independent_between_devices():
 
 
 def test_decommission_service_on_vanished_device_is_not_found():
-    from rest_framework.exceptions import NotFound
+    from devmanager.errors import NotFound
 
     with pytest.raises(NotFound):
         services.device_decommission(device_id="gone-meanwhile", source="test")
