@@ -1,40 +1,39 @@
-"""The write door for batches of devices: new devices with their CREATED events, written at once (COPY on
-PostgreSQL, bulk_create elsewhere). `seed_devices` and `import_devices` write the device table through here only;
-the rows come from the same builders as a single device's (`devices.domain`)."""
+"""The write door for batches of devices: `seed_devices`, `import_devices` and `refresh_device_status` write the
+device and event tables through here only (COPY on PostgreSQL, bulk_create and bulk_update elsewhere), with rows
+made by the same builders as a single device's (devices.domain). The caller holds the transaction."""
 
-from django.db import connection
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, models
 
 from devmanager.bulk import copy_json, copy_lines, copy_rows, copy_text
 
-from .choices import EventType
+from .domain import DEVICE_COLUMNS, EVENT_COLUMNS, created_event_values, tag_terms, updated_event_values
 from .models import Device, DeviceEvent
-
-DEVICE_COLUMNS = [
-    "id", "alias", "tags", "tag_terms", "status", "icon", "icon_color", "dms_owner", "metadata", "slots",
-    "identity_expires_at", "version", "creation_timestamp", "updated_timestamp",
-]  # fmt: skip
-EVENT_COLUMNS = ["device_id", "timestamp", "type", "description", "source"]
 
 
 def devices_bulk_insert(*, devices: list[dict], source: str) -> None:
-    """Insert new devices (dicts of all `DEVICE_COLUMNS`) with their `CREATED` events, stamped at their creation."""
+    """Insert new devices (rows from `new_device_columns`) with their `CREATED` events."""
     if connection.vendor == "postgresql":
-        _copy_devices(devices, source)
+        lines = [device_copy_lines(device, source) for device in devices]
+        devices_copy_encoded(device_lines=[line for line, _ in lines], event_lines=[line for _, line in lines])
         return
     copy_rows(Device, DEVICE_COLUMNS, ([device[column] for column in DEVICE_COLUMNS] for device in devices))
-    events = [(device["id"], device["creation_timestamp"], EventType.CREATED, "Device created", source)
+    events = [created_event_values(device_id=device["id"], at=device["creation_timestamp"], source=source)
               for device in devices]  # fmt: skip
     copy_rows(DeviceEvent, EVENT_COLUMNS, events)
 
 
-def _copy_devices(devices: list[dict], source: str) -> None:
-    lines = [device_copy_lines(device, source) for device in devices]
-    copy_lines(Device, DEVICE_COLUMNS, [device_line for device_line, _ in lines])
-    copy_lines(DeviceEvent, EVENT_COLUMNS, [event_line for _, event_line in lines])
+def devices_copy_encoded(*, device_lines: list[str], event_lines: list[str]) -> None:
+    """Insert new devices and their CREATED events encoded by `device_copy_lines` (PostgreSQL), perhaps in another
+    process: an import's validating processes encode them a batch ahead."""
+    copy_lines(Device, DEVICE_COLUMNS, device_lines)
+    copy_lines(DeviceEvent, EVENT_COLUMNS, event_lines)
 
 
 def device_copy_lines(device: dict, source: str) -> tuple[str, str]:
-    """A new device (a dict of all `DEVICE_COLUMNS`) and its CREATED event as lines of COPY's text format, built by
+    """A new device (a row from `new_device_columns`) and its CREATED event as lines of COPY's text format, built by
     hand: the hot loop of an import of millions, where encoding value by value (psycopg's write_row) costs twice as
     much."""
     device_id, created = copy_text(device["id"]), device["creation_timestamp"].isoformat()
@@ -57,4 +56,60 @@ def device_copy_lines(device: dict, source: str) -> tuple[str, str]:
             device["updated_timestamp"].isoformat(),
         )
     )
-    return device_line, f"{device_id}\t{created}\t{EventType.CREATED}\tDevice created\t{copy_text(source)}"
+    _, at, type, description, source = created_event_values(device_id=device["id"], at=device["creation_timestamp"],
+                                                             source=source)  # fmt: skip
+    return device_line, "\t".join((device_id, at.isoformat(), type, description, copy_text(source)))
+
+
+@dataclass
+class DeviceUpdate:
+    """Fields an import gives a stored device (`fields` may be empty: the device only gained adapters, which changes
+    its representation all the same)."""
+
+    device: Device
+    fields: dict
+
+
+def devices_bulk_update(*, updates: list[DeviceUpdate], at: datetime, source: str) -> None:
+    """Apply the fields to the devices (locked by the caller), each a new version and `updated_timestamp`, and one
+    `METADATA-UPDATED` event naming the fields for each device whose fields changed."""
+    latest = latest_events([update.device.pk for update in updates if update.fields])
+    events = []
+    for update in updates:
+        device = update.device
+        for name, value in update.fields.items():
+            setattr(device, name, value)
+        if "tags" in update.fields:
+            device.tag_terms = tag_terms(device.tags)
+        device.touch(at)
+        if update.fields:
+            events.append(updated_event_values(device_id=device.pk, changed=list(update.fields), source=source, at=at,
+                                               latest=latest.get(device.pk)))  # fmt: skip
+    fields = [
+        "alias",
+        "tags",
+        "tag_terms",
+        "metadata",
+        "dms_owner",
+        "icon",
+        "icon_color",
+        "version",
+        "updated_timestamp",
+    ]
+    devices_bulk_save(devices=[update.device for update in updates], fields=fields, events=events)
+
+
+def devices_bulk_save(*, devices: list[Device], fields: list[str], events: list[tuple]) -> None:
+    """Save these fields of devices the caller changed and touched, and their events (rows of `event_values`)."""
+    Device.objects.bulk_update(devices, fields, batch_size=1000)
+    DeviceEvent.objects.bulk_create(DeviceEvent(**dict(zip(EVENT_COLUMNS, event, strict=True))) for event in events)
+
+
+def latest_events(device_ids: list[str]) -> dict:
+    """Each device's latest event timestamp, for the devices that have one."""
+    return dict(
+        DeviceEvent.objects.filter(device_id__in=device_ids)
+        .values("device_id")
+        .annotate(latest=models.Max("timestamp"))
+        .values_list("device_id", "latest")
+    )

@@ -1,15 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
-from devmanager.api.filtering.lookups import fold
-
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType
 from .querysets import DeviceQuerySet
-
-
-def tag_terms(tags: list[str]) -> list[str]:
-    """Each tag as `=<tag>` (exact filters) and `~<folded tag>` (case-insensitive ones), without repeats."""
-    return list(dict.fromkeys([*(f"={tag}" for tag in tags), *(f"~{fold(tag)}" for tag in tags)]))
 
 
 class Device(models.Model):
@@ -17,7 +10,7 @@ class Device(models.Model):
 
     id = models.CharField(primary_key=True, max_length=255)
     alias = models.CharField(max_length=255, blank=True, default="")
-    # The tags in the order given, and the terms the tag filters search (see `tag_terms`): on PostgreSQL one GIN
+    # The tags in the order given, and the terms the tag filters search (`domain.tag_terms`): on PostgreSQL one GIN
     # index over the terms answers a conjunction of tag filters by intersecting posting lists.
     tags = models.JSONField(default=list, blank=True)
     tag_terms = models.JSONField(default=list, blank=True, editable=False)
@@ -53,6 +46,11 @@ class Device(models.Model):
     @property
     def identity(self) -> dict | None:
         return self.slots.get(DEFAULT_SLOT)
+
+    def touch(self, at=None) -> None:
+        """Mark a change of the device: a new version (so a new ETag) and `updated_timestamp`; the caller saves."""
+        self.version += 1
+        self.updated_timestamp = at or timezone.now()
 
     @property
     def etag(self) -> str:

@@ -2,21 +2,22 @@
 
 import copy
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import jsonpatch
 import jsonpointer
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from devmanager.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from devmanager.timestamps import format_timestamp
 
+from .batch import devices_bulk_save, latest_events
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType, SlotStatus
-from .models import Device, DeviceEvent, tag_terms
+from .domain import EVENT_COLUMNS, created_event_values, event_values, new_device_columns
+from .models import Device, DeviceEvent
 from .validators import json_size, metadata_problem
-
-ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 def if_match_satisfied(if_match: str | None, etag: str) -> bool:
@@ -39,28 +40,18 @@ def device_lock(*, device_id: str, if_match: str | None = None) -> Device:
 
 
 def device_record_event(*, device: Device, type: str, description: str, source: str) -> DeviceEvent:
-    """Append an event; equal clock readings are bumped so a device's timestamps strictly increase.
-
-    The caller holds the device's row lock (or has just created it), so no other writer races for the slot.
-    """
-    timestamp = timezone.now()
+    """Append an event after the device's latest one (`next_event_timestamp`). The caller holds the device's row
+    lock (or has just created it), so no other writer races for the slot."""
     latest = device.events.order_by("-timestamp").values_list("timestamp", flat=True).first()
-    if latest is not None and timestamp <= latest:
-        timestamp = latest + ONE_MICROSECOND
-    return DeviceEvent.objects.create(
-        device=device, timestamp=timestamp, type=type, description=description, source=source
-    )
-
-
-def _touch(device: Device, now: datetime | None = None) -> None:
-    device.version += 1
-    device.updated_timestamp = now or timezone.now()
+    values = event_values(device_id=device.pk, type=type, description=description, source=source,
+                          at=timezone.now(), latest=latest)  # fmt: skip
+    return DeviceEvent.objects.create(**dict(zip(EVENT_COLUMNS, values, strict=True)))
 
 
 def device_touch(*, device: Device) -> Device:
     """Record a change of the device's representation kept outside its row (one of its adapters): a new ETag and
     `updated_timestamp`, so that `If-Match` catches a stale write. The caller holds the device's row lock."""
-    _touch(device)
+    device.touch()
     device.save(update_fields=["version", "updated_timestamp"])
     return device
 
@@ -79,24 +70,15 @@ def device_create(
 ) -> Device:
     """Create a `NO_IDENTITY` device with its `CREATED` event; 409 when the id is taken."""
     now = timezone.now()
-    device = Device(
-        id=id,
-        alias=alias,
-        tags=list(tags or []),
-        tag_terms=tag_terms(tags or []),
-        metadata=metadata or {},
-        dms_owner=dms_owner,
-        icon=icon,
-        icon_color=icon_color,
-        creation_timestamp=now,
-        updated_timestamp=now,
-    )
+    fields = {"alias": alias, "tags": tags, "metadata": metadata, "dms_owner": dms_owner, "icon": icon}
+    device = Device(**new_device_columns(id=id, created=now, icon_color=icon_color, **fields))
     try:
         with transaction.atomic():
             device.save(force_insert=True)
     except IntegrityError as exc:
         raise Conflict(f"A device with id {id!r} already exists.") from exc
-    device_record_event(device=device, type=EventType.CREATED, description="Device created", source=source)
+    event = created_event_values(device_id=device.pk, at=now, source=source)
+    DeviceEvent.objects.create(**dict(zip(EVENT_COLUMNS, event, strict=True)))
     return device
 
 
@@ -110,7 +92,7 @@ def device_decommission(*, device_id: str, source: str, if_match: str | None = N
     if identity and identity.get("status") not in (SlotStatus.EXPIRED, SlotStatus.REVOKED):
         identity["status"] = SlotStatus.REVOKED
     device.status = DeviceStatus.DECOMMISSIONED
-    _touch(device)
+    device.touch()
     device.save(update_fields=["status", "slots", "version", "updated_timestamp"])
     device_record_event(
         device=device, type=EventType.DECOMMISSIONED, description="Device decommissioned", source=source
@@ -163,7 +145,7 @@ def device_set_identity_slot(
     device.slots = {**device.slots, DEFAULT_SLOT: slot}
     device.status = status
     device.identity_expires_at = expiration_date
-    _touch(device)
+    device.touch()
     device.save(update_fields=["slots", "status", "identity_expires_at", "version", "updated_timestamp"])
     if previous is None:
         device_record_event(
@@ -197,7 +179,7 @@ def device_set_identity_slot(
 
 
 def _format_expiration(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if value is None else format_timestamp(value)
 
 
 @transaction.atomic
@@ -275,7 +257,7 @@ def _store_metadata(device: Device, metadata: dict, source: str, description: st
     if same_json(metadata, device.metadata):
         return device
     device.metadata = metadata
-    _touch(device)
+    device.touch()
     device.save(update_fields=["metadata", "version", "updated_timestamp"])
     device_record_event(device=device, type=EventType.METADATA_UPDATED, description=description, source=source)
     return device
@@ -334,30 +316,16 @@ def devices_refresh_status_batch(
     # `now` judges expiry for the whole run; a write is stamped when it is made, so that a long run never dates it
     # before changes made meanwhile (a client polling `updated_timestamp[af]:...` would miss it).
     written_at = max(now, timezone.now())
-    latest = dict(
-        DeviceEvent.objects.filter(device__in=[device for device, _, _ in moved])
-        .values("device")
-        .annotate(latest=models.Max("timestamp"))
-        .values_list("device", "latest")
-    )
+    latest = latest_events([device.pk for device, _, _ in moved])
     events = []
     for device, old, new in moved:
         device.status = new
         device.slots[DEFAULT_SLOT]["status"] = new
-        _touch(device, written_at)
-        timestamp = max(written_at, latest.get(device.pk, written_at) + ONE_MICROSECOND)
-        description = (
-            f"Status changed from {old} to {new} (identity expires {_format_expiration(device.identity_expires_at)})"
-        )
-        events.append(
-            DeviceEvent(
-                device=device,
-                timestamp=timestamp,
-                type=EventType.STATUS_UPDATED,
-                description=description,
-                source=source,
-            )
-        )
-    Device.objects.bulk_update([device for device, _, _ in moved], ["status", "slots", "version", "updated_timestamp"])
-    DeviceEvent.objects.bulk_create(events)
+        device.touch(written_at)
+        expiry = _format_expiration(device.identity_expires_at)
+        events.append(event_values(device_id=device.pk, type=EventType.STATUS_UPDATED, source=source, at=written_at,
+                                   description=f"Status changed from {old} to {new} (identity expires {expiry})",
+                                   latest=latest.get(device.pk)))  # fmt: skip
+    fields = ["status", "slots", "version", "updated_timestamp"]
+    devices_bulk_save(devices=[device for device, _, _ in moved], fields=fields, events=events)
     return len(moved), candidates[-1].pk

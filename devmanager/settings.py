@@ -7,6 +7,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from devmanager.timestamps import TIMESTAMP_FORMAT
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -220,7 +222,7 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "devmanager.api.views.JsonOnlyNegotiation",
     "EXCEPTION_HANDLER": "devmanager.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "devmanager.api.schema.AutoSchema",
-    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    "DATETIME_FORMAT": TIMESTAMP_FORMAT,
 }
 
 SPECTACULAR_SETTINGS = {

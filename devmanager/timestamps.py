@@ -15,6 +15,10 @@ RFC3339 = re.compile(
     re.ASCII,
 )
 SHORT_FORM = re.compile(r"(?P<date>\d{8})T(?P<time>\d{6})Z", re.ASCII)
+# How the service writes every timestamp (`2026-03-09T10:00:00.123456Z`): Python's strftime spelling, and PostgreSQL's
+# to_char spelling for the export, which formats millions of them in the database.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+POSTGRESQL_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 ONE_DAY = timedelta(days=1)
 EXPECTED = "an RFC 3339 date-time with a time zone (2024-01-01T00:00:00Z) or the short form 20240101T000000Z"
 
@@ -38,6 +42,13 @@ def parse_timestamp(value: str) -> tuple[datetime, timedelta]:
         return instant.astimezone(UTC), timedelta(microseconds=10 ** (6 - digits))
     except (ValueError, OverflowError, TypeError) as exc:
         raise ValueError(f"must be {EXPECTED}") from exc
+
+
+def format_timestamp(value: datetime) -> str:
+    """`TIMESTAMP_FORMAT`, written through isoformat, which is faster than strftime (three per device on a page)."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_instant(value) -> datetime:

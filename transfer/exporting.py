@@ -23,6 +23,7 @@ from django.db.models.functions import Cast, NullIf
 from adapters.api.serializers import TYPE_FIELDS
 from adapters.models import NetworkAdapter
 from devmanager.bulk import filter_in
+from devmanager.timestamps import POSTGRESQL_TIMESTAMP_FORMAT
 
 from .rowformats import EXPORT_COLUMNS, tags_cell
 
@@ -37,7 +38,7 @@ class TimestampText(Func):
     output_field = TextField()
 
     def as_postgresql(self, compiler, connection, **extra):
-        template = """to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+        template = f"to_char(%(expressions)s AT TIME ZONE 'UTC', '{POSTGRESQL_TIMESTAMP_FORMAT}')"
         return self.as_sql(compiler, connection, template=template, **extra)
 
     def as_sqlite(self, compiler, connection, **extra):

@@ -3,8 +3,8 @@ import uuid
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
-from devices.api.serializers import TIMESTAMP_FORMAT
 from devmanager.api.serializers import StrictCharField, StrictSerializer
+from devmanager.timestamps import TIMESTAMP_FORMAT
 
 from ..identifiers import normalise_eui, normalise_imei, normalise_uuid
 from ..models import Activation, AdapterType, NetworkAdapter

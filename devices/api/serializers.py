@@ -1,5 +1,3 @@
-from datetime import UTC
-
 import jsonpointer
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -13,6 +11,7 @@ from devmanager.api.serializers import (
     StrictSerializer,
     TimestampField,
 )
+from devmanager.timestamps import TIMESTAMP_FORMAT, format_timestamp
 
 from ..choices import SLOT_TYPES, DeviceStatus, SlotStatus
 from ..models import Device, DeviceEvent
@@ -26,15 +25,6 @@ from ..validators import (
     validate_metadata,
     validate_unique_tags,
 )
-
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def format_timestamp(value) -> str:
-    """`TIMESTAMP_FORMAT`, written through isoformat, which is faster than strftime (three per device on a page)."""
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _document(device, name: str) -> StoredJSON | None:

@@ -1,8 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from devices.api.serializers import TIMESTAMP_FORMAT
 from devmanager.api.serializers import DictField, ListField, StrictCharField, StrictSerializer, StrictUUIDField
+from devmanager.timestamps import TIMESTAMP_FORMAT
 
 from ..criteria import criterion_error
 from ..models import MAX_CRITERIA, DeviceGroup

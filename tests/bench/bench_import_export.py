@@ -28,7 +28,7 @@ from devices.management.commands.seed_devices import synthetic_device
 from django.core.management import call_command
 from django.db import connection, connections
 
-from devices.batch import DEVICE_COLUMNS
+from devices.domain import DEVICE_COLUMNS
 from devices.models import Device, DeviceEvent
 from tests.factories import imei_from
 

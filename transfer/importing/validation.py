@@ -5,7 +5,7 @@ import contextlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 from django.conf import settings
@@ -18,7 +18,7 @@ from devices.choices import DEFAULT_SLOT, SLOT_TYPES, DeviceStatus, SlotStatus
 from devices.validators import ICON_COLOR, MAX_TAGS, RESERVED_IDS, json_size
 from devmanager.api.exceptions import flatten_errors
 from devmanager.bulk import JsonText, json_encoder
-from devmanager.timestamps import parse_instant
+from devmanager.timestamps import format_timestamp, parse_instant
 from devmanager.validation import MAX_JSON_DEPTH, json_document_problem
 
 from ..rowformats import InputRow
@@ -28,7 +28,6 @@ ADAPTER_SHORTHANDS = {"imei": AdapterType.CELLULAR, "dev_eui": AdapterType.LORA,
 NOT_BODY = frozenset([*STATE_FIELDS, "network_adapters", *ADAPTER_SHORTHANDS])  # the fields POST /devices lacks
 IDENTIFIERS = {AdapterType.CELLULAR: "imei", AdapterType.LORA: "dev_eui", AdapterType.GENERIC: "dvn_uuid"}
 SLOT_KEYS = {"status", "active_version", "type", "versions", "expiration_date"}
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 CANONICAL_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
 # Sets, not the choices' `.values`, which builds a list on every call.
 DEVICE_STATUSES = frozenset(DeviceStatus.values)
@@ -285,7 +284,7 @@ def _normalised_slot(slot: dict, expires: datetime | None) -> dict:
     """The slot as stored: its expiration_date in UTC with microseconds, as an export writes it."""
     if "expiration_date" in slot and (expires is None or CANONICAL_TIMESTAMP.fullmatch(slot["expiration_date"])):
         return slot
-    return {**slot, "expiration_date": None if expires is None else expires.astimezone(UTC).strftime(TIMESTAMP_FORMAT)}
+    return {**slot, "expiration_date": None if expires is None else format_timestamp(expires)}
 
 
 def _state_consistency(state: dict) -> list[dict]:

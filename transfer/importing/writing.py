@@ -19,10 +19,17 @@ from django.db import DataError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from adapters.models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
-from devices.batch import DEVICE_COLUMNS, EVENT_COLUMNS, device_copy_lines, devices_bulk_insert
-from devices.choices import DEFAULT_SLOT, DeviceStatus, EventType
-from devices.models import Device, DeviceEvent, tag_terms
-from devices.services import ONE_MICROSECOND, same_json
+from devices.batch import (
+    DeviceUpdate,
+    device_copy_lines,
+    devices_bulk_insert,
+    devices_bulk_update,
+    devices_copy_encoded,
+)
+from devices.choices import DEFAULT_SLOT, DeviceStatus
+from devices.domain import ONE_MICROSECOND, new_device_columns
+from devices.models import Device
+from devices.services import same_json
 from devmanager.bulk import (
     copy_line,
     copy_lines,
@@ -488,8 +495,7 @@ def _create_prepared(rows: PreparedRows, bulk_create: BulkCreate) -> list[tuple[
             transaction.atomic(),
             contextlib.nullcontext() if bulk_create.check_references else reference_checks_skipped(),
         ):
-            copy_lines(Device, DEVICE_COLUMNS, rows.devices)
-            copy_lines(DeviceEvent, EVENT_COLUMNS, rows.events)
+            devices_copy_encoded(device_lines=rows.devices, event_lines=rows.events)
             if adapter_lines:
                 copy_lines(NetworkAdapter, ADAPTER_COLUMNS, adapter_lines)
     except IntegrityError:
@@ -519,8 +525,7 @@ def _create(rows: list[DeviceRow], now: datetime, source: str) -> None:
     if not rows:
         return
     if all(row.copy for row in rows):  # prepared by the validating process
-        copy_lines(Device, DEVICE_COLUMNS, [row.copy[0] for row in rows])
-        copy_lines(DeviceEvent, EVENT_COLUMNS, [row.copy[1] for row in rows])
+        devices_copy_encoded(device_lines=[row.copy[0] for row in rows], event_lines=[row.copy[1] for row in rows])
         adapter_lines = [line for row in rows for line in row.copy[2]]
         if adapter_lines:
             copy_lines(NetworkAdapter, ADAPTER_COLUMNS, adapter_lines)
@@ -532,28 +537,23 @@ def _create(rows: list[DeviceRow], now: datetime, source: str) -> None:
 
 
 def _device_values(row: DeviceRow, now: datetime) -> dict:
-    """The row as a new device: the values of all `DEVICE_COLUMNS`."""
-    device, state = row.device, row.state
-    tags = device.get("tags", [])
-    created = state.get("creation_timestamp", state.get("updated_timestamp", now))
-    slots = state.get("slots", {})
+    """The row as a new device: the values of all its columns, with the state an export carries, if any."""
+    state, slots = row.state, row.state.get("slots", {})
     identity = slots.get(DEFAULT_SLOT)
-    return {
-        "id": row.id,
-        "alias": device.get("alias", ""),
-        "tags": tags,
-        "tag_terms": tag_terms(tags),
-        "status": state.get("status", identity["status"] if identity else DeviceStatus.NO_IDENTITY),
-        "icon": device.get("icon", ""),
-        "icon_color": device.get("icon_color", ""),
-        "dms_owner": device.get("dms_owner", ""),
-        "metadata": row.metadata_json or {},
-        "slots": slots,
-        "identity_expires_at": state.get("identity_expires_at"),
-        "version": 1,
-        "creation_timestamp": created,
-        "updated_timestamp": state.get("updated_timestamp", created),
-    }
+    return new_device_columns(
+        id=row.id,
+        created=state.get("creation_timestamp", state.get("updated_timestamp", now)),
+        updated=state.get("updated_timestamp"),
+        status=state.get("status", identity["status"] if identity else DeviceStatus.NO_IDENTITY),
+        slots=slots,
+        identity_expires_at=state.get("identity_expires_at"),
+        metadata=row.metadata_json or {},
+        **{
+            name: row.device[name]
+            for name in ("alias", "tags", "icon", "icon_color", "dms_owner")
+            if name in row.device
+        },
+    )
 
 
 def _adapter_values(row: DeviceRow, now: datetime, adapters: list[Adapter] | None = None) -> list[list]:
@@ -578,13 +578,7 @@ def _update(rows: list[DeviceRow], existing: dict, owners: dict, now: datetime, 
         .annotate(n=models.Count("*"))
         .values_list("device_id", "n")
     )
-    outcomes, changed_devices, events, new_adapters = [], [], [], []
-    latest = dict(
-        DeviceEvent.objects.filter(device_id__in=[row.id for row in rows])
-        .values("device_id")
-        .annotate(latest=models.Max("timestamp"))
-        .values_list("device_id", "latest")
-    )
+    outcomes, updates, new_adapters = [], [], []
     for row in rows:
         device = existing[row.id]
         # A generic adapter given no dvn_uuid cannot be told from the device's own: it is added on creation only.
@@ -593,31 +587,12 @@ def _update(rows: list[DeviceRow], existing: dict, owners: dict, now: datetime, 
             message = f"the device would have more than {MAX_ADAPTERS_PER_DEVICE} network adapters"
             outcomes.append((row, Failure(row.line, row.raw, [{"name": "network_adapters", "message": message}])))
             continue
-        changed = [name for name, value in row.device.items() if not same_json(getattr(device, name), value)]
+        changed = {name: value for name, value in row.device.items() if not same_json(getattr(device, name), value)}
         if changed or adding:  # new adapters change the device's representation too: a new ETag
-            device.version += 1
-            device.updated_timestamp = now
-            changed_devices.append(device)
-        if changed:
-            for name in changed:
-                setattr(device, name, row.device[name])
-            device.tag_terms = tag_terms(device.tags)
-            timestamp = max(now, latest[row.id] + ONE_MICROSECOND) if row.id in latest else now
-            description = f"Updated by import: {', '.join(changed)}"
-            events.append(
-                DeviceEvent(
-                    device=device,
-                    timestamp=timestamp,
-                    type=EventType.METADATA_UPDATED,
-                    description=description,
-                    source=source,
-                )
-            )
+            updates.append(DeviceUpdate(device, changed))
         new_adapters += _adapter_values(row, now, adding)
         outcomes.append((row, "updated" if changed or adding else "skipped"))
-    fields = ["alias", "tags", "tag_terms", "metadata", "dms_owner", "icon", "icon_color", "version"]
-    Device.objects.bulk_update(changed_devices, [*fields, "updated_timestamp"], batch_size=1000)
-    DeviceEvent.objects.bulk_create(events)
+    devices_bulk_update(updates=updates, at=now, source=source)
     if new_adapters:
         copy_rows(NetworkAdapter, ADAPTER_COLUMNS, new_adapters)
     return outcomes

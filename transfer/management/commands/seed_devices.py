@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 from devices.batch import devices_bulk_insert
 from devices.choices import DEFAULT_SLOT, DeviceStatus
-from devices.models import tag_terms
+from devices.domain import new_device_columns
+from devmanager.timestamps import format_timestamp
 
 STATUS_WEIGHTS = {
     DeviceStatus.ACTIVE: 60,
@@ -61,7 +62,7 @@ class Command(BaseCommand):
 
 
 def synthetic_device(rng: random.Random, device_id: str, now: datetime) -> dict:
-    """One realistic device, as the values of `devices.batch.DEVICE_COLUMNS` (the import benchmark uses it too)."""
+    """One realistic device, as the values of `devices.domain.DEVICE_COLUMNS` (the import benchmark uses it too)."""
     status = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
     created = now - SPAN * rng.random()
     updated = created + (now - created) * rng.random()
@@ -87,22 +88,19 @@ def synthetic_device(rng: random.Random, device_id: str, now: datetime) -> dict:
             "active_version": version,
             "type": rng.choice(SLOT_TYPES),
             "versions": {str(v): {"serial": f"{rng.getrandbits(64):016x}"} for v in range(version + 1)},
-            "expiration_date": expires_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "expiration_date": format_timestamp(expires_at),
         }
-    tags = rng.sample(TAGS, rng.randint(0, 5))
-    return {
-        "id": device_id,
-        "alias": f"{rng.choice(['Sensor', 'Gateway', 'Meter', 'Camera'])} {device_id[-7:]}",
-        "tags": tags,
-        "tag_terms": tag_terms(tags),
-        "status": status,
-        "icon": rng.choice(["thermometer", "router", "camera", "bolt"]),
-        "icon_color": f"#{rng.getrandbits(24):06X}",
-        "dms_owner": DMS_OWNERS[min(int(rng.expovariate(0.3)), len(DMS_OWNERS) - 1)],
-        "metadata": metadata,
-        "slots": slots,
-        "identity_expires_at": expires_at,
-        "version": 1,
-        "creation_timestamp": created,
-        "updated_timestamp": updated,
-    }
+    return new_device_columns(
+        id=device_id,
+        created=created,
+        updated=updated,
+        alias=f"{rng.choice(['Sensor', 'Gateway', 'Meter', 'Camera'])} {device_id[-7:]}",
+        tags=rng.sample(TAGS, rng.randint(0, 5)),
+        status=status,
+        icon=rng.choice(["thermometer", "router", "camera", "bolt"]),
+        icon_color=f"#{rng.getrandbits(24):06X}",
+        dms_owner=DMS_OWNERS[min(int(rng.expovariate(0.3)), len(DMS_OWNERS) - 1)],
+        metadata=metadata,
+        slots=slots,
+        identity_expires_at=expires_at,
+    )

@@ -1,0 +1,84 @@
+"""The rules of a device's rows, written once: the services (one device, devices/services.py) and the batch writes
+(many, devices/batch.py) build every device row and event with these, whatever the path (API, admin, import,
+seed, refresh)."""
+
+from datetime import datetime, timedelta
+
+from devmanager.api.filtering.lookups import fold
+
+from .choices import DeviceStatus, EventType
+
+ONE_MICROSECOND = timedelta(microseconds=1)
+# The columns of the device and event tables, in the order the batch writes give them.
+DEVICE_COLUMNS = [
+    "id", "alias", "tags", "tag_terms", "status", "icon", "icon_color", "dms_owner", "metadata", "slots",
+    "identity_expires_at", "version", "creation_timestamp", "updated_timestamp",
+]  # fmt: skip
+EVENT_COLUMNS = ["device_id", "timestamp", "type", "description", "source"]
+CREATED_DESCRIPTION = "Device created"
+
+
+def tag_terms(tags: list[str]) -> list[str]:
+    """Each tag as `=<tag>` (exact filters) and `~<folded tag>` (case-insensitive ones), without repeats."""
+    return list(dict.fromkeys([*(f"={tag}" for tag in tags), *(f"~{fold(tag)}" for tag in tags)]))
+
+
+def new_device_columns(
+    *,
+    id: str,
+    created: datetime,
+    alias: str = "",
+    tags: list[str] | None = None,
+    metadata: dict | None = None,
+    dms_owner: str = "",
+    icon: str = "",
+    icon_color: str = "",
+    status: str = DeviceStatus.NO_IDENTITY,
+    slots: dict | None = None,
+    identity_expires_at: datetime | None = None,
+    updated: datetime | None = None,
+) -> dict:
+    """A new device's row: the value of every column (`DEVICE_COLUMNS`), its tag terms derived from its tags. A new
+    device is `NO_IDENTITY` with no slot, unless an import carries the state an export wrote."""
+    tags = list(tags or [])
+    return {
+        "id": id,
+        "alias": alias,
+        "tags": tags,
+        "tag_terms": tag_terms(tags),
+        "status": status,
+        "icon": icon,
+        "icon_color": icon_color,
+        "dms_owner": dms_owner,
+        "metadata": {} if metadata is None else metadata,
+        "slots": slots or {},
+        "identity_expires_at": identity_expires_at,
+        "version": 1,
+        "creation_timestamp": created,
+        "updated_timestamp": updated or created,
+    }
+
+
+def next_event_timestamp(at: datetime, latest: datetime | None) -> datetime:
+    """When an event happening `at` is recorded: a device's event timestamps strictly increase, so a clock reading
+    equal to (or before) its latest event's is bumped past it by a microsecond."""
+    return at if latest is None or at > latest else latest + ONE_MICROSECOND
+
+
+def event_values(
+    *, device_id: str, type: str, description: str, source: str, at: datetime, latest: datetime | None = None
+) -> tuple:
+    """An event's row (`EVENT_COLUMNS`), stamped after the device's `latest` event."""
+    return (device_id, next_event_timestamp(at, latest), type, description, source)
+
+
+def created_event_values(*, device_id: str, at: datetime, source: str) -> tuple:
+    """The `CREATED` event of a device created `at`: a new device's first event, stamped with its creation."""
+    return event_values(device_id=device_id, type=EventType.CREATED, description=CREATED_DESCRIPTION, source=source,
+                        at=at)  # fmt: skip
+
+
+def updated_event_values(*, device_id: str, changed: list[str], source: str, at: datetime, latest) -> tuple:
+    """The `METADATA-UPDATED` event of a device whose fields an import changed (the fields named)."""
+    return event_values(device_id=device_id, type=EventType.METADATA_UPDATED, source=source, at=at, latest=latest,
+                        description=f"Updated by import: {', '.join(changed)}")  # fmt: skip
