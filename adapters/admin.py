@@ -10,7 +10,7 @@ from devmanager.forms import ExactTextModelForm
 from . import services
 from .api.serializers import TYPE_FIELDS, NetworkAdapterWriteSerializer
 from .identifiers import NORMALISERS, parse_device_identifier
-from .models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
+from .models import MAX_ADAPTERS_PER_DEVICE, AdapterType, NetworkAdapter
 
 WRITABLE = ["type", "imei", "iccid", "imsi", "msisdn", "dev_eui", "join_eui", "activation", "dvn_uuid", "description"]
 
@@ -32,7 +32,7 @@ class NetworkAdapterForm(ExactTextModelForm):
                 self.add_error(error["name"] if error["name"] in self.fields else None, error["message"])
             return cleaned
         if not creating:
-            identifier = {"cellular": "imei", "lora": "dev_eui", "generic": "dvn_uuid"}[self.instance.type]
+            identifier = AdapterType(self.instance.type).identifier_field
             if serializer.validated_data.get("type", self.instance.type) != self.instance.type:
                 self.add_error("type", "an adapter's type cannot change")
             elif str(serializer.validated_data.get(identifier)) != str(getattr(self.instance, identifier)):

@@ -13,6 +13,11 @@ class AdapterType(models.TextChoices):
     LORA = "lora"
     GENERIC = "generic"
 
+    @property
+    def identifier_field(self) -> str:
+        """The field that identifies an adapter of this type, unique across all devices."""
+        return {"cellular": "imei", "lora": "dev_eui", "generic": "dvn_uuid"}[self.value]
+
 
 class Activation(models.TextChoices):
     OTAA = "OTAA"
@@ -58,4 +63,4 @@ class NetworkAdapter(models.Model):
 
     @property
     def identifier(self) -> str:
-        return str({"cellular": self.imei, "lora": self.dev_eui, "generic": self.dvn_uuid}[self.type])
+        return str(getattr(self, AdapterType(self.type).identifier_field))

@@ -7,9 +7,7 @@ from django.utils import timezone
 from devices.services import device_lock, device_touch
 from devmanager.errors import Conflict, Invalid, NotFound
 
-from .models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
-
-IDENTIFIER_FIELDS = {"cellular": "imei", "lora": "dev_eui", "generic": "dvn_uuid"}
+from .models import MAX_ADAPTERS_PER_DEVICE, AdapterType, NetworkAdapter
 
 
 def _save(adapter: NetworkAdapter) -> None:
@@ -17,7 +15,7 @@ def _save(adapter: NetworkAdapter) -> None:
         with transaction.atomic():
             adapter.save()
     except IntegrityError as exc:  # the unique index settles concurrent creates
-        field = IDENTIFIER_FIELDS[adapter.type]
+        field = AdapterType(adapter.type).identifier_field
         raise Conflict(f"Another adapter already has {field} {getattr(adapter, field)}.") from exc
 
 
@@ -26,7 +24,7 @@ def adapter_create(*, device_id: str, type: str, **fields) -> NetworkAdapter:
     device = device_lock(device_id=device_id)
     if device.adapters.count() >= MAX_ADAPTERS_PER_DEVICE:
         raise Conflict(f"A device has at most {MAX_ADAPTERS_PER_DEVICE} network adapters.")
-    identifier = IDENTIFIER_FIELDS[type]
+    identifier = AdapterType(type).identifier_field
     if NetworkAdapter.objects.filter(**{identifier: fields[identifier]}).exists():
         raise Conflict(f"Another adapter already has {identifier} {fields[identifier]}.")
     now = timezone.now()  # one reading: a new adapter's updated_at equals its created_at, as for devices and groups
@@ -48,7 +46,7 @@ def adapter_update(
         raise NotFound(f"No network adapter {adapter.pk}.") from exc
     if type is not None and type != adapter.type:
         raise Invalid({"type": ["an adapter's type cannot change"]})
-    identifier = IDENTIFIER_FIELDS[adapter.type]
+    identifier = AdapterType(adapter.type).identifier_field
     if identifier in fields and str(fields.pop(identifier)) != str(getattr(adapter, identifier)):
         raise Invalid({identifier: ["an adapter's identifier cannot change"]})
     changed = {name: value for name, value in fields.items() if getattr(adapter, name) != value}

@@ -11,9 +11,9 @@ from django.utils.html import format_html
 from rest_framework import serializers
 
 from devmanager.api.exceptions import flatten_errors
-from devmanager.api.parsers import load_json
 from devmanager.errors import DomainError
 from devmanager.forms import ExactTextModelForm
+from devmanager.strictjson import load_json
 
 from . import services
 from .api.serializers import DeviceCreateSerializer

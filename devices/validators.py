@@ -12,6 +12,8 @@ from devmanager.validation import json_document_problem
 RESERVED_IDS = {"dms", ".", ".."}
 ICON_COLOR = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{6}-#[0-9A-Fa-f]{6})")
 MAX_TAGS = 50
+# The longest text of each device field, read by the body's serializer and the import's fast path alike.
+TEXT_LIMITS = {"id": 255, "alias": 255, "dms_id": 255, "dms_owner": 255, "icon": 255, "icon_color": 15, "tag": 128}
 
 
 def validate_device_id(value: str) -> str:

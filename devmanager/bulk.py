@@ -5,51 +5,13 @@ business (devices/batch.py writes the device table). The caller holds the transa
 
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
 
-import orjson
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
 
-
-def json_encoder(*, compact: bool = False) -> Callable[[object], str]:
-    """`json.dumps` (or, compact, `json.dumps(separators=(",", ":"), ensure_ascii=False, allow_nan=False)`) with
-    its C encoder built once: json.dumps builds one per call, which costs more than encoding a small document."""
-    if c_make_encoder is None:  # not CPython
-        options = {"separators": (",", ":"), "ensure_ascii": False, "allow_nan": False} if compact else {}
-        return json.JSONEncoder(**options).encode
-    encode = c_make_encoder(
-        None,  # no check for circular references: parsed JSON has none
-        json.JSONEncoder().default,
-        encode_basestring if compact else encode_basestring_ascii,
-        None,
-        ":" if compact else ": ",
-        "," if compact else ", ",
-        False,
-        False,
-        not compact,
-    )
-    return lambda value: "".join(encode(value, 0))
-
-
-dumps = json_encoder()
-
-
-def jsonb_text(value) -> str:
-    """JSON for a jsonb column, where the spelling is not kept: orjson's (several times faster), else the json
-    module's where orjson refuses: an integer beyond 64 bits, a lone surrogate, a `NonFinite` number. Values come
-    from parsed JSON (rowformats.parse_json), which holds no plain NaN or infinity, the one thing orjson would
-    write as null."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return dumps(value)
-
-
-class JsonText(str):
-    """A JSON document already serialised (compactly), written as it is instead of being serialised again."""
+from .strictjson import JsonText, jsonb_text
 
 
 def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence]) -> None:

@@ -11,10 +11,10 @@ from rest_framework import serializers
 
 from devices.admin import register_device_list_filter
 from devmanager.api.exceptions import flatten_errors
-from devmanager.api.parsers import load_json
 from devmanager.api.serializers import ListField
 from devmanager.errors import DomainError, Invalid
 from devmanager.forms import ExactTextModelForm
+from devmanager.strictjson import load_json
 
 from . import services
 from .api.serializers import CriterionField

@@ -8,14 +8,13 @@ a tag holds a separator or surrounding spaces; `metadata`, `slots` and `network_
 import csv
 import io
 import json
-import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import BinaryIO, NamedTuple
 
-import orjson
+from devmanager.strictjson import parse_json
 
 # The columns an export writes, in its order; an import also reads the aliases and adapter shorthands after them.
 EXPORT_COLUMNS = [
@@ -67,37 +66,6 @@ class Record(NamedTuple):
 
 def read_rows(stream: BinaryIO, format: str) -> Iterator[Record]:
     return read_csv(stream) if format == "csv" else read_jsonl(stream)
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-class NonFinite(float):
-    """A number beyond a float's range (`1e400`), read as an infinity: of its own type, which orjson refuses to
-    write, so that no encoder turns it into `null` unseen (the json module writes `Infinity`, or refuses it)."""
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    return value if math.isfinite(value) else NonFinite(value)
-
-
-# A run of 19 digits, found as 19 zeros once every digit is a zero (a regular expression takes ten times longer).
-ALL_DIGITS_ZERO, LONG_DIGITS = bytes.maketrans(b"123456789", b"000000000"), b"0" * 19
-_json_decode = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_float).decode
-
-
-def parse_json(text: str):
-    """Strict JSON (no NaN or Infinity), as the API's parser reads it. Through orjson, twice as fast as the json
-    module, unless the text has a run of 19 digits (a number orjson could not keep exact) or orjson refuses it: the
-    json module then reads it, or says why not (it reads a lone surrogate and `1e400`, which validation refuses)."""
-    if LONG_DIGITS not in text.encode(errors="surrogatepass").translate(ALL_DIGITS_ZERO):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return _json_decode(text)
 
 
 def read_jsonl(stream: BinaryIO) -> Iterator[Record]:

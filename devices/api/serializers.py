@@ -18,6 +18,7 @@ from ..models import Device, DeviceEvent
 from ..services import SLOT_STATUS_ALIASES
 from ..validators import (
     MAX_TAGS,
+    TEXT_LIMITS,
     validate_device_id,
     validate_dms_id,
     validate_icon_color,
@@ -117,10 +118,10 @@ class DeviceSerializer(serializers.ModelSerializer):
 class DeviceCreateSerializer(StrictSerializer):
     """The body of `POST /devices`."""
 
-    id = StrictCharField(min_length=1, max_length=255, validators=[validate_device_id])
-    alias = StrictCharField(max_length=255, required=False, allow_blank=True, allow_null=True)
+    id = StrictCharField(min_length=1, max_length=TEXT_LIMITS["id"], validators=[validate_device_id])
+    alias = StrictCharField(max_length=TEXT_LIMITS["alias"], required=False, allow_blank=True, allow_null=True)
     tags = ListField(
-        child=StrictCharField(min_length=1, max_length=128),
+        child=StrictCharField(min_length=1, max_length=TEXT_LIMITS["tag"]),
         max_length=MAX_TAGS,
         required=False,
         allow_null=True,
@@ -128,19 +129,27 @@ class DeviceCreateSerializer(StrictSerializer):
     )
     metadata = serializers.JSONField(required=False, allow_null=True, validators=[validate_metadata])
     dms_id = StrictCharField(
-        max_length=255, required=False, allow_blank=True, allow_null=True, validators=[validate_dms_id]
+        max_length=TEXT_LIMITS["dms_id"],
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        validators=[validate_dms_id],
     )
     dms_owner = StrictCharField(
-        max_length=255,
+        max_length=TEXT_LIMITS["dms_owner"],
         required=False,
         allow_blank=True,
         allow_null=True,
         validators=[validate_dms_id],
         help_text="Alias of dms_id.",
     )
-    icon = StrictCharField(max_length=255, required=False, allow_blank=True, allow_null=True)
+    icon = StrictCharField(max_length=TEXT_LIMITS["icon"], required=False, allow_blank=True, allow_null=True)
     icon_color = StrictCharField(
-        max_length=15, required=False, allow_blank=True, allow_null=True, validators=[validate_icon_color]
+        max_length=TEXT_LIMITS["icon_color"],
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        validators=[validate_icon_color],
     )
 
     def validate(self, attrs):

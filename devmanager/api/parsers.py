@@ -1,9 +1,9 @@
 import codecs
-import json
-import re
 
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
+
+from devmanager.strictjson import load_json
 
 
 class JSONParser(parsers.JSONParser):
@@ -20,29 +20,6 @@ class JSONParser(parsers.JSONParser):
             return load_json(text)
         except ValueError as exc:
             raise ParseError(f"JSON parse error: {exc}") from exc
-
-
-SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def load_json(text: str):
-    """Strict JSON, shared by the API and the admin forms: NaN and Infinity are refused, and input nested too deep
-    for the interpreter is a ValueError like any other malformed input, not a crash."""
-    try:
-        value = json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError as exc:
-        raise ValueError("nested too deeply") from exc
-    if SURROGATE_ESCAPE.search(text):
-        # An escaped surrogate without its pair decodes to a string no database or UTF-8 writer accepts.
-        try:
-            json.dumps(value, ensure_ascii=False).encode()
-        except UnicodeEncodeError as exc:
-            raise ValueError("a \\u escape names half of a surrogate pair") from exc
-    return value
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
 
 
 class JSONPatchParser(JSONParser):

@@ -9,7 +9,8 @@ from django.conf import settings
 
 from adapters.api.serializers import NetworkAdapterWriteSerializer
 from devices.api.serializers import DeviceCreateSerializer
-from transfer.importing.validation import RowError, _adapter, _compact, device_fields_fast, device_row
+from devmanager.strictjson import compact_json
+from transfer.importing.validation import RowError, _adapter, device_fields_fast, device_row
 from transfer.rowformats import InputRow
 
 TEXTS = [
@@ -70,7 +71,7 @@ def random_body(rng: random.Random) -> dict:
 
 def compact_or_none(body):
     try:
-        return _compact(body["metadata"]) if type(body.get("metadata")) is dict else None
+        return compact_json(body["metadata"]) if type(body.get("metadata")) is dict else None
     except (ValueError, RecursionError):
         return None
 
@@ -154,7 +155,7 @@ def test_row_errors_name_fields_as_the_api_does():
     ],
 )
 def test_parse_json_reads_as_the_json_module_does(text):
-    from transfer.rowformats import NonFinite, parse_json
+    from devmanager.strictjson import NonFinite, parse_json
 
     assert parse_json(text) == json.loads(text)
     assert list(map(_kind, _leaves(parse_json(text)))) == list(map(_kind, _leaves(json.loads(text))))
@@ -164,10 +165,10 @@ def test_parse_json_reads_as_the_json_module_does(text):
 
 @pytest.mark.parametrize("text", ["[1,]", "NaN", '{"a": Infinity}', '{"a": 1}x', '"tab\there"', ""])
 def test_parse_json_refuses_with_the_json_modules_message(text):
-    from transfer.rowformats import _refuse_constant, parse_json
+    from devmanager.strictjson import parse_json, refuse_constant
 
     with pytest.raises(ValueError) as expected:
-        json.JSONDecoder(parse_constant=_refuse_constant).decode(text)
+        json.JSONDecoder(parse_constant=refuse_constant).decode(text)
     with pytest.raises(ValueError) as raised:
         parse_json(text)
     assert str(raised.value) == str(expected.value)

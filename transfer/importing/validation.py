@@ -7,7 +7,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import orjson
 from django.conf import settings
 
 from adapters.api.serializers import NetworkAdapterWriteSerializer
@@ -15,24 +14,24 @@ from adapters.identifiers import NORMALISERS
 from adapters.models import MAX_ADAPTERS_PER_DEVICE, AdapterType
 from devices.api.serializers import DeviceCreateSerializer
 from devices.choices import DEFAULT_SLOT, SLOT_TYPES, DeviceStatus, SlotStatus
-from devices.validators import ICON_COLOR, MAX_TAGS, RESERVED_IDS, json_size
+from devices.validators import ICON_COLOR, MAX_TAGS, RESERVED_IDS, TEXT_LIMITS, json_size
 from devmanager.api.exceptions import flatten_errors
-from devmanager.bulk import JsonText, json_encoder
+from devmanager.strictjson import JsonText, compact_json
 from devmanager.timestamps import format_timestamp, parse_instant
 from devmanager.validation import MAX_JSON_DEPTH, json_document_problem
 
 from ..rowformats import InputRow
 
 STATE_FIELDS = ("status", "slots", "creation_timestamp", "updated_timestamp")
-ADAPTER_SHORTHANDS = {"imei": AdapterType.CELLULAR, "dev_eui": AdapterType.LORA, "dvn_uuid": AdapterType.GENERIC}
+# An adapter given by its identifier alone: `imei`, `dev_eui`, `dvn_uuid` columns.
+ADAPTER_SHORTHANDS = {adapter_type.identifier_field: adapter_type for adapter_type in AdapterType}
 NOT_BODY = frozenset([*STATE_FIELDS, "network_adapters", *ADAPTER_SHORTHANDS])  # the fields POST /devices lacks
-IDENTIFIERS = {AdapterType.CELLULAR: "imei", AdapterType.LORA: "dev_eui", AdapterType.GENERIC: "dvn_uuid"}
+IDENTIFIERS = {adapter_type.value: adapter_type.identifier_field for adapter_type in AdapterType}
 SLOT_KEYS = {"status", "active_version", "type", "versions", "expiration_date"}
 CANONICAL_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
 # Sets, not the choices' `.values`, which builds a list on every call.
 DEVICE_STATUSES = frozenset(DeviceStatus.values)
 SLOT_STATUSES = frozenset(SlotStatus.values)
-COMPACT_JSON = json_encoder(compact=True)
 
 
 class RowError(Exception):
@@ -94,7 +93,7 @@ def device_row(item: InputRow) -> DeviceRow:
     if type(body.get("metadata")) is dict:
         # A failure is judged below, once the serializer has had its say.
         with contextlib.suppress(ValueError, RecursionError):
-            metadata_json = _compact(body["metadata"])
+            metadata_json = compact_json(body["metadata"])
     device = device_fields_fast(body, metadata_json)
     if device is None:
         serializer = DeviceCreateSerializer(data=body)
@@ -115,21 +114,8 @@ def device_row(item: InputRow) -> DeviceRow:
     return DeviceRow(item.line, item.raw, device, state, adapters, metadata_json)
 
 
-def _compact(value) -> JsonText:
-    """Compact JSON, as stored; NaN and infinities refused (ValueError). orjson's, which spells some floats a
-    character longer or shorter than the json module by which the 64 KiB limit is measured (`_metadata_fits`)."""
-    try:
-        return JsonText(orjson.dumps(value).decode())
-    except TypeError:  # an integer beyond 64 bits, a lone surrogate, a NonFinite number
-        pass
-    text = COMPACT_JSON(value)
-    if not text.isascii():
-        text.encode()  # raises on a lone surrogate
-    return JsonText(text)
-
-
 CREATE_FIELDS = frozenset(DeviceCreateSerializer().fields)
-TEXT_LIMITS = {"alias": 255, "dms_id": 255, "dms_owner": 255, "icon": 255, "icon_color": 15}
+OPTIONAL_TEXT = ("alias", "dms_id", "dms_owner", "icon", "icon_color")
 
 
 def _plain(value, max_length: int) -> bool:
@@ -153,7 +139,7 @@ def device_fields_fast(body: dict, metadata_json: str | None = None) -> dict | N
     if not (
         body.keys() <= CREATE_FIELDS
         and type(device_id) is str
-        and 0 < len(device_id) <= 255
+        and 0 < len(device_id) <= TEXT_LIMITS["id"]
         and device_id.isascii()
         and device_id.isprintable()  # for ASCII: no control characters
         and "/" not in device_id
@@ -161,10 +147,10 @@ def device_fields_fast(body: dict, metadata_json: str | None = None) -> dict | N
     ):
         return None
     fields = {"id": device_id}
-    for name, limit in TEXT_LIMITS.items():
+    for name in OPTIONAL_TEXT:
         value = body.get(name)
         if value is not None:
-            if not _plain(value, limit):
+            if not _plain(value, TEXT_LIMITS[name]):
                 return None
             fields[name] = value
     if fields.get("icon_color") and not ICON_COLOR.fullmatch(fields["icon_color"]):
@@ -181,7 +167,7 @@ def device_fields_fast(body: dict, metadata_json: str | None = None) -> dict | N
         if type(tags) is not list or len(tags) > MAX_TAGS:
             return None
         # A tag with spaces around it is kept, as the API keeps it, but is unusual enough to leave to DRF.
-        if not all(_plain(tag, 128) and tag for tag in tags) or len(set(tags)) != len(tags):
+        if not all(_plain(tag, TEXT_LIMITS["tag"]) and tag for tag in tags) or len(set(tags)) != len(tags):
             return None
         fields["tags"] = tags
     metadata = body.get("metadata")

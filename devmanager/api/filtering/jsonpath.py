@@ -22,6 +22,8 @@ from jsonpath_ng import jsonpath as jp
 from jsonpath_ng.ext import filter as jpf
 from jsonpath_ng.ext import parse as jsonpath_parse
 
+from devmanager.strictjson import refuse_constant
+
 from .parser import FilterError
 
 MAX_ALTERNATIVES = 16
@@ -120,15 +122,11 @@ def _split_predicate(value: str) -> tuple[str, tuple[str, object] | None]:
     return value.strip(), None
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _parse_literal(text: str):
     if len(text) >= 2 and text[0] == text[-1] == "'":
         return text[1:-1]
     try:
-        literal = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        literal = json.loads(text, parse_float=Decimal, parse_constant=refuse_constant)
     except ValueError as exc:
         raise FilterError(f"{text!r} is not a literal: use a string in quotes, a number, true, false or null") from exc
     if isinstance(literal, dict | list):
