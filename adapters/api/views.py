@@ -1,9 +1,11 @@
 import uuid
 
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,6 +13,7 @@ from devices.api.views import IF_MATCH, device_from_path
 from devmanager.api.pagination import parse_page_size, refuse_unknown_parameters
 
 from .. import services
+from ..filters import NetworkAdapterFilterSet
 from ..models import AdapterType, NetworkAdapter
 from .serializers import NetworkAdapterSerializer, NetworkAdapterWriteSerializer, network_adapter_schema
 
@@ -31,10 +34,17 @@ ADAPTER_LIST = inline_serializer(
 )
 
 
-class NetworkAdapterListView(APIView):
+class NetworkAdapterListView(GenericAPIView):
     """`/devices/{id}/network-adapters`: a device's adapters (all in one page; at most 16) and adding one."""
 
     scope_resource = "devices"
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = NetworkAdapterFilterSet
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reads the model, with no device in the path
+            return NetworkAdapter.objects.none()
+        return NetworkAdapter.objects.filter(device=device_from_path(self.kwargs["device_id"]))
 
     def get_serializer(self, *args, **kwargs):
         return NetworkAdapterWriteSerializer(*args, **kwargs)  # the body of POST, which OPTIONS describes
@@ -42,9 +52,9 @@ class NetworkAdapterListView(APIView):
     @extend_schema(
         summary="A device's network adapters",
         tags=["network-adapters"],
+        filters=True,  # `type`, from the filter set: the answer is a list, though not a paginated one
         parameters=[
             DEVICE_ID,
-            OpenApiParameter("type", OpenApiTypes.STR, enum=AdapterType.values),
             OpenApiParameter(
                 "page_size", OpenApiTypes.INT, description="Accepted (1 to 1000) and moot: one page holds them all."
             ),
@@ -55,16 +65,12 @@ class NetworkAdapterListView(APIView):
         # `page_size`, which generic list clients send, is checked and has nothing to do: one page holds them all.
         refuse_unknown_parameters(request, ("type", "page_size"))
         parse_page_size(request)
-        device = device_from_path(device_id)
-        adapters = NetworkAdapter.objects.filter(device=device)
         types = request.query_params.getlist("type")
-        if len(types) > 1:
+        if len(types) > 1:  # django-filter would read the last one
             raise exceptions.ValidationError({"type": ["must be given at most once"]})
-        adapter_type = types[0] if types else None
-        if adapter_type is not None:
-            if adapter_type not in AdapterType.values:
-                raise exceptions.ValidationError({"type": [f"must be one of {', '.join(AdapterType.values)}"]})
-            adapters = adapters.filter(type=adapter_type)
+        if types == [""]:  # django-filter would read no filter
+            raise exceptions.ValidationError({"type": [f"must be one of {', '.join(AdapterType.values)}"]})
+        adapters = self.filter_queryset(self.get_queryset())
         return Response({"next": "", "list": NetworkAdapterSerializer(adapters, many=True).data})
 
     @extend_schema(
