@@ -15,6 +15,7 @@ from devmanager.timestamps import TIMESTAMP_FORMAT, format_timestamp
 
 from ..choices import SLOT_TYPES, DeviceStatus, SlotStatus
 from ..models import Device, DeviceEvent
+from ..querysets import attach_recent_events
 from ..services import SLOT_STATUS_ALIASES
 from ..validators import (
     MAX_TAGS,
@@ -38,6 +39,8 @@ def _document(device, name: str) -> StoredJSON | None:
 def device_representation(device) -> dict:
     """A device as every endpoint returns it. Built by hand: it is the hot path of every list page, where DRF's
     field-by-field serialisation costs several times more. `DeviceSerializer` documents the same shape."""
+    if not hasattr(device, "recent_events"):
+        attach_recent_events([device])
     return {
         "id": device.id,
         "alias": device.alias,
@@ -74,6 +77,15 @@ class DeviceEventSummarySerializer(serializers.Serializer):
     description = serializers.CharField()
 
 
+class DeviceListSerializer(serializers.ListSerializer):
+    """A page of devices: their recent events read in one query for the whole page."""
+
+    def to_representation(self, data):
+        devices = list(data)
+        attach_recent_events([device for device in devices if not hasattr(device, "recent_events")])
+        return super().to_representation(devices)
+
+
 class DeviceSerializer(serializers.ModelSerializer):
     """A device as every endpoint returns it, read through `Device.objects.for_representation()`."""
 
@@ -103,6 +115,7 @@ class DeviceSerializer(serializers.ModelSerializer):
             "events",
         ]
         read_only_fields = fields
+        list_serializer_class = DeviceListSerializer
 
     def get_identity(self, device) -> IdentitySlotSerializer(allow_null=True):
         return device.identity
