@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devmanager.api.filters import FilterLanguageBackend, counted_devices
-from devmanager.api.pagination import BookmarkPagination, refuse_unknown_parameters
+from devmanager.api.pagination import BookmarkPagination, ListQueryMixin, refuse_unknown_parameters
 from devmanager.api.parsers import JSONParser, JSONPatchParser
 from devmanager.api.views import not_modified, parse_bool_param, request_source
 
@@ -79,7 +79,7 @@ class StatusDistributionSerializer(serializers.Serializer):
         ],
     ),
 )
-class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """The device resource."""
 
     queryset = Device.objects.for_representation()
@@ -215,7 +215,7 @@ class DeviceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 @extend_schema_view(get=extend_schema(summary="A device's events, newest first", tags=["devices"]))
-class DeviceEventListView(ListAPIView):
+class DeviceEventListView(ListQueryMixin, ListAPIView):
     """`GET /devices/{id}/events`: the device's whole history, with bookmarks and filters on type and timestamp."""
 
     serializer_class = DeviceEventSerializer

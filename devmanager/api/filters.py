@@ -7,7 +7,7 @@ from rest_framework.filters import BaseFilterBackend
 
 from .filtering import compile_filters
 from .filtering.fields import FilterErrors
-from .pagination import get_list_query, refuse_unknown_parameters
+from .pagination import refuse_unknown_parameters
 
 FILTER_PARAMETER_DESCRIPTION = "Repeatable `<field>[<operator>]<value>` expressions, all of which must hold, e.g. "
 
@@ -30,10 +30,11 @@ def counted_devices(request, queryset, fields):
 
 
 class FilterLanguageBackend(BaseFilterBackend):
-    """Applies the filters of the request (or of its bookmark) against the view's `filter_fields`."""
+    """Applies the filters of the request (or of its bookmark) against the view's `filter_fields`; the view is a
+    `ListQueryMixin`, whose `list_query` the paginator reads too."""
 
     def filter_queryset(self, request, queryset, view):
-        return queryset.filter(filter_condition(get_list_query(request, view).filters, view.filter_fields))
+        return queryset.filter(filter_condition(view.list_query.filters, view.filter_fields))
 
     def get_schema_operation_parameters(self, view):
         return [filter_parameter(getattr(view, "filter_fields", {}))]

@@ -9,6 +9,7 @@ shift nor repeat the rows of a walk.
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from django.conf import settings
 from django.core import signing
@@ -120,59 +121,82 @@ def decode_bookmark(bookmark: str) -> dict:
     return payload
 
 
-def parse_list_query(
-    request,
-    *,
-    sort_fields: dict[str, str],
-    default_sort: str,
-    default_sort_mode: str = "asc",
-    filter_fields: dict | None = None,
-    scope: str | None = None,
-) -> ListQuery:
-    """Read and validate the list parameters, from the query string or from the bookmark. `scope` names the list a
-    bookmark serves (its path by default); `filter_fields` normalise the filters sent beside a bookmark."""
+@dataclass(frozen=True)
+class SentParameters:
+    """The list parameters of the query string, each checked on its own."""
+
+    filters: tuple[str, ...]
+    sort_by: str | None
+    sort_mode: str | None
+    page_size: str | None
+    include: frozenset[str]
+    bookmark: str | None
+
+
+def _sent_parameters(request, sort_fields: dict[str, str]) -> SentParameters:
     refuse_unknown_parameters(request, LIST_PARAMETERS)
     params = request.query_params
-    page_size_raw = _single(params, "page_size")
-    include = _parse_include(params.getlist("include"))
-    bookmark = _single(params, "bookmark")
-    filters = tuple(params.getlist("filter"))
-    sort_by = _single(params, "sort_by")
-    sort_mode = _single(params, "sort_mode")
-
+    sort_by, sort_mode = _single(params, "sort_by"), _single(params, "sort_mode")
     if sort_by is not None and sort_by not in sort_fields:
         raise _invalid("sort_by", f"unknown sort field {sort_by!r}; allowed: {', '.join(sort_fields)}")
     if sort_mode is not None and sort_mode not in ("asc", "desc"):
         raise _invalid("sort_mode", "must be asc or desc")
+    return SentParameters(
+        filters=tuple(params.getlist("filter")),
+        sort_by=sort_by,
+        sort_mode=sort_mode,
+        page_size=_single(params, "page_size"),
+        include=_parse_include(params.getlist("include")),
+        bookmark=_single(params, "bookmark"),
+    )
 
-    if not bookmark:
-        return ListQuery(
-            filters=filters,
-            sort_by=sort_by or default_sort,
-            sort_mode=sort_mode or default_sort_mode,
-            page_size=_parse_page_size(page_size_raw, settings.DEVMANAGER_PAGE_SIZE_DEFAULT),
-            include=include,
-            path=scope or request.path,
-        )
 
-    payload = decode_bookmark(bookmark)
-    if payload["s"] not in sort_fields or payload["l"] != (scope or request.path):
+class ListQueryMixin:
+    """A list view's query, parsed once from the request (or its bookmark) and read by the filter backend and the
+    paginator. The view declares `sort_fields`, `default_sort`, `default_sort_mode` and `filter_fields`; a list
+    under one device or group sets `bookmark_scope` (in `get_queryset`), so that its bookmarks serve any spelling
+    of that device's or group's path."""
+
+    default_sort_mode = "asc"
+    filter_fields: dict = {}
+    bookmark_scope: str | None = None
+
+    @cached_property
+    def list_query(self) -> ListQuery:
+        sent = _sent_parameters(self.request, self.sort_fields)
+        scope = self.bookmark_scope or self.request.path
+        if not sent.bookmark:
+            return ListQuery(
+                filters=sent.filters,
+                sort_by=sent.sort_by or self.default_sort,
+                sort_mode=sent.sort_mode or self.default_sort_mode,
+                page_size=_parse_page_size(sent.page_size, settings.DEVMANAGER_PAGE_SIZE_DEFAULT),
+                include=sent.include,
+                path=scope,
+            )
+        return _bookmark_query(sent, scope, self.sort_fields, self.filter_fields)
+
+
+def _bookmark_query(sent: SentParameters, scope: str, sort_fields: dict[str, str], filter_fields: dict) -> ListQuery:
+    """The query a bookmark carries, with its page's `page_size` and `include`; the other parameters sent beside it
+    may only repeat the bookmark's, in any order or spelling."""
+    payload = decode_bookmark(sent.bookmark)
+    if payload["s"] not in sort_fields or payload["l"] != scope:
         raise _invalid("bookmark", "is not a bookmark of this list")
     query = ListQuery(
         filters=tuple(payload["f"]),
         sort_by=payload["s"],
         sort_mode=payload["m"],
-        page_size=_parse_page_size(page_size_raw, payload["p"]),
-        include=include,
+        page_size=_parse_page_size(sent.page_size, payload["p"]),
+        include=sent.include,
         after=tuple(payload["k"]),
-        path=scope or request.path,
+        path=scope,
     )
-    # The bookmark's query governs; a parameter sent beside it may only repeat it, in any order or spelling.
-    if filters and not _same_filters(filters, query.filters, filter_fields or {}):
+    if sent.filters and not _same_filters(sent.filters, query.filters, filter_fields):
         raise _invalid("filter", "differs from the bookmark's filters; send the bookmark alone")
-    if sort_by is not None and sort_by != query.sort_by:
+    if sent.sort_by is not None and sent.sort_by != query.sort_by:
         raise _invalid("sort_by", "differs from the bookmark's sort_by")
-    if sort_mode is not None and sort_mode != query.sort_mode:
+    if sent.sort_mode is not None and sent.sort_mode != query.sort_mode:
         raise _invalid("sort_mode", "differs from the bookmark's sort_mode")
     return query
 
@@ -193,23 +217,6 @@ def refuse_unknown_parameters(request, allowed) -> None:
     if unknown:
         message = f"unknown query parameter; this operation takes {', '.join(allowed)}"
         raise exceptions.ValidationError({name: [message] for name in unknown})
-
-
-def get_list_query(request, view) -> ListQuery:
-    """The request's ListQuery, parsed once and shared by the filter backend and the paginator."""
-    query = getattr(request, "_list_query", None)
-    if query is None:
-        query = parse_list_query(
-            request,
-            sort_fields=view.sort_fields,
-            default_sort=view.default_sort,
-            default_sort_mode=getattr(view, "default_sort_mode", "asc"),
-            filter_fields=getattr(view, "filter_fields", None),
-            # A list under one device (or group) serves its bookmarks to any spelling of that device's path.
-            scope=getattr(view, "bookmark_scope", None),
-        )
-        request._list_query = query
-    return query
 
 
 class RowComparison(models.Func):
@@ -245,7 +252,7 @@ class BookmarkPagination(BasePagination):
     """Seek pagination on the view's `sort_fields` (API name -> model field), ties broken by `id`."""
 
     def paginate_queryset(self, queryset, request, view=None):
-        self.query = query = get_list_query(request, view)
+        self.query = query = view.list_query
         field_name = view.sort_fields[query.sort_by]
         model_field = queryset.model._meta.get_field(field_name)
         self.total = queryset.count() if "total_count" in query.include else None

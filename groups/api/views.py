@@ -15,7 +15,7 @@ from devices.api.views import DEVICE_SORT_FIELDS, STATS_FILTER, device_from_path
 from devices.filters import DEVICE_FILTER_FIELDS
 from devices.models import Device
 from devmanager.api.filters import FilterLanguageBackend, counted_devices
-from devmanager.api.pagination import BookmarkPagination, refuse_unknown_parameters
+from devmanager.api.pagination import BookmarkPagination, ListQueryMixin, refuse_unknown_parameters
 from devmanager.api.views import not_modified, parse_bool_param
 
 from .. import services
@@ -78,7 +78,7 @@ def group_response(group: DeviceGroup, status_code=status.HTTP_200_OK, headers=N
         ],
     ),
 )
-class DeviceGroupViewSet(viewsets.GenericViewSet):
+class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
     """Hierarchical dynamic device groups."""
 
     queryset = DeviceGroup.objects.all()
@@ -151,7 +151,9 @@ class DeviceGroupViewSet(viewsets.GenericViewSet):
         parameters=[GROUP_ID],
     )
 )
-class DeviceGroupDeviceListView(ListAPIView):
+class DeviceGroupDeviceListView(ListQueryMixin, ListAPIView):
+    """`GET /device-groups/{id}/devices`: the group's members, with the device list's parameters."""
+
     serializer_class = DeviceSerializer
     filter_backends = [FilterLanguageBackend]
     filter_fields = DEVICE_FILTER_FIELDS
@@ -176,7 +178,7 @@ def _link(device: Device, group: DeviceGroup) -> dict:
 
 
 @extend_schema_view(get=extend_schema(summary="The groups a device is in", tags=["devices"]))
-class DeviceMembershipListView(ListAPIView):
+class DeviceMembershipListView(ListQueryMixin, ListAPIView):
     """`GET /devices/{id}/device-groups`: one link per group the device is in, with the group list's parameters."""
 
     serializer_class = DeviceGroupLinkSerializer
