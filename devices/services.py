@@ -147,35 +147,26 @@ def device_set_identity_slot(
     device.identity_expires_at = expiration_date
     device.touch()
     device.save(update_fields=["slots", "status", "identity_expires_at", "version", "updated_timestamp"])
-    if previous is None:
-        device_record_event(
-            device=device,
-            type=EventType.PROVISIONED,
-            description=f"Identity slot provisioned ({type}, version {active_version})",
-            source=source,
-        )
-    elif active_version > previous.get("active_version", -1):
-        device_record_event(
-            device=device,
-            type=EventType.RENEWED,
-            description=f"Identity renewed: version {previous.get('active_version')} -> {active_version}",
-            source=source,
-        )
-    elif changed := [name for name in slot if name != "status" and not same_json(slot[name], previous.get(name))]:
-        device_record_event(
-            device=device,
-            type=EventType.IDENTITY_UPDATED,
-            description=f"Identity slot updated: {', '.join(changed)}",
-            source=source,
-        )
+    if slot_event := _slot_event(previous, slot):
+        device_record_event(device=device, type=slot_event[0], description=slot_event[1], source=source)
     if status != old_status:
-        device_record_event(
-            device=device,
-            type=EventType.STATUS_UPDATED,
-            description=f"Status changed from {old_status} to {status}",
-            source=source,
-        )
+        description = f"Status changed from {old_status} to {status}"
+        device_record_event(device=device, type=EventType.STATUS_UPDATED, description=description, source=source)
     return device
+
+
+def _slot_event(previous: dict | None, slot: dict) -> tuple[str, str] | None:
+    """The (type, description) of the event a new identity slot records, beside a change of status: PROVISIONED,
+    RENEWED, IDENTITY-UPDATED naming the fields, or None when only the status changed."""
+    if previous is None:
+        return EventType.PROVISIONED, f"Identity slot provisioned ({slot['type']}, version {slot['active_version']})"
+    if slot["active_version"] > previous.get("active_version", -1):
+        return (
+            EventType.RENEWED,
+            f"Identity renewed: version {previous.get('active_version')} -> {slot['active_version']}",
+        )
+    changed = [name for name in slot if name != "status" and not same_json(slot[name], previous.get(name))]
+    return (EventType.IDENTITY_UPDATED, f"Identity slot updated: {', '.join(changed)}") if changed else None
 
 
 def _format_expiration(value: datetime | None) -> str | None:

@@ -1,4 +1,4 @@
-"""How an import COPYs a batch of new devices on PostgreSQL (transfer.importing.writing.BulkCreate): at once, a conflict
+"""How an import COPYs a batch of new devices on PostgreSQL (transfer.importing.BatchWriter): at once, a conflict
 rolling the batch back to be judged row by row, and without foreign-key checks when the database role may skip
 them. These tests commit (transaction=True): the checks would run at commit."""
 
@@ -10,7 +10,7 @@ from devices.models import Device, DeviceEvent
 from devmanager import bulk
 from tests.commands.conftest import jsonl
 from tests.factories import DeviceFactory, NetworkAdapterFactory, imei_from
-from transfer.importing import writing
+from transfer.importing import BatchWriter
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -40,10 +40,15 @@ def test_reference_checks_are_skipped_when_the_role_may(run_import):
     assert key_share_locked_devices() == 0
 
 
-def test_reference_checks_run_when_the_role_may_not(run_import, monkeypatch):
-    monkeypatch.setattr(writing, "may_skip_reference_checks", lambda: False)
+class CheckingReferences(BatchWriter):
+    """A batch writer as for a role that may not skip the foreign-key checks."""
 
-    run = run_import(rows(30), batch_size=10)
+    def __init__(self, **kwargs):
+        super().__init__(check_references=True, **kwargs)
+
+
+def test_reference_checks_run_when_the_role_may_not(run_import):
+    run = run_import(rows(30), batch_size=10, batch_writer_class=CheckingReferences)
 
     assert run.error is None and Device.objects.count() == 30
     assert key_share_locked_devices() == 30  # each device's event and adapter were checked against it
@@ -66,18 +71,17 @@ def test_reference_checks_are_back_on_after_the_copy_in_the_same_transaction(run
     assert run.error is None and Device.objects.count() == 5
 
 
-def test_a_conflict_late_in_a_batch_rolls_the_copy_back_and_later_batches_are_checked_first(run_import, monkeypatch):
+def test_a_conflict_late_in_a_batch_rolls_the_copy_back_and_later_batches_are_checked_first(run_import):
     DeviceFactory(id="d-9")  # the last row of the first batch
     NetworkAdapterFactory(device=DeviceFactory(id="other"), imei=imei_from("35000000000015"))  # in the second
     checked_first = []
-    create_prepared = writing._create_prepared
 
-    def recording(batch, bulk_create):
-        checked_first.append(bulk_create.check_first)
-        return create_prepared(batch, bulk_create)
+    class Recording(BatchWriter):
+        def create_prepared(self, rows):
+            checked_first.append(self.check_first)
+            return super().create_prepared(rows)
 
-    monkeypatch.setattr(writing, "_create_prepared", recording)
-    run = run_import(rows(30), batch_size=10, mode="skip")
+    run = run_import(rows(30), batch_size=10, mode="skip", batch_writer_class=Recording)
 
     assert run.failed_lines == [16]
     assert "another device's adapter has imei" in run.reason(16)

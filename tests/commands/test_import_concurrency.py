@@ -2,7 +2,6 @@
 of writing the batches one after the other. These tests commit (transaction=True), as an import does."""
 
 import threading
-import time
 
 import pytest
 from django.db import connection
@@ -11,7 +10,8 @@ from adapters.models import NetworkAdapter
 from devices.models import Device
 from tests.commands.conftest import jsonl
 from tests.factories import imei_from
-from transfer.importing import writing
+from transfer.importing import BatchWriter
+from transfer.importing.ordered_writes import WRITERS
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -19,18 +19,25 @@ pytestmark = [
 ]
 
 
-def test_writes_are_concurrent_outside_a_transaction(run_import, monkeypatch):
+def thread_recording(threads: set) -> type[BatchWriter]:
+    """A batch writer that records the threads that write."""
+
+    class ThreadRecording(BatchWriter):
+        def write(self, rows):
+            threads.add(threading.current_thread().name)
+            return super().write(rows)
+
+    return ThreadRecording
+
+
+def test_writes_are_concurrent_outside_a_transaction(run_import):
     threads = set()
-    write_batch = writing._write_batch
 
-    def recording(*args):
-        threads.add(threading.current_thread().name)
-        return write_batch(*args)
+    run_import(
+        jsonl(*({"id": f"d-{n}"} for n in range(40))), batch_size=5, batch_writer_class=thread_recording(threads)
+    )
 
-    monkeypatch.setattr(writing, "_write_batch", recording)
-    run_import(jsonl(*({"id": f"d-{n}"} for n in range(40))), batch_size=5)
-
-    assert len(threads) == writing.WRITERS and Device.objects.count() == 40
+    assert len(threads) == WRITERS and Device.objects.count() == 40
 
 
 def test_the_earlier_of_two_rows_with_one_id_lands_whichever_batch_is_written_first(run_import):
@@ -58,34 +65,32 @@ def test_the_earlier_of_two_rows_with_one_imei_gets_the_adapter(run_import):
     assert Device.objects.count() == 50
 
 
-def test_a_failing_batch_rolls_back_the_later_one_written_meanwhile(run_import, monkeypatch):
-    write_batch, calls = writing._write_batch, []
+def test_a_failing_batch_rolls_back_the_later_one_written_meanwhile(run_import):
+    third_written = threading.Event()
 
-    def failing_second(batch, *args):
-        calls.append(batch[0].line)
-        outcomes = write_batch(batch, *args)
-        if batch[0].line == 11:
-            time.sleep(0.5)  # the next batch is written meanwhile, and waits for this one to commit
-            raise RuntimeError("the disk is full")
-        return outcomes
+    class FailingSecondBatch(BatchWriter):
+        """The second batch (lines 11 to 20) fails once the third is written and waits for it to commit."""
 
-    monkeypatch.setattr(writing, "_write_batch", failing_second)
+        def write(self, rows):
+            outcomes = super().write(rows)
+            if rows[0].line == 21:
+                third_written.set()
+            if rows[0].line == 11:
+                assert third_written.wait(timeout=60), "the third batch was never written meanwhile"
+                raise RuntimeError("the disk is full")
+            return outcomes
+
     with pytest.raises(RuntimeError, match="the disk is full"):
-        run_import(jsonl(*({"id": f"d-{n}"} for n in range(1, 101))), batch_size=10)
+        run_import(jsonl(*({"id": f"d-{n}"} for n in range(1, 101))), batch_size=10,
+                   batch_writer_class=FailingSecondBatch)  # fmt: skip
 
-    assert 21 in calls  # the third batch was written meanwhile, then rolled back
     assert sorted(Device.objects.values_list("id", flat=True)) == sorted(f"d-{n}" for n in range(1, 11))
 
 
-def test_an_upsert_writes_one_batch_at_a_time(run_import, monkeypatch):
+def test_an_upsert_writes_one_batch_at_a_time(run_import):
     threads = set()
-    write_batch = writing._write_batch
 
-    def recording(*args):
-        threads.add(threading.current_thread().name)
-        return write_batch(*args)
-
-    monkeypatch.setattr(writing, "_write_batch", recording)
-    run_import(jsonl(*({"id": f"d-{n}"} for n in range(40))), batch_size=5, mode="upsert")
+    run_import(jsonl(*({"id": f"d-{n}"} for n in range(40))), batch_size=5, mode="upsert",
+               batch_writer_class=thread_recording(threads))  # fmt: skip
 
     assert threads == {threading.main_thread().name} and Device.objects.count() == 40

@@ -9,7 +9,7 @@ from adapters.models import NetworkAdapter
 from devices.models import Device, DeviceEvent
 from tests.commands.conftest import database_state, jsonl
 from tests.factories import DeviceFactory, NetworkAdapterFactory
-from transfer.importing import writing
+from transfer.importing import BatchWriter
 
 pytestmark = pytest.mark.django_db
 
@@ -347,12 +347,18 @@ def test_inconsistent_imported_state_is_a_failed_row(run_import, row, field):
     assert not Device.objects.exists()
 
 
-def test_a_row_the_database_refuses_fails_alone(run_import, monkeypatch):
+class BlindToExistingIds(BatchWriter):
+    """Sees no existing device when it checks: as if another client created one between the check and the write."""
+
+    def existing_ids(self, ids):
+        return set()
+
+
+def test_a_row_the_database_refuses_fails_alone(run_import):
     """A device created by someone else between the batch's check and its write: the batch is retried row by row."""
     DeviceFactory(id="d-2")
-    monkeypatch.setattr(writing, "_existing_ids", lambda ids: set())
 
-    run = run_import(jsonl({"id": "d-1"}, {"id": "d-2"}, {"id": "d-3"}))
+    run = run_import(jsonl({"id": "d-1"}, {"id": "d-2"}, {"id": "d-3"}), batch_writer_class=BlindToExistingIds)
 
     assert run.failed_lines == [2]
     assert sorted(Device.objects.values_list("pk", flat=True)) == ["d-1", "d-2", "d-3"]

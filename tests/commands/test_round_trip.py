@@ -17,7 +17,7 @@ from devices import services
 from devices.models import Device, DeviceEvent
 from tests.commands.conftest import database_state, jsonl
 from tests.factories import DeviceFactory, NetworkAdapterFactory, imei_from
-from transfer.importing import writing
+from transfer.importing import BatchWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,29 +80,29 @@ def row(n: int) -> dict:
             "creation_timestamp": created}  # fmt: skip
 
 
+class InterruptedInTheSecondBatch(BatchWriter):
+    """Writes half of the second batch (lines 101 to 200), then is interrupted, as by Ctrl-C."""
+
+    def write(self, rows):
+        if rows[0].line == 101:
+            super().write(rows[:50])
+            raise KeyboardInterrupt
+        return super().write(rows)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_an_interrupted_import_run_again_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
+def test_an_interrupted_import_run_again_ends_as_an_uninterrupted_one(tmp_path):
     path = tmp_path / "devices.jsonl"
     path.write_text(rows(250))
     call_command("import_devices", str(path), batch_size=100, stdout=io.StringIO())
     uninterrupted = database_state()
     wipe()
 
-    write_batch, calls = writing._write_batch, []
-
-    def interrupted_in_the_second_batch(batch, *args):
-        calls.append(len(batch))
-        if batch[0].line == 101:
-            write_batch(batch[:50], *args)  # half of it written, then Ctrl-C
-            raise KeyboardInterrupt
-        return write_batch(batch, *args)
-
-    monkeypatch.setattr(writing, "_write_batch", interrupted_in_the_second_batch)
     with pytest.raises(Exception, match="every row up to line 100 is written") as raised:
-        call_command("import_devices", str(path), batch_size=100, stdout=io.StringIO())
+        call_command("import_devices", str(path), batch_size=100, stdout=io.StringIO(),
+                     batch_writer_class=InterruptedInTheSecondBatch)  # fmt: skip
     assert raised.value.returncode == 130
     assert Device.objects.count() == 100 and NetworkAdapter.objects.count() == 100  # whole batches only
-    monkeypatch.setattr(writing, "_write_batch", write_batch)
 
     call_command("import_devices", str(path), batch_size=100, mode="skip", stdout=io.StringIO())
 

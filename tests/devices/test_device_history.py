@@ -108,15 +108,13 @@ def test_device_history_no_identity_to_expired_to_decommissioned(api_client):
     assert api_client.delete(device_url("boiler-7", "/decommission")).status_code == 204
     body = walk.expect("DECOMMISSIONED", "EXPIRED")  # an expired identity stays EXPIRED
     refresh()  # a decommissioned device is out of reach of the command
-    assert_error(
-        api_client.put(
-            device_url("boiler-7", "/idslot"), {"status": "ACTIVE", "active_version": 2, "type": "X509"}, format="json"
-        ),
-        409,
-        "conflict",
-    )
+    slot = {"status": "ACTIVE", "active_version": 2, "type": "X509"}
+    assert_error(api_client.put(device_url("boiler-7", "/idslot"), slot, format="json"), 409, "conflict")
     assert api_client.get(device_url("boiler-7")).json() == body
+    assert_boiler_history(api_client)
 
+
+def assert_boiler_history(api_client) -> None:
     events = history(api_client, "boiler-7")
     assert [(event["type"], event["source"]) for event in events] == [
         ("CREATED", "test-key"),

@@ -7,7 +7,7 @@ from contextlib import ExitStack, contextmanager
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from transfer.importing import DEFAULT_BATCH_SIZE, DeviceImport, Failure, Mode
+from transfer.importing import DEFAULT_BATCH_SIZE, BatchWriter, DeviceImport, Failure, Mode
 from transfer.rowformats import FormatError, format_for, read_rows
 
 SHOWN_FAILURES = 20
@@ -18,7 +18,8 @@ class Command(BaseCommand):
         "Import devices from JSON Lines or CSV (PATH, or - for standard input), each row validated as POST /devices "
         "validates a body, in batches of one transaction each. Exits non-zero when any row failed."
     )
-    stealth_options = ("stdin",)
+    # Not on the command line: for tests, standard input and the class that writes the batches (BatchWriter).
+    stealth_options = ("stdin", "batch_writer_class")
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="A .jsonl, .ndjson or .csv file, or - for standard input (JSON Lines).")
@@ -61,7 +62,12 @@ class Command(BaseCommand):
                         self.stderr.write(f"line {failure.line}: {failure.reason}")
 
             importer = DeviceImport(
-                mode=Mode(mode), source="import_devices", batch_size=batch_size, report=report, progress=progress.update
+                mode=Mode(mode),
+                source="import_devices",
+                batch_size=batch_size,
+                report=report,
+                progress=progress.update,
+                batch_writer_class=options.get("batch_writer_class") or BatchWriter,
             )
             try:
                 with _terminate_as_interrupt():
