@@ -3,7 +3,6 @@
 own id is the string wins; resolution is one query; the `imei`, `dev_eui` and `dvn_uuid` filters."""
 
 import uuid
-from urllib.parse import quote
 
 import pytest
 
@@ -12,6 +11,7 @@ from devices.choices import DeviceStatus
 from devices.models import Device, DeviceEvent
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory, DeviceGroupFactory, NetworkAdapterFactory
+from tests.helpers import device_snapshot, device_url
 
 pytestmark = pytest.mark.django_db
 
@@ -65,10 +65,6 @@ UNKNOWN = [
 SLOT = {"status": "ACTIVE", "active_version": 1, "type": "X509"}
 
 
-def device_url(identifier: str, suffix: str = "") -> str:
-    return f"{API}/devices/{quote(identifier, safe=':')}{suffix}"
-
-
 @pytest.fixture
 def fleet():
     """dev-1 with four adapters (15- and 16-digit IMEIs, a DevEUI, a DVN UUID), dev-2 with two of its own, and a
@@ -84,12 +80,6 @@ def fleet():
         "member": DeviceGroupFactory(name="by-imei", criteria=[{"field": "imei", "operand": "eq", "value": IMEI}]),
         "other": DeviceGroupFactory(name="dev-2-only", criteria=[{"field": "id", "operand": "eq", "value": "dev-2"}]),
     }
-
-
-def snapshot(device_id: str) -> tuple:
-    device = Device.objects.get(pk=device_id)
-    adapters = sorted(NetworkAdapter.objects.filter(device_id=device_id).values_list("pk", "updated_at"))
-    return device.version, device.status, device.metadata, device.slots, adapters
 
 
 # --- Every route through every form ---------------------------------------------------------------------------
@@ -108,19 +98,19 @@ def test_get_device_through_identifier(api_client, identifier):
 @pytest.mark.usefixtures("fleet")
 @pytest.mark.parametrize("identifier", FORMS)
 def test_decommission_through_identifier(api_client, identifier):
-    before = snapshot("dev-2")
+    before = device_snapshot("dev-2")
 
     response = api_client.delete(device_url(identifier, "/decommission"))
 
     assert response.status_code == 204, response.content
     assert Device.objects.get(pk="dev-1").status == DeviceStatus.DECOMMISSIONED
-    assert snapshot("dev-2") == before
+    assert device_snapshot("dev-2") == before
 
 
 @pytest.mark.usefixtures("fleet")
 @pytest.mark.parametrize("identifier", FORMS)
 def test_idslot_through_identifier(api_client, identifier):
-    before = snapshot("dev-2")
+    before = device_snapshot("dev-2")
 
     response = api_client.put(device_url(identifier, "/idslot"), SLOT, format="json")
 
@@ -129,26 +119,26 @@ def test_idslot_through_identifier(api_client, identifier):
     device = Device.objects.get(pk="dev-1")
     assert device.status == DeviceStatus.ACTIVE
     assert device.identity["active_version"] == 1
-    assert snapshot("dev-2") == before
+    assert device_snapshot("dev-2") == before
 
 
 @pytest.mark.usefixtures("fleet")
 @pytest.mark.parametrize("identifier", FORMS)
 def test_metadata_put_through_identifier(api_client, identifier):
-    before = snapshot("dev-2")
+    before = device_snapshot("dev-2")
 
     response = api_client.put(device_url(identifier, "/metadata"), {"metadata": {"via": identifier}}, format="json")
 
     assert response.status_code == 200, response.content
     assert response.json()["id"] == "dev-1"
     assert Device.objects.get(pk="dev-1").metadata == {"via": identifier}
-    assert snapshot("dev-2") == before
+    assert device_snapshot("dev-2") == before
 
 
 @pytest.mark.usefixtures("fleet")
 @pytest.mark.parametrize("identifier", FORMS)
 def test_metadata_patch_through_identifier(api_client, identifier):
-    before = snapshot("dev-2")
+    before = device_snapshot("dev-2")
     patches = [{"op": "add", "path": "/via", "value": identifier}]
 
     response = api_client.patch(device_url(identifier, "/metadata"), {"patches": patches}, format="json")
@@ -156,7 +146,7 @@ def test_metadata_patch_through_identifier(api_client, identifier):
     assert response.status_code == 200, response.content
     assert response.json()["id"] == "dev-1"
     assert Device.objects.get(pk="dev-1").metadata == {"location": "warehouse-a", "via": identifier}
-    assert snapshot("dev-2") == before
+    assert device_snapshot("dev-2") == before
 
 
 @pytest.mark.usefixtures("fleet")
@@ -269,14 +259,14 @@ def test_device_group_link_through_identifier(api_client, fleet, identifier):
 @pytest.mark.usefixtures("fleet")
 @pytest.mark.parametrize("identifier", FORMS)
 def test_force_delete_through_identifier(api_client, identifier):
-    before = snapshot("dev-2")
+    before = device_snapshot("dev-2")
 
     response = api_client.delete(device_url(identifier) + "?force=true")
 
     assert response.status_code == 204, response.content
     assert not Device.objects.filter(pk="dev-1").exists()
     assert not NetworkAdapter.objects.filter(device_id="dev-1").exists()
-    assert snapshot("dev-2") == before
+    assert device_snapshot("dev-2") == before
     assert_error(api_client.get(device_url(identifier)), 404, "not_found")
 
 
@@ -308,7 +298,7 @@ def test_stale_if_match_through_identifier_precondition_failed(api_client, ident
 @pytest.mark.parametrize("own_id", [f"imei:{IMEI}", f"urn:dev:imei:{IMEI}:", f"deveui:{DEV_EUI}", f"dvnuuid:{DVN}"])
 def test_own_id_wins_on_every_route(api_client, own_id):
     DeviceFactory(id=own_id)
-    dev_1 = snapshot("dev-1")
+    dev_1 = device_snapshot("dev-1")
 
     assert api_client.get(device_url(own_id)).json()["id"] == own_id
     assert api_client.get(device_url(own_id, "/network-adapters")).json()["list"] == []
@@ -322,7 +312,7 @@ def test_own_id_wins_on_every_route(api_client, own_id):
     )
     assert api_client.delete(device_url(own_id) + "?force=true").status_code == 204
     assert not Device.objects.filter(pk=own_id).exists()
-    assert snapshot("dev-1") == dev_1
+    assert device_snapshot("dev-1") == dev_1
     assert api_client.get(device_url(own_id)).json()["id"] == "dev-1"  # the identifier again, once the id is gone
 
 
@@ -364,7 +354,7 @@ BODIES = {
 @pytest.mark.parametrize("identifier", UNKNOWN)
 @pytest.mark.parametrize(("method", "suffix"), ROUTES)
 def test_unknown_or_malformed_identifier_not_found(api_client, fleet, identifier, method, suffix):
-    before = snapshot("dev-1"), snapshot("dev-2")
+    before = device_snapshot("dev-1"), device_snapshot("dev-2")
     body = BODIES.get(suffix)
     if method == "patch":
         body = {"patches": [{"op": "add", "path": "/x", "value": 1}]}
@@ -374,7 +364,7 @@ def test_unknown_or_malformed_identifier_not_found(api_client, fleet, identifier
     response = call(url, body, format="json") if body else call(url)
 
     assert_error(response, 404, "not_found")
-    assert (snapshot("dev-1"), snapshot("dev-2")) == before
+    assert (device_snapshot("dev-1"), device_snapshot("dev-2")) == before
     assert NetworkAdapter.objects.count() == 6
 
 

@@ -14,6 +14,7 @@ from devices.models import Device, DeviceEvent
 from tests.admin_pages import change_form_data, device_change_url
 from tests.conftest import API
 from tests.factories import DeviceFactory
+from tests.helpers import device_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -48,13 +49,6 @@ def readonly_contents(response, name: str) -> str:
                 if field.field["name"] == name:
                     return field.contents()
     raise AssertionError(f"no read-only field {name!r} on the page")
-
-
-def snapshot(device_id: str) -> tuple:
-    """Everything a refused save must leave untouched."""
-    device = Device.objects.get(pk=device_id)
-    events = list(DeviceEvent.objects.filter(device_id=device_id).order_by("timestamp").values_list("pk", "type"))
-    return device.metadata, device.status, device.slots, device.version, device.updated_timestamp, events
 
 
 def with_identity(device: Device) -> Device:
@@ -98,14 +92,14 @@ def test_change_page_shows_metadata_unicode_unescaped(admin_client):
 def test_change_page_metadata_with_markup_round_trips_unchanged(admin_client):
     metadata = {"note": "</textarea><script>alert(1)</script>", "amp": "&lt; & <", "quote": "\"'"}
     DeviceFactory(id="watched", metadata=metadata)
-    before = snapshot("watched")
+    before = device_snapshot("watched")
 
     page = admin_client.get(device_change_url("watched"))
     assert "<script>alert(1)" not in page.content.decode()
     response = save_metadata(admin_client, "watched", textarea_text(page))
 
     assert response.status_code == 302
-    assert snapshot("watched") == before
+    assert device_snapshot("watched") == before
 
 
 def test_change_page_empty_metadata_shown_as_empty_object(admin_client):
@@ -263,44 +257,44 @@ def test_save_metadata_at_size_limit_accepted(admin_client):
 )
 def test_save_invalid_json_shows_error_changes_nothing(admin_client, text):
     DeviceFactory(id="watched", metadata={"floor": 2})
-    before = snapshot("watched")
+    before = device_snapshot("watched")
 
     response = save_metadata(admin_client, "watched", text)
 
     assert "Invalid JSON" in " ".join(form_errors(response)["metadata_json"])
-    assert snapshot("watched") == before
+    assert device_snapshot("watched") == before
 
 
 def test_save_blank_metadata_shows_error_changes_nothing(admin_client):
     DeviceFactory(id="watched", metadata={"floor": 2})
-    before = snapshot("watched")
+    before = device_snapshot("watched")
 
     response = save_metadata(admin_client, "watched", "   ")
 
     assert form_errors(response)["metadata_json"]
-    assert snapshot("watched") == before
+    assert device_snapshot("watched") == before
 
 
 @pytest.mark.parametrize("text", ['["not", "an", "object"]', "[]", '"text"', "42", "true", "null"])
 def test_save_json_not_an_object_shows_error_changes_nothing(admin_client, text):
     DeviceFactory(id="watched", metadata={"floor": 2})
-    before = snapshot("watched")
+    before = device_snapshot("watched")
 
     response = save_metadata(admin_client, "watched", text)
 
     assert form_errors(response)["metadata_json"] == ["must be a JSON object"]
-    assert snapshot("watched") == before
+    assert device_snapshot("watched") == before
 
 
 def test_save_metadata_over_64_kib_shows_error_changes_nothing(admin_client):
     DeviceFactory(id="watched", metadata={"floor": 2})
-    before = snapshot("watched")
+    before = device_snapshot("watched")
     text = json.dumps({"blob": "x" * METADATA_LIMIT})
 
     response = save_metadata(admin_client, "watched", text)
 
     assert form_errors(response)["metadata_json"] == [f"exceeds {METADATA_LIMIT} bytes once serialised"]
-    assert snapshot("watched") == before
+    assert device_snapshot("watched") == before
 
 
 def test_save_metadata_just_over_limit_shows_error(admin_client):
@@ -315,12 +309,12 @@ def test_save_metadata_just_over_limit_shows_error(admin_client):
 
 def test_save_metadata_nested_too_deep_shows_error_changes_nothing(admin_client):
     DeviceFactory(id="watched", metadata={"floor": 2})
-    before = snapshot("watched")
+    before = device_snapshot("watched")
 
     response = save_metadata(admin_client, "watched", '{"a": ' * 101 + "1" + "}" * 101)
 
     assert form_errors(response)["metadata_json"] == ["nests deeper than 100 levels"]
-    assert snapshot("watched") == before
+    assert device_snapshot("watched") == before
 
 
 def test_save_error_keeps_submitted_text_on_page(admin_client):
@@ -333,22 +327,22 @@ def test_save_error_keeps_submitted_text_on_page(admin_client):
 
 def test_save_unchanged_json_records_no_event(admin_client):
     DeviceFactory(id="watched", metadata={"location": "warehouse-a", "floor": 2})
-    before = snapshot("watched")
+    before = device_snapshot("watched")
 
     response = admin_client.post(device_change_url("watched"), change_form_data(admin_client, "watched"))
 
     assert response.status_code == 302
-    assert snapshot("watched") == before
+    assert device_snapshot("watched") == before
 
 
 def test_save_same_json_differently_written_records_no_event(admin_client):
     DeviceFactory(id="watched", metadata={"location": "warehouse-a", "floor": 2})
-    before = snapshot("watched")
+    before = device_snapshot("watched")
 
     response = save_metadata(admin_client, "watched", '{ "floor":2,\n"location" : "warehouse-a" }')
 
     assert response.status_code == 302
-    assert snapshot("watched") == before
+    assert device_snapshot("watched") == before
 
 
 def test_save_number_type_change_is_a_change(admin_client):
@@ -400,13 +394,13 @@ def test_save_event_after_events_recorded_in_future(admin_client):
 
 def test_save_without_login_redirects_changes_nothing(client):
     DeviceFactory(id="watched", metadata={"floor": 2})
-    before = snapshot("watched")
+    before = device_snapshot("watched")
 
     response = client.post(device_change_url("watched"), {"metadata_json": "{}", "_save": "Save"})
 
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
-    assert snapshot("watched") == before
+    assert device_snapshot("watched") == before
 
 
 def test_save_by_view_only_staff_forbidden_changes_nothing(client):
@@ -414,7 +408,7 @@ def test_save_by_view_only_staff_forbidden_changes_nothing(client):
     viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_device"))
     client.force_login(viewer)
-    before = snapshot("watched")
+    before = device_snapshot("watched")
 
     page = client.get(device_change_url("watched"))
     response = client.post(device_change_url("watched"), {"metadata_json": "{}", "_save": "Save"})
@@ -422,7 +416,7 @@ def test_save_by_view_only_staff_forbidden_changes_nothing(client):
     assert page.status_code == 200
     assert 'name="metadata_json"' not in page.content.decode()
     assert response.status_code == 403
-    assert snapshot("watched") == before
+    assert device_snapshot("watched") == before
 
 
 # --- The add form parses metadata the same way ----------------------------------------------------------------

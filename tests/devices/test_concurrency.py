@@ -5,7 +5,6 @@ PostgreSQL only: SQLite serialises every writer on the whole database, so it wou
 """
 
 from itertools import pairwise
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -14,8 +13,8 @@ from rest_framework.test import APIClient
 from devices.choices import EventType
 from devices.models import Device, DeviceEvent
 from tests.concurrency import run_concurrently
-from tests.conftest import API
 from tests.factories import DeviceFactory
+from tests.helpers import device_url
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks under real concurrency need PostgreSQL"),
@@ -24,10 +23,6 @@ pytestmark = [
 
 THREADS = 8
 PER_THREAD = 10
-
-
-def device_url(device_id: str, suffix: str = "") -> str:
-    return f"{API}/devices/{quote(device_id, safe='')}{suffix}"
 
 
 def event_timestamps_in_insertion_order(device_id: str, **filters) -> list:

@@ -4,7 +4,6 @@ renewal or expiry, to decommissioning, each step one entry in `GET /devices/{id}
 from datetime import timedelta
 from io import StringIO
 from itertools import pairwise
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
@@ -13,14 +12,11 @@ from django.utils import timezone
 from devices.choices import DeviceStatus
 from devices.models import Device
 from tests.conftest import API, assert_error
+from tests.helpers import device_url
 
 pytestmark = pytest.mark.django_db
 
 COMMAND = "refresh_device_status"
-
-
-def device_url(device_id: str, suffix: str = "") -> str:
-    return f"{API}/devices/{quote(device_id, safe='')}{suffix}"
 
 
 def refresh() -> None:

@@ -2,7 +2,6 @@
 
 import json
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 import pytest
 from rest_framework.test import APIClient
@@ -12,47 +11,21 @@ from devices.choices import DeviceStatus, EventType
 from devices.models import Device, DeviceEvent
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory
+from tests.helpers import device_snapshot, device_url, get_etag
 
 pytestmark = pytest.mark.django_db
 
 SLOT = {"status": "ACTIVE", "active_version": 2, "type": "X509"}
 
 
-def device_url(device_id: str, suffix: str = "") -> str:
-    return f"{API}/devices/{quote(device_id, safe='')}{suffix}"
-
-
 def put_idslot(client, device_id: str, body, **extra):
     return client.put(device_url(device_id, "/idslot"), body, format="json", **extra)
-
-
-def get_etag(client, device_id: str) -> str:
-    response = client.get(device_url(device_id))
-    assert response.status_code == 200
-    return response["ETag"]
 
 
 def events_after_created(device_id: str) -> list[tuple[str, str]]:
     """(type, source) of the device's events, oldest first, without the CREATED one."""
     events = DeviceEvent.objects.filter(device_id=device_id).exclude(type=EventType.CREATED).order_by("timestamp")
     return list(events.values_list("type", "source"))
-
-
-def snapshot(device_id: str) -> tuple:
-    """Everything a refused write must leave untouched."""
-    device = Device.objects.get(pk=device_id)
-    events = list(
-        DeviceEvent.objects.filter(device_id=device_id).order_by("timestamp").values_list("timestamp", "type")
-    )
-    return (
-        device.status,
-        device.slots,
-        device.identity_expires_at,
-        device.metadata,
-        device.version,
-        device.updated_timestamp,
-        events,
-    )
 
 
 # --- The seed's example and the device answered ----------------------------------------------------------------
@@ -150,12 +123,12 @@ def test_set_identity_slot_type_any_case_stored_upper_case(api_client, sent, sto
 @pytest.mark.parametrize("status", ["NO_IDENTITY", "no_identity", "DECOMMISSIONED"])
 def test_set_identity_slot_device_only_status_validation_error(api_client, status):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_idslot(api_client, device.id, {**SLOT, "status": status})
 
     assert_error(response, 400, "validation_error", field="status")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 # --- Versions ---------------------------------------------------------------------------------------------------
@@ -212,12 +185,12 @@ def test_set_identity_slot_versions_keys_normalised(api_client):
 
 def test_set_identity_slot_versions_one_version_named_twice_validation_error(api_client):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_idslot(api_client, device.id, {**SLOT, "versions": {"1": "a", "01": "b"}})
 
     assert_error(response, 400, "validation_error", field="versions")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_set_identity_slot_versions_key_of_thousands_of_digits_accepted(api_client):
@@ -445,13 +418,13 @@ def test_set_identity_slot_identical_put_changes_nothing(api_client):
     body = {**SLOT, "versions": {"2": {"serial": "0002"}}, "expiration_date": "2030-06-01T10:00:00Z"}
     put_idslot(api_client, device.id, body)
     etag = get_etag(api_client, device.id)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_idslot(api_client, device.id, body)
 
     assert response.status_code == 200
     assert response["ETag"] == etag
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
     assert get_etag(api_client, device.id) == etag
 
 
@@ -459,7 +432,7 @@ def test_set_identity_slot_same_slot_spelled_differently_changes_nothing(api_cli
     device = DeviceFactory()
     put_idslot(api_client, device.id, {**SLOT, "versions": {"2": "a"}, "expiration_date": "2030-06-01T10:00:00Z"})
     etag = get_etag(api_client, device.id)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
     same = {
         "status": "active",
         "active_version": 2,
@@ -472,7 +445,7 @@ def test_set_identity_slot_same_slot_spelled_differently_changes_nothing(api_cli
 
     assert response.status_code == 200
     assert response["ETag"] == etag
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 # --- Invalid bodies ---------------------------------------------------------------------------------------------
@@ -531,7 +504,7 @@ MISSING = object()
 def test_set_identity_slot_invalid_field_validation_error(api_client, field, value):
     device = DeviceFactory()
     put_idslot(api_client, device.id, {**SLOT, "versions": {"1": "a"}})
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
     body = {**SLOT}
     if value is MISSING:
         del body[field]
@@ -541,7 +514,7 @@ def test_set_identity_slot_invalid_field_validation_error(api_client, field, val
     response = put_idslot(api_client, device.id, body)
 
     assert_error(response, 400, "validation_error", field=field)
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_set_identity_slot_every_bad_field_named(api_client):
@@ -565,12 +538,12 @@ def test_set_identity_slot_empty_body_names_each_required_field(api_client):
 @pytest.mark.parametrize("raw", ["[]", '["ACTIVE", 2, "X509"]', '"ACTIVE"', "2", "true", "null"])
 def test_set_identity_slot_body_not_object_validation_error(api_client, raw):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = api_client.put(device_url(device.id, "/idslot"), raw, content_type="application/json")
 
     assert_error(response, 400, "validation_error", field="body")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 @pytest.mark.parametrize(
@@ -584,12 +557,12 @@ def test_set_identity_slot_body_not_object_validation_error(api_client, raw):
 )
 def test_set_identity_slot_malformed_json_bad_request(api_client, raw):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = api_client.put(device_url(device.id, "/idslot"), raw, content_type="application/json")
 
     assert_error(response, 400, "bad_request")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_set_identity_slot_wrong_content_type_bad_request(api_client):
@@ -608,12 +581,12 @@ def test_set_identity_slot_decommissioned_device_conflict(api_client):
     device = DeviceFactory()
     put_idslot(api_client, device.id, SLOT)
     services.device_decommission(device_id=device.id, source="test")
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_idslot(api_client, device.id, {**SLOT, "active_version": 3})
 
     assert_error(response, 409, "conflict")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
     after = Device.objects.get(pk=device.id)
     assert after.status == DeviceStatus.DECOMMISSIONED
     assert after.slots["default"]["status"] == "REVOKED"
@@ -622,24 +595,24 @@ def test_set_identity_slot_decommissioned_device_conflict(api_client):
 def test_set_identity_slot_decommissioned_without_identity_conflict(api_client):
     device = DeviceFactory()
     services.device_decommission(device_id=device.id, source="test")
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_idslot(api_client, device.id, SLOT)
 
     assert_error(response, 409, "conflict")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
     assert Device.objects.get(pk=device.id).slots == {}
 
 
 def test_set_identity_slot_decommissioned_bad_body_validation_before_conflict(api_client):
     device = DeviceFactory()
     services.device_decommission(device_id=device.id, source="test")
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_idslot(api_client, device.id, {**SLOT, "active_version": -1})
 
     assert_error(response, 400, "validation_error", field="active_version")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_set_identity_slot_unknown_device_not_found(api_client):
@@ -660,12 +633,12 @@ def test_set_identity_slot_unusual_id(api_client):
 
 def test_set_identity_slot_read_scope_access_denied(client_with_scopes):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_idslot(client_with_scopes("devices:read"), device.id, SLOT)
 
     assert_error(response, 403, "access_denied")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_set_identity_slot_groups_scopes_access_denied(client_with_scopes):
@@ -710,12 +683,12 @@ def test_set_identity_slot_stale_if_match_precondition_failed(api_client):
     device = DeviceFactory()
     stale = get_etag(api_client, device.id)
     put_idslot(api_client, device.id, SLOT)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_idslot(api_client, device.id, {**SLOT, "active_version": 3}, HTTP_IF_MATCH=stale)
 
     assert_error(response, 412, "precondition_failed")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_set_identity_slot_stale_if_match_identical_body_precondition_failed(api_client):

@@ -4,7 +4,6 @@ import re
 import threading
 from datetime import timedelta
 from itertools import pairwise
-from urllib.parse import quote
 
 import pytest
 from django.db import connection, connections, transaction
@@ -15,6 +14,7 @@ from devices.choices import DeviceStatus, EventType
 from devices.models import Device, DeviceEvent
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory
+from tests.helpers import device_snapshot, device_url, get_etag
 
 pytestmark = pytest.mark.django_db
 
@@ -34,10 +34,6 @@ DEVICE_KEYS = {
     "slots",
     "events",
 }
-
-
-def device_url(device_id: str, suffix: str = "") -> str:
-    return f"{API}/devices/{quote(device_id, safe='')}{suffix}"
 
 
 def record_events(device: Device, count: int) -> None:
@@ -60,19 +56,6 @@ def set_identity_slot(device: Device, slot_status: str) -> None:
         "expiration_date": "2030-01-01T00:00:00.000000Z",
     }
     Device.objects.filter(pk=device.pk).update(slots={"default": slot}, status=slot_status)
-
-
-def get_etag(client, device_id: str) -> str:
-    response = client.get(device_url(device_id))
-    assert response.status_code == 200
-    return response["ETag"]
-
-
-def snapshot(device_id: str) -> tuple:
-    """Everything a refused write must leave untouched."""
-    device = Device.objects.get(pk=device_id)
-    events = list(DeviceEvent.objects.filter(device_id=device_id).values_list("timestamp", "type"))
-    return device.status, device.slots, device.version, device.updated_timestamp, events
 
 
 # --- GET /devices/{id} ------------------------------------------------------------------------------------------
@@ -412,12 +395,12 @@ def test_delete_device_force_stale_if_match_precondition_failed(api_client):
     device = DeviceFactory()
     stale = get_etag(api_client, device.id)
     services.device_decommission(device_id=device.id, source="test")
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = api_client.delete(device_url(device.id), QUERY_STRING="force=true", HTTP_IF_MATCH=stale)
 
     assert_error(response, 412, "precondition_failed")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_delete_device_current_if_match_no_content(api_client):
@@ -515,12 +498,12 @@ def test_decommission_device_repeated_changes_nothing(api_client):
     device = DeviceFactory()
     api_client.delete(device_url(device.id, "/decommission"))
     etag = get_etag(api_client, device.id)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = api_client.delete(device_url(device.id, "/decommission"))
 
     assert response.status_code == 204
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
     assert get_etag(api_client, device.id) == etag
     assert DeviceEvent.objects.filter(device=device, type=EventType.DECOMMISSIONED).count() == 1
 
@@ -644,12 +627,12 @@ def test_decommission_device_stale_if_match_precondition_failed(api_client):
     set_identity_slot(device, "ACTIVE")
     stale = get_etag(api_client, device.id)
     Device.objects.filter(pk=device.id).update(version=Device.objects.get(pk=device.id).version + 1)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = api_client.delete(device_url(device.id, "/decommission"), HTTP_IF_MATCH=stale)
 
     assert_error(response, 412, "precondition_failed")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
     assert Device.objects.get(pk=device.id).slots["default"]["status"] == "ACTIVE"
 
 

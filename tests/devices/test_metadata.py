@@ -2,7 +2,6 @@
 
 import json
 import time
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -14,14 +13,11 @@ from devices.models import Device, DeviceEvent
 from devices.validators import json_size
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory
+from tests.helpers import device_snapshot, device_url, get_etag
 
 pytestmark = pytest.mark.django_db
 
 JSON_PATCH = "application/json-patch+json"
-
-
-def device_url(device_id: str, suffix: str = "") -> str:
-    return f"{API}/devices/{quote(device_id, safe='')}{suffix}"
 
 
 def metadata_url(device_id: str) -> str:
@@ -36,23 +32,8 @@ def put_metadata(client, device_id: str, body, **extra):
     return client.put(metadata_url(device_id), body, format="json", **extra)
 
 
-def get_etag(client, device_id: str) -> str:
-    response = client.get(device_url(device_id))
-    assert response.status_code == 200
-    return response["ETag"]
-
-
 def metadata_events(device_id: str) -> list[DeviceEvent]:
     return list(DeviceEvent.objects.filter(device_id=device_id, type=EventType.METADATA_UPDATED).order_by("timestamp"))
-
-
-def snapshot(device_id: str) -> tuple:
-    """Everything a refused write must leave untouched."""
-    device = Device.objects.get(pk=device_id)
-    events = list(
-        DeviceEvent.objects.filter(device_id=device_id).order_by("timestamp").values_list("timestamp", "type")
-    )
-    return device.metadata, device.status, device.slots, device.version, device.updated_timestamp, events
 
 
 # --- The seed's examples ----------------------------------------------------------------------------------------
@@ -152,12 +133,12 @@ def test_put_metadata_keeps_other_fields(api_client):
 @pytest.mark.parametrize("value", [[], [{"a": 1}], "text", 5, True, None])
 def test_put_metadata_not_object_validation_error(api_client, value):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_metadata(api_client, device.id, {"metadata": value})
 
     assert_error(response, 400, "validation_error", field="metadata")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 @pytest.mark.parametrize(
@@ -170,22 +151,22 @@ def test_put_metadata_not_object_validation_error(api_client, value):
 )
 def test_put_metadata_neither_or_both_validation_error(api_client, body):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_metadata(api_client, device.id, body)
 
     assert_error(response, 400, "validation_error", field="metadata")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_put_metadata_unknown_field_validation_error(api_client):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_metadata(api_client, device.id, {"metadata": {"a": 1}, "tags": ["x"]})
 
     assert_error(response, 400, "validation_error", field="tags")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_put_metadata_bare_object_validation_error(api_client):
@@ -237,35 +218,35 @@ def test_patch_metadata_bare_array_with_charset_accepted(api_client):
 
 def test_patch_metadata_empty_array_changes_nothing(api_client):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = api_client.patch(metadata_url(device.id), "[]", content_type=JSON_PATCH)
 
     assert response.status_code == 200
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_replace_body_validation_error(api_client):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = api_client.patch(metadata_url(device.id), {"metadata": {"a": 1}}, format="json")
 
     body = assert_error(response, 400, "validation_error", field="metadata")
     assert "patches" in {item["name"] for item in body["fields"]}
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 @pytest.mark.parametrize("content_type", ["application/json", JSON_PATCH])
 @pytest.mark.parametrize("raw", ['[{"op": "add", "path": "/a", "value": 1}', "{patches: []}", '{"patches": [NaN]}'])
 def test_patch_metadata_malformed_json_bad_request(api_client, raw, content_type):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = api_client.patch(metadata_url(device.id), raw, content_type=content_type)
 
     assert_error(response, 400, "bad_request")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_wrong_content_type_bad_request(api_client):
@@ -525,12 +506,12 @@ def test_patch_metadata_test_object_member_order_ignored(api_client):
 def test_patch_metadata_failed_test_conflict(api_client, path, value):
     metadata = {**SENSORS, "count": 1, "flag": True}
     device = DeviceFactory(metadata=metadata)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = patch_metadata(api_client, device.id, [{"op": "test", "path": path, "value": value}])
 
     assert_error(response, 409, "conflict")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 @pytest.mark.parametrize(
@@ -561,12 +542,12 @@ def test_patch_metadata_failed_test_conflict(api_client, path, value):
 )
 def test_patch_metadata_missing_path_conflict(api_client, operation):
     device = DeviceFactory(metadata=SENSORS)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = patch_metadata(api_client, device.id, [operation])
 
     assert_error(response, 409, "conflict")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_replace_member_named_dash_of_object_applies(api_client):
@@ -593,7 +574,7 @@ def test_patch_metadata_replace_member_named_dash_of_object_applies(api_client):
 def test_patch_metadata_third_operation_fails_nothing_changes(api_client, third):
     device = DeviceFactory(metadata=SENSORS)
     etag = get_etag(api_client, device.id)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
     operations = [
         {"op": "replace", "path": "/location", "value": "dock"},
         {"op": "add", "path": "/sensors/-", "value": {"type": "co2"}},
@@ -605,14 +586,14 @@ def test_patch_metadata_third_operation_fails_nothing_changes(api_client, third)
 
     body = assert_error(response, 409, "conflict")
     assert "patches[2]" in body["message"]
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
     assert get_etag(api_client, device.id) == etag
     assert api_client.get(device_url(device.id)).json()["metadata"] == SENSORS
 
 
 def test_patch_metadata_third_operation_malformed_nothing_changes(api_client):
     device = DeviceFactory(metadata=SENSORS)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
     operations = [
         {"op": "replace", "path": "/location", "value": "dock"},
         {"op": "remove", "path": "/note"},
@@ -622,18 +603,18 @@ def test_patch_metadata_third_operation_malformed_nothing_changes(api_client):
     response = patch_metadata(api_client, device.id, operations)
 
     assert_error(response, 400, "validation_error", field="patches[2]")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_put_with_patches_failing_changes_nothing(api_client):
     device = DeviceFactory(metadata=SENSORS)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
     operations = [{"op": "add", "path": "/a", "value": 1}, {"op": "test", "path": "/a", "value": 2}]
 
     response = put_metadata(api_client, device.id, {"patches": operations})
 
     assert_error(response, 409, "conflict")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 # --- Malformed operations: 400 naming patches[i] ----------------------------------------------------------------
@@ -673,13 +654,13 @@ def test_patch_metadata_put_with_patches_failing_changes_nothing(api_client):
 )
 def test_patch_metadata_malformed_operation_validation_error(api_client, operation):
     device = DeviceFactory(metadata=SENSORS)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = patch_metadata(api_client, device.id, [{"op": "add", "path": "/ok", "value": 1}, operation])
 
     body = assert_error(response, 400, "validation_error", field="patches[1]")
     assert [item["name"] for item in body["fields"]] == ["patches[1]"]
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_malformed_operation_bare_array_named_by_index(api_client):
@@ -717,23 +698,23 @@ def test_patch_metadata_malformed_operation_reported_before_failed_test(api_clie
 @pytest.mark.parametrize("method", ["put", "patch"])
 def test_patch_metadata_patches_not_list_validation_error(api_client, patches, method):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = getattr(api_client, method)(metadata_url(device.id), {"patches": patches}, format="json")
 
     assert_error(response, 400, "validation_error", field="patches")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 @pytest.mark.parametrize("raw", ['{"op": "add", "path": "/a", "value": 1}', '"add"', "1", "null"])
 def test_patch_metadata_json_patch_body_not_array_validation_error(api_client, raw):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = api_client.patch(metadata_url(device.id), raw, content_type=JSON_PATCH)
 
     assert_error(response, 400, "validation_error")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_unknown_operation_member_ignored(api_client):
@@ -756,13 +737,13 @@ def filler(total_bytes: int, existing: dict) -> str:
 
 def test_patch_metadata_over_limit_after_patch_validation_error(api_client):
     device = DeviceFactory(metadata={"location": "warehouse-a"})
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
     value = filler(settings.DEVMANAGER_METADATA_MAX_BYTES + 1, {"location": "warehouse-a"})
 
     response = patch_metadata(api_client, device.id, [{"op": "add", "path": "/blob", "value": value}])
 
     assert_error(response, 400, "validation_error", field="metadata")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_exactly_at_limit_accepted(api_client):
@@ -778,12 +759,12 @@ def test_patch_metadata_exactly_at_limit_accepted(api_client):
 def test_patch_metadata_over_limit_by_copy_validation_error(api_client):
     big = {"blob": "x" * 40_000}
     device = DeviceFactory(metadata=big)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = patch_metadata(api_client, device.id, [{"op": "copy", "from": "/blob", "path": "/blob2"}])
 
     assert_error(response, 400, "validation_error", field="metadata")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_over_limit_midway_back_under_accepted(api_client):
@@ -803,7 +784,7 @@ def test_patch_metadata_copies_doubling_document_refused_quickly(api_client):
     """Each copy of the root into itself doubles the document: 60 of them (2 KB of body) would need 2**60 times the
     memory before the size check ran, so the copies are capped as they are applied."""
     device = DeviceFactory(metadata={"a": "x" * 10})
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
     operations = [{"op": "copy", "from": "", "path": f"/c{index}"} for index in range(60)]
     started = time.monotonic()
 
@@ -812,7 +793,7 @@ def test_patch_metadata_copies_doubling_document_refused_quickly(api_client):
     assert time.monotonic() - started < 5
     body = assert_error(response, 400, "validation_error")
     assert body["fields"][0]["name"].startswith("patches[")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_copies_within_limit_accepted(api_client):
@@ -827,22 +808,22 @@ def test_patch_metadata_copies_within_limit_accepted(api_client):
 
 def test_put_metadata_over_limit_validation_error(api_client):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_metadata(api_client, device.id, {"metadata": {"blob": filler(65_537, {})}})
 
     assert_error(response, 400, "validation_error", field="metadata")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_result_not_object_validation_error(api_client):
     device = DeviceFactory(metadata=SENSORS)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = patch_metadata(api_client, device.id, [{"op": "replace", "path": "", "value": [1, 2]}])
 
     assert_error(response, 400, "validation_error", field="metadata")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 # --- Events -----------------------------------------------------------------------------------------------------
@@ -898,19 +879,19 @@ def test_metadata_each_change_records_one_event(api_client):
 def test_patch_metadata_no_op_records_nothing(api_client, operations):
     device = DeviceFactory(metadata={"location": "warehouse-a", "n": 1})
     etag = get_etag(api_client, device.id)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = patch_metadata(api_client, device.id, operations)
 
     assert response.status_code == 200
     assert response["ETag"] == etag
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_put_metadata_identical_records_nothing(api_client):
     device = DeviceFactory(metadata={"location": "warehouse-a", "site": {"a": 1, "b": [1, None]}})
     etag = get_etag(api_client, device.id)
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = put_metadata(
         api_client, device.id, {"metadata": {"site": {"b": [1, None], "a": 1}, "location": "warehouse-a"}}
@@ -918,7 +899,7 @@ def test_put_metadata_identical_records_nothing(api_client):
 
     assert response.status_code == 200
     assert response["ETag"] == etag
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 @pytest.mark.parametrize(("old", "new"), [(1, True), (0, False), (True, 1), (1, 1.5), ("1", 1), (None, False)])
@@ -977,13 +958,13 @@ def test_metadata_unknown_device_not_found(api_client, method):
 @pytest.mark.parametrize("method", ["put", "patch"])
 def test_metadata_read_scope_access_denied(client_with_scopes, method):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
     body = {"patches": [{"op": "add", "path": "/a", "value": 1}]}
 
     response = getattr(client_with_scopes("devices:read"), method)(metadata_url(device.id), body, format="json")
 
     assert_error(response, 403, "access_denied")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_metadata_without_key_invalid_auth(anon_client):
@@ -1027,17 +1008,17 @@ def test_metadata_stale_if_match_precondition_failed(api_client, method, body):
     device = DeviceFactory(metadata={"location": "warehouse-a"})
     stale = get_etag(api_client, device.id)
     patch_metadata(api_client, device.id, [{"op": "add", "path": "/floor", "value": 1}])
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = getattr(api_client, method)(metadata_url(device.id), body, format="json", HTTP_IF_MATCH=stale)
 
     assert_error(response, 412, "precondition_failed")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 def test_patch_metadata_bare_array_stale_if_match_precondition_failed(api_client):
     device = DeviceFactory()
-    before = snapshot(device.id)
+    before = device_snapshot(device.id)
 
     response = api_client.patch(
         metadata_url(device.id),
@@ -1047,7 +1028,7 @@ def test_patch_metadata_bare_array_stale_if_match_precondition_failed(api_client
     )
 
     assert_error(response, 412, "precondition_failed")
-    assert snapshot(device.id) == before
+    assert device_snapshot(device.id) == before
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from devices.choices import DeviceStatus, EventType
 from devices.models import Device, DeviceEvent
 from tests.conftest import API
 from tests.factories import DeviceFactory
+from tests.helpers import device_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +44,6 @@ def provisioned(
         expiration_date=expiration,
     )
     return Device.objects.get(pk=device.pk)
-
-
-def snapshot(device_id: str) -> tuple:
-    """Everything a run that leaves the device alone must not change."""
-    device = Device.objects.get(pk=device_id)
-    events = list(DeviceEvent.objects.filter(device_id=device_id).order_by("timestamp").values_list("pk", "type"))
-    return device.status, device.slots, device.version, device.updated_timestamp, device.identity_expires_at, events
 
 
 def status_events(device: Device) -> list[DeviceEvent]:
@@ -145,30 +139,30 @@ def test_refresh_moves_further_along(status, expires_in, expected):
 
 def test_refresh_far_expiry_unchanged():
     device = provisioned(expires_in=timedelta(days=60))
-    before = snapshot(device.pk)
+    before = device_snapshot(device.pk)
 
     output = refresh()
 
-    assert snapshot(device.pk) == before
+    assert device_snapshot(device.pk) == before
     assert "Moved 0 device(s)." in output
 
 
 def test_refresh_about_to_expire_not_moved_back_to_renewal_window():
     device = provisioned(expires_in=timedelta(days=20), status=DeviceStatus.ABOUT_TO_EXPIRE)
-    before = snapshot(device.pk)
+    before = device_snapshot(device.pk)
 
     refresh()
 
-    assert snapshot(device.pk) == before
+    assert device_snapshot(device.pk) == before
 
 
 def test_refresh_renewal_window_not_moved_back_to_active():
     device = provisioned(expires_in=timedelta(days=60), status=DeviceStatus.RENEWAL_WINDOW)
-    before = snapshot(device.pk)
+    before = device_snapshot(device.pk)
 
     refresh()
 
-    assert snapshot(device.pk) == before
+    assert device_snapshot(device.pk) == before
 
 
 def test_refresh_renewed_identity_left_active():
@@ -182,11 +176,11 @@ def test_refresh_renewed_identity_left_active():
         type="X509",
         expiration_date=timezone.now() + timedelta(days=365),
     )
-    before = snapshot(device.pk)
+    before = device_snapshot(device.pk)
 
     refresh()
 
-    assert snapshot(device.pk) == before
+    assert device_snapshot(device.pk) == before
     assert current(device).status == DeviceStatus.ACTIVE
 
 
@@ -205,11 +199,11 @@ def untouched_devices() -> list[Device]:
 
 def test_refresh_leaves_final_and_unexpiring_devices_untouched():
     devices = untouched_devices()
-    before = {device.pk: snapshot(device.pk) for device in devices}
+    before = {device.pk: device_snapshot(device.pk) for device in devices}
 
     output = refresh()
 
-    assert {device.pk: snapshot(device.pk) for device in devices} == before
+    assert {device.pk: device_snapshot(device.pk) for device in devices} == before
     assert not DeviceEvent.objects.filter(source=SOURCE).exists()
     assert "Moved 0 device(s)." in output
 
@@ -229,14 +223,14 @@ def test_refresh_mixed_fleet_moves_only_due_devices():
         "gone": (provisioned("gone", expires_in=-timedelta(minutes=5)), DeviceStatus.EXPIRED),
     }
     later = provisioned("in-60-days", expires_in=timedelta(days=60))
-    before = {device.pk: snapshot(device.pk) for device in [*untouched, later]}
+    before = {device.pk: device_snapshot(device.pk) for device in [*untouched, later]}
 
     output = refresh()
 
     assert {device_id: current(device).status for device_id, (device, _) in due.items()} == {
         device_id: status for device_id, (_, status) in due.items()
     }
-    assert {device.pk: snapshot(device.pk) for device in [*untouched, later]} == before
+    assert {device.pk: device_snapshot(device.pk) for device in [*untouched, later]} == before
     assert DeviceEvent.objects.filter(source=SOURCE).count() == 3
     assert "Moved 3 device(s)." in output
 
@@ -252,12 +246,12 @@ def test_refresh_twice_second_run_changes_nothing(api_client):
     ]
     assert "Moved 3 device(s)." in refresh()
     etags = {device.pk: api_client.get(f"{API}/devices/{device.pk}")["ETag"] for device in devices}
-    before = {device.pk: snapshot(device.pk) for device in devices}
+    before = {device.pk: device_snapshot(device.pk) for device in devices}
 
     output = refresh()
 
     assert "Moved 0 device(s)." in output
-    assert {device.pk: snapshot(device.pk) for device in devices} == before
+    assert {device.pk: device_snapshot(device.pk) for device in devices} == before
     assert {device.pk: api_client.get(f"{API}/devices/{device.pk}")["ETag"] for device in devices} == etags
     assert DeviceEvent.objects.filter(source=SOURCE).count() == 3
 
@@ -437,12 +431,12 @@ def test_refresh_batch_size_one():
 )
 def test_refresh_invalid_arguments_command_error_changes_nothing(args):
     device = provisioned(expires_in=-timedelta(days=1))
-    before = snapshot(device.pk)
+    before = device_snapshot(device.pk)
 
     with pytest.raises(CommandError):
         refresh(*args)
 
-    assert snapshot(device.pk) == before
+    assert device_snapshot(device.pk) == before
 
 
 # --- Event timestamps -----------------------------------------------------------------------------------------

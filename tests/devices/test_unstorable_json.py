@@ -7,19 +7,15 @@ import json
 import pytest
 from django.urls import reverse
 
-from devices.models import Device, DeviceEvent
+from devices.models import Device
 from tests.admin_pages import change_form_data, device_change_url
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory
+from tests.helpers import device_snapshot
 
 pytestmark = pytest.mark.django_db
 
 NUL = "\x00"
-
-
-def snapshot(device_id: str) -> tuple:
-    device = Device.objects.get(pk=device_id)
-    return device.metadata, device.slots, device.version, DeviceEvent.objects.filter(device_id=device_id).count()
 
 
 @pytest.mark.parametrize(
@@ -41,12 +37,12 @@ def test_create_with_nul_in_metadata_is_400(api_client, metadata, where):
 
 def test_put_metadata_with_nul_is_400(api_client):
     DeviceFactory(id="d-1")
-    before = snapshot("d-1")
+    before = device_snapshot("d-1")
 
     response = api_client.put(f"{API}/devices/d-1/metadata", {"metadata": {"k": [NUL]}}, format="json")
 
     assert_error(response, 400, "validation_error", field="metadata")
-    assert snapshot("d-1") == before
+    assert device_snapshot("d-1") == before
 
 
 @pytest.mark.parametrize(
@@ -61,17 +57,17 @@ def test_put_metadata_with_nul_is_400(api_client):
 )
 def test_patch_with_nul_is_400_naming_the_operation(api_client, operation):
     DeviceFactory(id="d-1")
-    before = snapshot("d-1")
+    before = device_snapshot("d-1")
 
     response = api_client.patch(f"{API}/devices/d-1/metadata", {"patches": [operation]}, format="json")
 
     assert_error(response, 400, "validation_error", field="patches[0]")
-    assert snapshot("d-1") == before
+    assert device_snapshot("d-1") == before
 
 
 def test_json_patch_body_with_nul_is_400(api_client):
     DeviceFactory(id="d-1")
-    before = snapshot("d-1")
+    before = device_snapshot("d-1")
 
     response = api_client.patch(
         f"{API}/devices/d-1/metadata",
@@ -80,19 +76,19 @@ def test_json_patch_body_with_nul_is_400(api_client):
     )
 
     assert_error(response, 400, "validation_error", field="patches[0]")
-    assert snapshot("d-1") == before
+    assert device_snapshot("d-1") == before
 
 
 @pytest.mark.parametrize("versions", [{"1": f"pem{NUL}"}, {"1": {f"serial{NUL}": "01"}}, {"2": [{"a": NUL}]}])
 def test_slot_versions_with_nul_is_400(api_client, versions):
     DeviceFactory(id="d-1")
-    before = snapshot("d-1")
+    before = device_snapshot("d-1")
     body = {"status": "ACTIVE", "active_version": 1, "type": "X509", "versions": versions}
 
     response = api_client.put(f"{API}/devices/d-1/idslot", body, format="json")
 
     assert_error(response, 400, "validation_error", field="versions")
-    assert snapshot("d-1") == before
+    assert device_snapshot("d-1") == before
 
 
 def nested(depth: int):
@@ -134,14 +130,14 @@ def test_admin_add_form_refuses_nul_in_metadata(admin_client):
 
 def test_admin_metadata_form_refuses_nul(admin_client):
     DeviceFactory(id="d-1")
-    before = snapshot("d-1")
+    before = device_snapshot("d-1")
     data = {**change_form_data(admin_client, "d-1"), "metadata_json": '{"\\u0000": 1}'}
 
     response = admin_client.post(device_change_url("d-1"), data)
 
     assert response.status_code == 200
     assert "U+0000" in str(response.context["adminform"].form.errors["metadata_json"])
-    assert snapshot("d-1") == before
+    assert device_snapshot("d-1") == before
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from django.urls import reverse
 from devices.models import Device
 from groups.models import DeviceGroup
 from tests.factories import DeviceFactory, DeviceGroupFactory
+from tests.helpers import groups_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -48,12 +49,6 @@ def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
 
-def snapshot():
-    return sorted(
-        DeviceGroup.objects.values_list("id", "name", "parent_id", "criteria", "version", "tree_id", "lft", "rght")
-    )
-
-
 def move(admin_client, cut, pasted_on, position="last-child"):
     data = {"cmd": "move_node", "cut_item": str(cut.pk), "pasted_on": str(pasted_on.pk), "position": position}
     response = admin_client.post(CHANGELIST, data)
@@ -62,9 +57,9 @@ def move(admin_client, cut, pasted_on, position="last-child"):
 
 
 def assert_tree_consistent():
-    before = snapshot()
+    before = groups_snapshot()
     DeviceGroup.objects.rebuild()
-    assert [(row[0], row[2]) for row in snapshot()] == [(row[0], row[2]) for row in before]
+    assert [(row[0], row[2]) for row in groups_snapshot()] == [(row[0], row[2]) for row in before]
     for group in DeviceGroup.objects.all():
         expected = group.parent.level + 1 if group.parent else 0
         assert group.level == expected
@@ -197,21 +192,21 @@ def test_add_32_criteria_accepted(admin_client):
 
 def test_add_sibling_name_clash_shows_error(admin_client, tree):
     production, _, _, _ = tree
-    before = snapshot()
+    before = groups_snapshot()
 
     response = admin_client.post(ADD, form_data(name="Sensors", parent=str(production.pk)))
 
     assert "A sibling group is already named 'Sensors'." in form_errors(response)["__all__"]
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_add_root_name_clash_shows_error(admin_client, tree):
-    before = snapshot()
+    before = groups_snapshot()
 
     response = admin_client.post(ADD, form_data(name="Lab"))
 
     assert "A sibling group is already named 'Lab'." in form_errors(response)["__all__"]
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_add_below_sixteenth_level_shows_error(admin_client):
@@ -317,33 +312,33 @@ def test_change_form_shows_stored_criteria(admin_client, tree):
 @pytest.mark.parametrize("target", [0, 2])  # itself, its grandchild
 def test_change_parent_cycle_shows_error(admin_client, tree, target):
     production = tree[0]
-    before = snapshot()
+    before = groups_snapshot()
 
     response = admin_client.post(change_url(production), form_data(name="Production", parent=str(tree[target].pk)))
 
     assert form_errors(response)["parent"] == ["a group cannot move under itself or one of its descendants"]
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_change_rename_onto_sibling_shows_error(admin_client, tree):
     production = tree[0]
     pressure = DeviceGroupFactory(name="Pressure", parent=production)
-    before = snapshot()
+    before = groups_snapshot()
 
     response = admin_client.post(change_url(pressure), form_data(name="Sensors", parent=str(production.pk)))
 
     assert "A sibling group is already named 'Sensors'." in all_errors(response)
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_change_bad_criteria_shows_error(admin_client, tree):
     _, sensors, _, _ = tree
-    before = snapshot()
+    before = groups_snapshot()
 
     response = admin_client.post(change_url(sensors), form_data(criteria_json="[1]"))
 
     assert "criteria[0]" in " ".join(form_errors(response)["criteria_json"])
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 # --- Drag and drop ----------------------------------------------------------------------------------------------
@@ -384,22 +379,22 @@ def messages_after(admin_client) -> list[str]:
 )
 def test_drag_creating_cycle_fails(admin_client, tree, target, position):
     production = tree[0]
-    before = snapshot()
+    before = groups_snapshot()
 
     response = move(admin_client, production, DeviceGroup.objects.get(name=target), position)
 
     assert response.startswith("FAIL")
-    assert snapshot() == before
+    assert groups_snapshot() == before
     assert any(message.startswith("Cannot move Production") for message in messages_after(admin_client))
 
 
 def test_drag_next_to_same_named_sibling_fails(admin_client, tree):
     production, _, _, lab = tree
     other = DeviceGroupFactory(name="Sensors", parent=lab)
-    before = snapshot()
+    before = groups_snapshot()
 
     assert move(admin_client, other, production).startswith("FAIL")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_drag_beyond_depth_limit_fails(admin_client, tree):
@@ -407,20 +402,20 @@ def test_drag_beyond_depth_limit_fails(admin_client, tree):
     parent = lab
     for level in range(14):
         parent = DeviceGroupFactory(name=f"level-{level + 2}", parent=parent)
-    before = snapshot()
+    before = groups_snapshot()
 
     assert move(admin_client, DeviceGroup.objects.get(name="Sensors"), parent).startswith("FAIL")
-    assert snapshot() == before
+    assert groups_snapshot() == before
     assert move(admin_client, temperature, parent) == "OK"
 
 
 @pytest.mark.parametrize("position", ["first-child", "", "inside"])
 def test_drag_unknown_position_fails(admin_client, tree, position):
     _, sensors, _, lab = tree
-    before = snapshot()
+    before = groups_snapshot()
 
     assert move(admin_client, sensors, lab, position).startswith("FAIL")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 @pytest.mark.parametrize("field", ["cut_item", "pasted_on"])
@@ -428,12 +423,12 @@ def test_drag_unknown_position_fails(admin_client, tree, position):
 def test_drag_unknown_group_fails(admin_client, tree, field, value):
     _, sensors, _, lab = tree
     data = {"cmd": "move_node", "cut_item": str(sensors.pk), "pasted_on": str(lab.pk), "position": "last-child"}
-    before = snapshot()
+    before = groups_snapshot()
 
     response = admin_client.post(CHANGELIST, {**data, field: value})
 
     assert response.status_code == 200 and response.content.decode().startswith("FAIL")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 # --- Deletion ---------------------------------------------------------------------------------------------------
@@ -469,10 +464,10 @@ def test_delete_with_clashing_child_shows_error(admin_client, tree):
     production, sensors, _, _ = tree
     DeviceGroupFactory(name="Pressure", parent=production)
     DeviceGroupFactory(name="Pressure", parent=sensors)
-    before = snapshot()
+    before = groups_snapshot()
 
     response = admin_client.post(delete_url(sensors), {"post": "yes"}, follow=True)
 
     assert response.status_code == 200
     assert any("Pressure" in message for message in messages_of(response))
-    assert snapshot() == before
+    assert groups_snapshot() == before

@@ -7,6 +7,7 @@ import pytest
 from groups.models import DeviceGroup
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory, DeviceGroupFactory
+from tests.helpers import groups_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -39,15 +40,6 @@ def member_ids(client, group_id):
     response = client.get(f"{GROUPS}/{group_id}/devices", {"page_size": 1000})
     assert response.status_code == 200, response.content
     return {device["id"] for device in response.json()["list"]}
-
-
-def snapshot():
-    """Everything stored about every group, to show that a refused write changed nothing."""
-    return sorted(
-        DeviceGroup.objects.values_list(
-            "id", "name", "description", "parent_id", "criteria", "version", "tree_id", "lft", "rght", "level"
-        )
-    )
 
 
 # --- Create -----------------------------------------------------------------------------------------------------
@@ -395,22 +387,22 @@ def test_put_with_same_id_accepted(api_client):
 
 def test_put_with_different_id_rejected(api_client):
     group = create(api_client, name="x")
-    before = snapshot()
+    before = groups_snapshot()
 
     response = put(api_client, group["id"], {"id": str(uuid.uuid4()), "name": "y"})
 
     assert_error(response, 400, "validation_error", field="id")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_put_unknown_field_rejected(api_client):
     group = create(api_client, name="x")
-    before = snapshot()
+    before = groups_snapshot()
 
     response = put(api_client, group["id"], {"name": "y", "inherited_criteria": []})
 
     assert_error(response, 400, "validation_error", field="inherited_criteria")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 @pytest.mark.parametrize(
@@ -427,10 +419,10 @@ def test_put_unknown_field_rejected(api_client):
 )
 def test_put_invalid_body_rejected(api_client, body, field):
     group = create(api_client, name="x")
-    before = snapshot()
+    before = groups_snapshot()
 
     assert_error(put(api_client, group["id"], body), 400, "validation_error", field=field)
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_put_with_current_if_match_applies(api_client):
@@ -448,12 +440,12 @@ def test_put_with_stale_if_match_precondition_failed(api_client):
     group = create(api_client, name="x")
     stale = api_client.get(f"{GROUPS}/{group['id']}")["ETag"]
     assert put(api_client, group["id"], {"description": "changed"}).status_code == 200
-    before = snapshot()
+    before = groups_snapshot()
 
     response = put(api_client, group["id"], {"name": "y", "parent_id": None}, HTTP_IF_MATCH=stale)
 
     assert_error(response, 412, "precondition_failed")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_delete_with_stale_if_match_precondition_failed(api_client):
@@ -461,12 +453,12 @@ def test_delete_with_stale_if_match_precondition_failed(api_client):
     create(api_client, name="child", parent_id=group["id"])
     stale = api_client.get(f"{GROUPS}/{group['id']}")["ETag"]
     assert put(api_client, group["id"], {"description": "changed"}).status_code == 200
-    before = snapshot()
+    before = groups_snapshot()
 
     response = api_client.delete(f"{GROUPS}/{group['id']}?cascade=true", HTTP_IF_MATCH=stale)
 
     assert_error(response, 412, "precondition_failed")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_delete_with_current_if_match_deletes(api_client):
@@ -481,10 +473,10 @@ def test_put_rename_onto_sibling_name_conflicts(api_client):
     parent = create(api_client, name="Parent")
     create(api_client, name="Taken", parent_id=parent["id"])
     group = create(api_client, name="Free", parent_id=parent["id"])
-    before = snapshot()
+    before = groups_snapshot()
 
     assert_error(put(api_client, group["id"], {"name": "Taken"}), 409, "conflict")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_put_move_next_to_same_named_sibling_conflicts(api_client):
@@ -492,19 +484,19 @@ def test_put_move_next_to_same_named_sibling_conflicts(api_client):
     second = create(api_client, name="Second")
     create(api_client, name="Sensors", parent_id=first["id"])
     moving = create(api_client, name="Sensors", parent_id=second["id"])
-    before = snapshot()
+    before = groups_snapshot()
 
     assert_error(put(api_client, moving["id"], {"parent_id": first["id"]}), 409, "conflict")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_put_move_to_roots_next_to_same_named_root_conflicts(api_client):
     create(api_client, name="Sensors")
     moving = create(api_client, name="Sensors", parent_id=create(api_client, name="Parent")["id"])
-    before = snapshot()
+    before = groups_snapshot()
 
     assert_error(put(api_client, moving["id"], {"parent_id": None}), 409, "conflict")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_put_validation_error_reported_before_conflict(api_client):
@@ -568,12 +560,12 @@ def test_move_subtree_to_exactly_16_levels_accepted(api_client):
 def test_move_subtree_beyond_16_levels_rejected(api_client):
     target = chain(10)
     subtree = chain(7)
-    before = snapshot()
+    before = groups_snapshot()
 
     response = put(api_client, subtree[0].pk, {"parent_id": str(target[-1].pk)})
 
     assert_error(response, 400, "validation_error", field="parent_id")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_move_deep_subtree_only_counts_its_own_height(api_client):
@@ -616,20 +608,20 @@ def test_delete_child_name_clashing_with_parents_sibling_conflicts(api_client):
     doomed = create(api_client, name="Doomed", parent_id=top["id"])
     create(api_client, name="Fine", parent_id=doomed["id"])
     create(api_client, name="Sensors", parent_id=doomed["id"])  # moved second: the first move must be undone
-    before = snapshot()
+    before = groups_snapshot()
 
     assert_error(api_client.delete(f"{GROUPS}/{doomed['id']}"), 409, "conflict")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_delete_root_whose_child_clashes_with_another_root_conflicts(api_client):
     create(api_client, name="Sensors")
     doomed = create(api_client, name="Doomed")
     create(api_client, name="Sensors", parent_id=doomed["id"])
-    before = snapshot()
+    before = groups_snapshot()
 
     assert_error(api_client.delete(f"{GROUPS}/{doomed['id']}"), 409, "conflict")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_delete_with_clashing_child_and_cascade_deletes_subtree(api_client):
@@ -807,12 +799,12 @@ def test_groups_write_key_cannot_list_the_fleet_through_a_group_without_criteria
 
 def test_groups_read_scope_cannot_write(client_with_scopes, one_group):
     client = client_with_scopes("groups:read")
-    before = snapshot()
+    before = groups_snapshot()
 
     assert_error(client.post(GROUPS, {"name": "x"}, format="json"), 403, "access_denied")
     assert_error(put(client, one_group.pk, {"name": "y"}), 403, "access_denied")
     assert_error(client.delete(f"{GROUPS}/{one_group.pk}"), 403, "access_denied")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_groups_write_scope_implies_read(client_with_scopes, one_group):
@@ -831,11 +823,11 @@ def test_devices_scopes_cannot_use_groups(client_with_scopes, one_group, suffix)
 
 def test_devices_scopes_cannot_write_groups(client_with_scopes, one_group):
     client = client_with_scopes("devices:read", "devices:write")
-    before = snapshot()
+    before = groups_snapshot()
 
     assert_error(client.post(GROUPS, {"name": "x"}, format="json"), 403, "access_denied")
     assert_error(client.delete(f"{GROUPS}/{one_group.pk}"), 403, "access_denied")
-    assert snapshot() == before
+    assert groups_snapshot() == before
 
 
 def test_device_memberships_need_devices_scope(client_with_scopes, one_group):
