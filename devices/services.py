@@ -57,21 +57,11 @@ def device_touch(*, device: Device) -> Device:
 
 
 @transaction.atomic
-def device_create(
-    *,
-    id: str,
-    source: str,
-    alias: str = "",
-    tags: list[str] | None = None,
-    metadata: dict | None = None,
-    dms_owner: str = "",
-    icon: str = "",
-    icon_color: str = "",
-) -> Device:
-    """Create a `NO_IDENTITY` device with its `CREATED` event; 409 when the id is taken."""
+def device_create(*, id: str, source: str, **fields) -> Device:
+    """Create a `NO_IDENTITY` device with its `CREATED` event; 409 when the id is taken. `fields` are those of
+    `POST /devices` (alias, tags, metadata, dms_owner, icon, icon_color: see `new_device_columns`)."""
     now = timezone.now()
-    fields = {"alias": alias, "tags": tags, "metadata": metadata, "dms_owner": dms_owner, "icon": icon}
-    device = Device(**new_device_columns(id=id, created=now, icon_color=icon_color, **fields))
+    device = Device(**new_device_columns(id=id, created=now, **fields))
     try:
         with transaction.atomic():
             device.save(force_insert=True)
