@@ -24,13 +24,13 @@ from pathlib import Path
 
 import harness  # noqa: F401  (sets Django up)
 import psycopg
-from devices.management.commands.seed_devices import synthetic_device
 from django.core.management import call_command
 from django.db import connection, connections
 
 from devices.domain import DEVICE_COLUMNS
 from devices.models import Device, DeviceEvent
 from tests.factories import imei_from
+from transfer.management.commands.seed_devices import synthetic_device
 
 ROOT = Path(__file__).resolve().parents[2]
 JSON_COLUMNS = ("tags", "tag_terms", "metadata", "slots")
