@@ -10,7 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devmanager.api.filters import FilterLanguageBackend, counted_devices
-from devmanager.api.pagination import BookmarkPagination, ListQueryMixin, refuse_unknown_parameters
+from devmanager.api.pagination import (
+    DEVICE_LIST_PARAMETERS,
+    BookmarkPagination,
+    ListQueryMixin,
+    refuse_unknown_parameters,
+)
 from devmanager.api.parsers import JSONParser, JSONPatchParser
 from devmanager.api.views import not_modified, parse_bool_param, request_source
 
@@ -26,6 +31,7 @@ from .serializers import (
     MetadataReplaceSerializer,
 )
 
+DEVICE_SEARCH_COLUMNS = ("id", "alias")  # `search`: the telco API's device search
 DEVICE_SORT_FIELDS = {
     "id": "id",
     "alias": "alias",
@@ -86,6 +92,8 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
     serializer_class = DeviceSerializer
     filter_backends = [FilterLanguageBackend]
     filter_fields = DEVICE_FILTER_FIELDS
+    query_parameters = DEVICE_LIST_PARAMETERS
+    search_columns = DEVICE_SEARCH_COLUMNS
     pagination_class = BookmarkPagination
     scope_resource = "devices"
     sort_fields = DEVICE_SORT_FIELDS
@@ -240,6 +248,12 @@ STATS_FILTER = OpenApiParameter(
     description="Repeatable `<field>[<operator>]<value>` expressions, as for `GET /devices`: only the devices matching "
     "all of them are counted.",
 )
+STATS_Q = OpenApiParameter(
+    "q",
+    OpenApiTypes.STR,
+    description="One boolean expression over the filter language's atoms (`and`, `or`, `not`, parentheses), ANDed "
+    "with `filter`: only the devices matching it are counted.",
+)
 
 
 class StatsView(APIView):
@@ -250,7 +264,7 @@ class StatsView(APIView):
     @extend_schema(
         summary="Device statistics",
         tags=["devices"],
-        parameters=[STATS_FILTER],  # not a list: drf-spectacular would leave the parameter out
+        parameters=[STATS_FILTER, STATS_Q],  # not a list: drf-spectacular would leave the parameters out
         responses={200: StatusDistributionSerializer},
     )
     def get(self, request):

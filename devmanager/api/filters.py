@@ -6,6 +6,7 @@ from rest_framework import exceptions
 from rest_framework.filters import BaseFilterBackend
 
 from .filtering import compile_filters
+from .filtering.expression import ExpressionError, compile_expression
 from .filtering.fields import FilterErrors
 from .pagination import refuse_unknown_parameters
 
@@ -22,22 +23,57 @@ def filter_condition(filters, fields) -> Q:
         raise exceptions.ValidationError(exc.errors) from exc
 
 
-def counted_devices(request, queryset, fields):
-    """What a count of devices (`/stats`, a group's stats) counts: `queryset` narrowed by the request's filters;
-    `filter` is the only parameter such a count takes."""
-    refuse_unknown_parameters(request, ("filter",))
-    return queryset.filter(filter_condition(request.query_params.getlist("filter"), fields))
+def counted_devices(request, queryset, fields, extra: tuple[str, ...] = ()):
+    """What a count of devices (`/stats`, a group's stats) counts: `queryset` narrowed by the request's `filter`s
+    and `q`; `extra` names the other parameters the count takes."""
+    refuse_unknown_parameters(request, ("filter", "q", *extra))
+    params = request.query_params
+    q = params.getlist("q")
+    if len(q) > 1:
+        raise exceptions.ValidationError({"q": ["must be given at most once"]})
+    return queryset.filter(
+        filter_condition(params.getlist("filter"), fields) & expression_condition(q[0] if q else "", fields)
+    )
+
+
+def expression_condition(q: str, fields) -> Q:
+    """A `q` (an empty one is absent) as a condition; a 400 naming `q`, with the character position, otherwise."""
+    if not q:
+        return Q()
+    try:
+        return compile_expression(q, fields)
+    except ExpressionError as exc:
+        raise exceptions.ValidationError({"q": [str(exc)]}) from exc
+
+
+def search_condition(text: str, columns: tuple[str, ...]) -> Q:
+    """`search`: one of the columns contains the text, ignoring case (folded as the `_ic` filters fold)."""
+    condition = Q()
+    for column in columns if text else ():
+        condition |= Q(**{f"{column}__fold_contains": text})
+    return condition
 
 
 class FilterLanguageBackend(BaseFilterBackend):
-    """Applies the filters of the request (or of its bookmark) against the view's `filter_fields`; the view is a
-    `ListQueryMixin`, whose `list_query` the paginator reads too."""
+    """Applies the filters of the request (or of its bookmark) against the view's `filter_fields`, with its `q` and
+    `search` where the view takes them (`query_parameters`); the view is a `ListQueryMixin`, whose `list_query` the
+    paginator reads too."""
 
     def filter_queryset(self, request, queryset, view):
-        return queryset.filter(filter_condition(view.list_query.filters, view.filter_fields))
+        query = view.list_query
+        condition = filter_condition(query.filters, view.filter_fields) & expression_condition(
+            query.q, view.filter_fields
+        )
+        if query.search:
+            condition &= search_condition(query.search, view.search_columns)
+        return queryset.filter(condition)
 
     def get_schema_operation_parameters(self, view):
-        return [filter_parameter(getattr(view, "filter_fields", {}))]
+        fields = getattr(view, "filter_fields", {})
+        parameters = [filter_parameter(fields)]
+        if "q" in getattr(view, "query_parameters", ()):
+            parameters += [q_parameter(), search_parameter()]
+        return parameters
 
 
 def filter_parameter(fields) -> dict:
@@ -51,4 +87,28 @@ def filter_parameter(fields) -> dict:
         "schema": {"type": "array", "items": {"type": "string"}},
         "style": "form",
         "explode": True,
+    }
+
+
+def q_parameter() -> dict:
+    return {
+        "name": "q",
+        "required": False,
+        "in": "query",
+        "description": (
+            "One boolean expression over the filter language's atoms, ANDed with `filter`: `and`, `or`, `not`, "
+            "parentheses, values unquoted or in quotes, e.g. `status[in]:EXPIRED,REVOKED or (tags[ct]:critical and "
+            "not dms_owner[eq]:lab)`. At most 4,096 characters, 64 atoms, 16 levels."
+        ),
+        "schema": {"type": "string", "maxLength": 4096},
+    }
+
+
+def search_parameter() -> dict:
+    return {
+        "name": "search",
+        "required": False,
+        "in": "query",
+        "description": "Devices whose id or alias contains the text, ignoring case; ANDed with the filters.",
+        "schema": {"type": "string"},
     }

@@ -19,11 +19,14 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
 from .filtering import normalise_filters
+from .filtering.expression import ExpressionError, normalise_expression
 from .filtering.fields import FilterErrors
 
 BOOKMARK_SALT = "devmanager.bookmark.v1"
 INCLUDE_VALUES = ("total_count",)
 LIST_PARAMETERS = ("filter", "sort_by", "sort_mode", "page_size", "bookmark", "include")
+# Parameters of the lists of devices only (`query_parameters` of their views): a boolean expression and a search.
+DEVICE_LIST_PARAMETERS = ("q", "search")
 
 
 @dataclass(frozen=True)
@@ -31,16 +34,14 @@ class ListQuery:
     """What a list request asks for; the part a bookmark must reproduce exactly is `signature`."""
 
     filters: tuple[str, ...] = ()
+    q: str = ""  # a boolean expression (section 8), ANDed with the filters
+    search: str = ""  # id or alias contains it, ignoring case
     sort_by: str = ""
     sort_mode: str = "asc"
     page_size: int = 25
     include: frozenset[str] = field(default_factory=frozenset)
     after: tuple | None = None  # (sort key, id) of the last row of the previous page
     path: str = ""  # the list's URL path: a bookmark serves only the list that issued it
-
-    @property
-    def signature(self) -> tuple:
-        return (list(self.filters), self.sort_by, self.sort_mode)
 
     @property
     def descending(self) -> bool:
@@ -91,6 +92,8 @@ def encode_bookmark(query: ListQuery, last_key, last_id) -> str:
         last_id = str(last_id)
     payload = {
         "f": list(query.filters),
+        "q": query.q,
+        "t": query.search,
         "s": query.sort_by,
         "m": query.sort_mode,
         "p": query.page_size,
@@ -115,6 +118,8 @@ def decode_bookmark(bookmark: str) -> dict:
         and isinstance(payload.get("k"), list)
         and len(payload["k"]) == 2
         and isinstance(payload.get("l"), str)
+        and isinstance(payload.get("q", ""), str)
+        and isinstance(payload.get("t", ""), str)
     )
     if not valid:
         raise _invalid("bookmark", "is not a bookmark of this list")
@@ -126,6 +131,8 @@ class SentParameters:
     """The list parameters of the query string, each checked on its own."""
 
     filters: tuple[str, ...]
+    q: str | None
+    search: str | None
     sort_by: str | None
     sort_mode: str | None
     page_size: str | None
@@ -133,8 +140,8 @@ class SentParameters:
     bookmark: str | None
 
 
-def _sent_parameters(request, sort_fields: dict[str, str]) -> SentParameters:
-    refuse_unknown_parameters(request, LIST_PARAMETERS)
+def _sent_parameters(request, sort_fields: dict[str, str], extra: tuple[str, ...]) -> SentParameters:
+    refuse_unknown_parameters(request, (*LIST_PARAMETERS, *extra))
     params = request.query_params
     sort_by, sort_mode = _single(params, "sort_by"), _single(params, "sort_mode")
     if sort_by is not None and sort_by not in sort_fields:
@@ -143,6 +150,8 @@ def _sent_parameters(request, sort_fields: dict[str, str]) -> SentParameters:
         raise _invalid("sort_mode", "must be asc or desc")
     return SentParameters(
         filters=tuple(params.getlist("filter")),
+        q=_single(params, "q") or None,  # an empty q is absent
+        search=_single(params, "search") or None,
         sort_by=sort_by,
         sort_mode=sort_mode,
         page_size=_single(params, "page_size"),
@@ -160,14 +169,17 @@ class ListQueryMixin:
     default_sort_mode = "asc"
     filter_fields: dict = {}
     bookmark_scope: str | None = None
+    query_parameters: tuple[str, ...] = ()  # beyond LIST_PARAMETERS: DEVICE_LIST_PARAMETERS for lists of devices
 
     @cached_property
     def list_query(self) -> ListQuery:
-        sent = _sent_parameters(self.request, self.sort_fields)
+        sent = _sent_parameters(self.request, self.sort_fields, self.query_parameters)
         scope = self.bookmark_scope or self.request.path
         if not sent.bookmark:
             return ListQuery(
                 filters=sent.filters,
+                q=sent.q or "",
+                search=sent.search or "",
                 sort_by=sent.sort_by or self.default_sort,
                 sort_mode=sent.sort_mode or self.default_sort_mode,
                 page_size=_parse_page_size(sent.page_size, settings.DEVMANAGER_PAGE_SIZE_DEFAULT),
@@ -185,6 +197,8 @@ def _bookmark_query(sent: SentParameters, scope: str, sort_fields: dict[str, str
         raise _invalid("bookmark", "is not a bookmark of this list")
     query = ListQuery(
         filters=tuple(payload["f"]),
+        q=payload.get("q", ""),
+        search=payload.get("t", ""),
         sort_by=payload["s"],
         sort_mode=payload["m"],
         page_size=_parse_page_size(sent.page_size, payload["p"]),
@@ -194,6 +208,10 @@ def _bookmark_query(sent: SentParameters, scope: str, sort_fields: dict[str, str
     )
     if sent.filters and not _same_filters(sent.filters, query.filters, filter_fields):
         raise _invalid("filter", "differs from the bookmark's filters; send the bookmark alone")
+    if sent.q is not None and not _same_expression(sent.q, query.q, filter_fields):
+        raise _invalid("q", "differs from the bookmark's q; send the bookmark alone")
+    if sent.search is not None and sent.search != query.search:
+        raise _invalid("search", "differs from the bookmark's search")
     if sent.sort_by is not None and sent.sort_by != query.sort_by:
         raise _invalid("sort_by", "differs from the bookmark's sort_by")
     if sent.sort_mode is not None and sent.sort_mode != query.sort_mode:
@@ -208,6 +226,15 @@ def _same_filters(sent: tuple[str, ...], issued: tuple[str, ...], fields: dict) 
         return normalise_filters(sent, fields) == normalise_filters(issued, fields)
     except FilterErrors as exc:
         raise exceptions.ValidationError(exc.errors) from exc
+
+
+def _same_expression(sent: str, issued: str, fields: dict) -> bool:
+    if sent == issued:
+        return True
+    try:
+        return bool(issued) and normalise_expression(sent, fields) == normalise_expression(issued, fields)
+    except ExpressionError as exc:
+        raise _invalid("q", str(exc)) from exc
 
 
 def refuse_unknown_parameters(request, allowed) -> None:

@@ -11,11 +11,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devices.api.serializers import DeviceSerializer
-from devices.api.views import DEVICE_SORT_FIELDS, STATS_FILTER, device_from_path
+from devices.api.views import DEVICE_SEARCH_COLUMNS, DEVICE_SORT_FIELDS, STATS_FILTER, STATS_Q, device_from_path
 from devices.filters import DEVICE_FILTER_FIELDS
 from devices.models import Device
 from devmanager.api.filters import FilterLanguageBackend, counted_devices
-from devmanager.api.pagination import BookmarkPagination, ListQueryMixin, refuse_unknown_parameters
+from devmanager.api.pagination import (
+    DEVICE_LIST_PARAMETERS,
+    BookmarkPagination,
+    ListQueryMixin,
+    refuse_unknown_parameters,
+)
 from devmanager.api.views import not_modified, parse_bool_param
 
 from .. import services
@@ -136,7 +141,7 @@ class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="Device counts of a group, in total and per status",
         tags=["device-groups"],
-        parameters=[GROUP_ID, STATS_FILTER],
+        parameters=[GROUP_ID, STATS_FILTER, STATS_Q],
         responses={200: DeviceGroupStatsSerializer},
     )
     @action(detail=True, methods=["get"], also_requires=("devices:read",))
@@ -157,6 +162,8 @@ class DeviceGroupDeviceListView(ListQueryMixin, ListAPIView):
     serializer_class = DeviceSerializer
     filter_backends = [FilterLanguageBackend]
     filter_fields = DEVICE_FILTER_FIELDS
+    query_parameters = DEVICE_LIST_PARAMETERS
+    search_columns = DEVICE_SEARCH_COLUMNS
     pagination_class = BookmarkPagination
     scope_resource = "groups"
     also_requires = ("devices:read",)  # it lists devices, which no groups scope may reveal

@@ -56,6 +56,10 @@ class FieldSpec:
     def compile(self, operator: str, value: str) -> Q:
         return getattr(self, self._method(operator))(value)
 
+    def compile_not(self, operator: str, value: str) -> Q:
+        """The complement of the filter: the devices `compile` leaves out, those for which it is unknown included."""
+        return ~self.compile(operator, value)
+
     def _method(self, operator: str) -> str:
         method = self.operators.get(canonical_operator(operator))
         if method is None:
@@ -298,24 +302,31 @@ class JsonField(FieldSpec):
     def jsonpath(self, value):
         return Q(JsonPathMatch(self.column, compile_jsonpath(value, self.prefix)))
 
+    def compile_not(self, operator: str, value: str) -> Q:
+        # A path that does not apply (an absent key) is unknown to SQL/JSON, which NOT leaves unknown: the complement
+        # is "not true", which holds for it.
+        self._method(operator)
+        return Q(JsonPathMatch(self.column, compile_jsonpath(value, self.prefix), negated=True))
+
 
 def compile_filter(text: str, fields: Mapping[str, FieldSpec]) -> Q:
     """Parse and compile one filter against a resource's field table; raises FilterError."""
-    parsed, spec = _parse(text, fields)
+    parsed, spec = parse_atom(text, fields)
     return spec.compile(parsed.operator, parsed.value)
 
 
 def normalise_filter(text: str, fields: Mapping[str, FieldSpec]) -> str:
     """One spelling for every way of writing a filter (field aliases, operator aliases and case, the separator,
     enum case, identifier and date forms, the order of `in` lists); raises FilterError."""
-    parsed, spec = _parse(text, fields)
+    parsed, spec = parse_atom(text, fields)
     spec.compile(parsed.operator, parsed.value)  # the same verdict as compiling it
     operator = canonical_operator(parsed.operator)
     name = next(name for name, field in fields.items() if field is spec)
     return f"{name}[{operator}]:{spec.canonical_value(operator, parsed.value)}"
 
 
-def _parse(text: str, fields: Mapping[str, FieldSpec]) -> tuple[Filter, FieldSpec]:
+def parse_atom(text: str, fields: Mapping[str, FieldSpec]) -> tuple[Filter, FieldSpec]:
+    """A filter read, and the field it names; raises FilterError."""
     parsed: Filter = parse_filter(text)
     spec = fields.get(parsed.field)
     if spec is None:

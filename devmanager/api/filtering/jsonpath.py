@@ -419,21 +419,24 @@ class JsonPathMatch(Func):
 
     output_field = BooleanField()
 
-    def __init__(self, column: str, compiled: CompiledJsonPath):
+    def __init__(self, column: str, compiled: CompiledJsonPath, negated: bool = False):
         super().__init__(F(column))
-        self.compiled = compiled
+        self.compiled, self.negated = compiled, negated
 
     def as_sql(self, compiler, connection, **extra_context):
         raise NotSupportedError(f"JSONPath filters are not available on {connection.vendor}")
 
     def as_postgresql(self, compiler, connection, **extra_context):
         column, params = compiler.compile(self.source_expressions[0])
-        return f"({column} {self.compiled.sql_operator} %s::jsonpath)", [*params, self.compiled.sql_path]
+        match = f"({column} {self.compiled.sql_operator} %s::jsonpath)"
+        # Unknown (a path that does not apply) is no match, and its complement a match: IS NOT TRUE, not NOT.
+        return (f"({match} IS NOT TRUE)" if self.negated else match), [*params, self.compiled.sql_path]
 
     def as_sqlite(self, compiler, connection, **extra_context):
         column, params = compiler.compile(self.source_expressions[0])
         program = json.dumps([self.compiled.source, list(self.compiled.prefix)])
-        return f"{SQLITE_FUNCTION}({column}, %s)", [*params, program]
+        match = f"{SQLITE_FUNCTION}({column}, %s)"  # 0 or 1: unknown is 0 already
+        return (f"(NOT {match})" if self.negated else match), [*params, program]
 
 
 def _sqlite_match(document_text, program_text) -> int:

@@ -5,8 +5,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from devices.filters import DEVICE_FILTER_FIELDS
 from devices.models import Device
 from devmanager.api.filtering import FilterError
+from devmanager.api.filtering.expression import compile_expression
 from groups.models import DeviceGroup
 from groups.querysets import member_devices
 from transfer.exporting import devices_export
@@ -28,6 +30,12 @@ class Command(BaseCommand):
             metavar="EXPR",
             help="A filter-language expression such as 'status[eq]:ACTIVE'; repeatable, all must hold.",
         )
+        parser.add_argument(
+            "--q",
+            metavar="EXPR",
+            help="A boolean expression over filters, such as 'status[eq]:EXPIRED or not tags[ct]:lab'; ANDed with "
+            "--filter.",
+        )
         parser.add_argument("--group", metavar="ID", help="Only the members of this device group.")
 
     def execute(self, *args, **options):
@@ -39,8 +47,13 @@ class Command(BaseCommand):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)
 
-    def handle(self, *args, format, output, filter, group, **options):
+    def handle(self, *args, format, output, filter, q, group, **options):
         queryset = _devices(filter, group)
+        if q:
+            try:
+                queryset = queryset.filter(compile_expression(q, DEVICE_FILTER_FIELDS))
+            except FilterError as exc:
+                raise CommandError(f"bad --q: {exc}") from exc
         total = queryset.count() if sys.stderr.isatty() else None
         with tqdm(total=total, unit="dev", unit_scale=True, desc="exporting", disable=None) as progress:
             if output is None:
