@@ -18,6 +18,7 @@ from devmanager.strictjson import load_json
 
 from . import services
 from .api.serializers import CriterionField
+from .criteria import q_error
 from .models import MAX_CRITERIA, DeviceGroup
 from .querysets import member_condition, member_devices
 
@@ -34,7 +35,9 @@ class DeviceGroupForm(ExactTextModelForm):
 
     class Meta:
         model = DeviceGroup
-        fields = ["name", "description", "parent"]
+        fields = ["name", "description", "parent", "q"]
+        widgets = {"q": forms.Textarea(attrs={"rows": 3, "cols": 90})}
+        help_texts = {"q": "A boolean expression ANDed with the criteria, e.g. status[eq]:ACTIVE or tags[ct]:lab."}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -52,6 +55,13 @@ class DeviceGroupForm(ExactTextModelForm):
         except serializers.ValidationError as exc:
             messages_ = [f"{error['name']}: {error['message']}" for error in flatten_errors(exc.detail, "criteria")]
             raise forms.ValidationError(messages_) from exc
+
+    def clean_q(self):
+        q = self.cleaned_data.get("q") or ""
+        error = q_error(q) if q else None
+        if error:
+            raise forms.ValidationError(error)
+        return q
 
     def clean(self):
         cleaned = super().clean()
@@ -81,6 +91,7 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
         "description",
         "parent",
         "criteria_json",
+        "q",
         "inherited",
         "members",
         "created_at",
@@ -89,14 +100,19 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
 
     @admin.display(description="Criteria")
     def criteria_summary(self, group):
-        return "; ".join(f"{c['field']}[{c['operand']}]{c['value']}" for c in group.criteria) or "(all devices)"
+        parts = [f"{c['field']}[{c['operand']}]{c['value']}" for c in group.criteria] + ([group.q] if group.q else [])
+        return "; ".join(parts) or "(all devices)"
 
-    @admin.display(description="Inherited criteria")
+    @admin.display(description="Inherited criteria and q")
     def inherited(self, group):
         if not group.pk:
             return "-"
-        criteria = [c for ancestor in group.get_ancestors() for c in ancestor.criteria]
-        return format_html("<pre>{}</pre>", json.dumps(criteria, indent=2)) if criteria else "(none)"
+        ancestors = list(group.get_ancestors())
+        criteria = [c for ancestor in ancestors for c in ancestor.criteria]
+        inherited_q = [ancestor.q for ancestor in ancestors if ancestor.q]
+        if not criteria and not inherited_q:
+            return "(none)"
+        return format_html("<pre>{}</pre><pre>{}</pre>", json.dumps(criteria, indent=2), "\n".join(inherited_q))
 
     @admin.display(description="Member devices")
     def members(self, group):
@@ -108,7 +124,12 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        fields = {"name": data["name"], "description": data["description"], "criteria": data["criteria_json"]}
+        fields = {
+            "name": data["name"],
+            "description": data["description"],
+            "criteria": data["criteria_json"],
+            "q": data["q"],
+        }
         parent_id = data["parent"].pk if data.get("parent") else None
         if change:
             group = services.group_update(group_id=obj.pk, parent_id=parent_id, **fields)

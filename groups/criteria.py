@@ -1,9 +1,11 @@
-"""Group criteria <-> the filter language: a criterion is one filter expression, compiled by the same code."""
+"""Group definitions <-> the filter language: a criterion is one filter expression and a group's `q` one boolean
+expression, compiled by the same code as the lists' `filter` and `q`."""
 
 from django.db.models import Q
 
 from devices.filters import DEVICE_FILTER_FIELDS
 from devmanager.api.filtering import FilterError, compile_filter
+from devmanager.api.filtering.expression import compile_expression
 
 
 def criterion_text(criterion: dict) -> str:
@@ -23,6 +25,20 @@ def criterion_error(criterion: dict) -> str | None:
     """What is wrong with a criterion, or None."""
     try:
         compile_filter(criterion_text(criterion), DEVICE_FILTER_FIELDS)
+    except FilterError as exc:
+        return str(exc)
+    return None
+
+
+def compile_definition(criteria: list[dict], q: str) -> Q:
+    """What a group's own definition selects: its criteria AND its `q` (empty: none); raises FilterError."""
+    return compile_criteria(criteria) & (compile_expression(q, DEVICE_FILTER_FIELDS) if q else Q())
+
+
+def q_error(q: str) -> str | None:
+    """What is wrong with a group's `q` (the message gives the character position), or None."""
+    try:
+        compile_expression(q, DEVICE_FILTER_FIELDS)
     except FilterError as exc:
         return str(exc)
     return None

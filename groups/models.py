@@ -9,7 +9,7 @@ MAX_CRITERIA = 32
 
 
 class DeviceGroup(MPTTModel):
-    """A dynamic group: devices matching its criteria and all its ancestors' criteria."""
+    """A dynamic group: devices matching its criteria and `q`, and all its ancestors' criteria and `q`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255)
@@ -17,6 +17,8 @@ class DeviceGroup(MPTTModel):
     parent = TreeForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     # [{"field", "operand", "value"}], each one an expression of the filter language.
     criteria = models.JSONField(default=list, blank=True)
+    # One boolean expression of the filter language (contract, section 8), ANDed with the criteria; "" is none.
+    q = models.TextField(blank=True, default="")
     version = models.PositiveBigIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -56,7 +56,7 @@ def _save(group: DeviceGroup) -> None:
 
 
 def _touch_descendants(group: DeviceGroup) -> None:
-    # Descendants show their ancestors' criteria: when those change, so do their representations and ETags.
+    # Descendants show their ancestors' criteria and q: when those change, so do their representations and ETags.
     group.get_descendants().update(version=F("version") + 1)
 
 
@@ -76,7 +76,13 @@ def group_check_placement(*, group: DeviceGroup | None, name: str, parent: Devic
 
 @transaction.atomic
 def group_create(
-    *, name: str, id: uuid.UUID | None = None, description: str = "", parent_id=None, criteria: list | None = None
+    *,
+    name: str,
+    id: uuid.UUID | None = None,
+    description: str = "",
+    parent_id=None,
+    criteria: list | None = None,
+    q: str = "",
 ) -> DeviceGroup:
     _lock_tree()
     parent = _parent(parent_id)
@@ -90,6 +96,7 @@ def group_create(
         description=description,
         parent=parent,
         criteria=criteria or [],
+        q=q,
         created_at=now,
         updated_at=now,
     )
@@ -120,7 +127,7 @@ def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, **f
     group.version += 1
     group.updated_at = timezone.now()
     _save(group)
-    if moved or "criteria" in fields:
+    if moved or "criteria" in fields or "q" in fields:
         _touch_descendants(group)
     return group
 

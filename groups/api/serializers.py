@@ -4,7 +4,7 @@ from rest_framework import serializers
 from devmanager.api.serializers import DictField, ListField, StrictCharField, StrictSerializer, StrictUUIDField
 from devmanager.timestamps import TIMESTAMP_FORMAT
 
-from ..criteria import criterion_error
+from ..criteria import criterion_error, q_error
 from ..models import MAX_CRITERIA, DeviceGroup
 
 CRITERION_SCHEMA = {
@@ -46,11 +46,12 @@ class CriterionField(serializers.Field):
 
 
 class DeviceGroupSerializer(serializers.ModelSerializer):
-    """A group as every endpoint returns it; `inherited_criteria` needs `attach_inherited_criteria`."""
+    """A group as every endpoint returns it; `inherited_criteria` needs `attach_inherited`."""
 
     parent_id = serializers.UUIDField(allow_null=True)
     criteria = ListField(child=CriterionField())
     inherited_criteria = ListField(child=CriterionField())
+    inherited_q = ListField(child=serializers.CharField(), help_text="The ancestors' non-empty `q`, root first.")
     created_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
     updated_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
 
@@ -62,7 +63,9 @@ class DeviceGroupSerializer(serializers.ModelSerializer):
             "description",
             "parent_id",
             "criteria",
+            "q",
             "inherited_criteria",
+            "inherited_q",
             "created_at",
             "updated_at",
         ]
@@ -77,6 +80,17 @@ class DeviceGroupWriteSerializer(StrictSerializer):
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
     parent_id = StrictUUIDField(required=False, allow_null=True)
     criteria = ListField(child=CriterionField(), required=False, max_length=MAX_CRITERIA)
+    q = StrictCharField(
+        required=False,
+        allow_blank=True,
+        help_text="One boolean expression of the filter language, ANDed with `criteria`; empty: none.",
+    )
+
+    def validate_q(self, value: str) -> str:
+        error = q_error(value) if value else None
+        if error:
+            raise serializers.ValidationError(error)
+        return value
 
 
 class DeviceGroupStatsSerializer(serializers.Serializer):

@@ -26,7 +26,7 @@ from devmanager.api.views import not_modified, parse_bool_param
 from .. import services
 from ..filters import GROUP_FILTER_FIELDS
 from ..models import DeviceGroup
-from ..querysets import Membership, attach_inherited_criteria, member_devices
+from ..querysets import Membership, attach_inherited, member_devices
 from .serializers import (
     DeviceGroupLinkSerializer,
     DeviceGroupSerializer,
@@ -46,12 +46,12 @@ def get_group(group_id) -> DeviceGroup:
         group = DeviceGroup.objects.get(pk=uuid.UUID(str(group_id)))
     except (ValueError, DeviceGroup.DoesNotExist) as exc:
         raise Http404(f"No device group {str(group_id)[:100]!r}.") from exc
-    attach_inherited_criteria([group])
+    attach_inherited([group])
     return group
 
 
 def group_response(group: DeviceGroup, status_code=status.HTTP_200_OK, headers=None) -> Response:
-    attach_inherited_criteria([group])
+    attach_inherited([group])
     return Response(
         DeviceGroupSerializer(group).data, status=status_code, headers={"ETag": group.etag, **(headers or {})}
     )
@@ -105,7 +105,7 @@ class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
 
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        attach_inherited_criteria(page)
+        attach_inherited(page)
         return self.get_paginated_response(DeviceGroupSerializer(page, many=True).data)
 
     def create(self, request):
@@ -204,7 +204,7 @@ class DeviceMembershipListView(ListQueryMixin, ListAPIView):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        self.membership.attach_inherited_criteria(page)
+        self.membership.attach_inherited(page)
         return self.get_paginated_response([_link(self.device, group) for group in page])
 
 

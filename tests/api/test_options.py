@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
         ("/devices", "POST", {"id", "alias", "tags", "metadata", "dms_id", "dms_owner", "icon", "icon_color"}),
         ("/devices/d-1/idslot", "PUT", {"status", "active_version", "type", "versions", "expiration_date"}),
         ("/devices/d-1/metadata", "PUT", {"metadata", "patches"}),
-        ("/device-groups", "POST", {"id", "name", "description", "parent_id", "criteria"}),
+        ("/device-groups", "POST", {"id", "name", "description", "parent_id", "criteria", "q"}),
         ("/devices/d-1/network-adapters", "POST", {"type", "imei", "iccid", "imsi", "msisdn", "dev_eui", "join_eui",
                                                    "activation", "dvn_uuid", "description"}),
     ],

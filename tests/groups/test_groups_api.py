@@ -202,7 +202,9 @@ def test_get_returns_group_with_strong_etag(api_client):
         "description",
         "parent_id",
         "criteria",
+        "q",
         "inherited_criteria",
+        "inherited_q",
         "created_at",
         "updated_at",
     }
