@@ -11,13 +11,16 @@ from django.utils.html import format_html
 from rest_framework import serializers
 
 from devmanager.api.exceptions import flatten_errors
+from devmanager.api.filtering.expression import ATOM_START, ExpressionError, compile_expression
 from devmanager.errors import DomainError
 from devmanager.forms import ExactTextModelForm
 from devmanager.strictjson import load_json
 
 from . import services
+from .aggregation import MAX_LIMIT, count_by
 from .api.serializers import DeviceCreateSerializer
 from .choices import DeviceStatus
+from .filters import DEVICE_FILTER_FIELDS
 from .models import Device, DeviceEvent
 from .validators import validate_metadata
 
@@ -89,12 +92,53 @@ class DeviceMetadataForm(forms.ModelForm):
             raise forms.ValidationError(list(exc.detail)) from exc
 
 
-class DmsOwnerListFilter(admin.SimpleListFilter):
+class CountedListFilter(admin.SimpleListFilter):
+    """A filter of the device list whose choices show, when the list shows counts (Django's "Show counts"), how many
+    devices each would list: one aggregation of `count_by` by its `group_by` key over the list as the other filters,
+    the search and the expression narrow it; not one count per choice as Django's facets run. Without `group_by`,
+    no counts (a group's members are not one key of the device)."""
+
+    group_by: str | None = None
+
+    def choices(self, changelist):
+        counts = self._counts(changelist) if changelist.add_facets and self.group_by else None
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "All",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title if counts is None else f"{title} ({counts.get(lookup, 0):,})",
+            }
+
+    def _counts(self, changelist) -> dict:
+        devices = changelist.get_queryset(self.request, exclude_parameters=self.expected_parameters())
+        buckets = count_by(devices, self.group_by, MAX_LIMIT)["buckets"]
+        return {"" if bucket["key"] is None else bucket["key"]: bucket["count"] for bucket in buckets}
+
+
+class StatusListFilter(CountedListFilter):
+    title = "status"
+    parameter_name = "status__exact"  # the parameter of Django's own filter on the field, which this one replaces
+    group_by = "status"
+
+    def lookups(self, request, model_admin):
+        return DeviceStatus.choices
+
+    def queryset(self, request, queryset):
+        return queryset if self.value() is None else queryset.filter(status=self.value())
+
+
+class DmsOwnerListFilter(CountedListFilter):
     """The DMS owners, read from the (dms_owner, ...) index: Django's own filter runs a DISTINCT over every row."""
 
     title = "DMS owner"
     parameter_name = "dms_owner"
     max_choices = 100
+    group_by = "dms_owner"
 
     def lookups(self, request, model_admin):
         owners = distinct_dms_owners(self.max_choices)
@@ -154,6 +198,12 @@ INDEXED_ORDERINGS = {
 
 
 class DeviceChangeList(ChangeList):
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        # Why the search's expression matched nothing, for the search form (which sees `cl` only).
+        self.expression_error = getattr(request, "expression_error", None)
+        return queryset
+
     def get_ordering(self, request, queryset):
         ordering = super().get_ordering(request, queryset)
         first = ordering[0] if ordering and isinstance(ordering[0], str) else ""
@@ -183,14 +233,17 @@ class DeviceEventInline(admin.TabularInline):
 class DeviceAdmin(admin.ModelAdmin):
     list_display = ["id", "alias", "status", "dms_owner", "tag_list", "creation_timestamp"]
     # Apps above `devices` add their own (groups: membership) with `register_device_list_filter`.
-    list_filter = ["status", DmsOwnerListFilter]
+    list_filter = [StatusListFilter, DmsOwnerListFilter]
     # The exact id is the primary key; the alias is found by substring through a trigram index on PostgreSQL.
     search_fields = ["id__exact", "alias__fold_contains"]
-    search_help_text = "An exact device id, part of an alias, or an adapter identifier (IMEI, DevEUI, UUID, imei:…)."
+    search_help_text = (
+        "An exact device id, part of an alias, or an adapter identifier (IMEI, DevEUI, UUID, imei:…); or an "
+        "expression of filters, as the API's q: status[in]:EXPIRED,REVOKED and not dms_owner[eq]:lab."
+    )
     ordering = ["-creation_timestamp", "-id"]
-    # No count of the whole table (nor facet counts per filter choice) on a page load.
+    # No count of the whole table on a page load; the filters' counts only on "Show counts" (CountedListFilter).
     show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
+    show_facets = admin.ShowFacets.ALLOW
     paginator = CappedCountPaginator
     list_per_page = 50
     actions = ["decommission"]
@@ -228,7 +281,15 @@ class DeviceAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     def get_search_results(self, request, queryset, search_term):
-        """Also find devices by what higher apps name them by (adapters: an identifier, bare or in a path form)."""
+        """A term holding a filter (`status[eq]:ACTIVE`) is an expression, as the API's `q` (an error is shown above
+        the list, which is then empty). Otherwise the id, the alias, and what higher apps name devices by (adapters:
+        an identifier, bare or in a path form)."""
+        if ATOM_START.search(search_term):
+            try:
+                return queryset.filter(compile_expression(search_term, DEVICE_FILTER_FIELDS)), False
+            except ExpressionError as exc:
+                request.expression_error = f"The expression cannot be applied: {exc}"
+                return queryset.none(), False
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         for search in DEVICE_SEARCHES:
             owners = search(search_term.strip())

@@ -60,10 +60,11 @@ class DeviceQuerySet(models.QuerySet):
         return {"total": sum(distribution.values()), "status_distribution": distribution}
 
     def status_distribution(self) -> dict[str, int]:
-        """The count of devices in every status, all seven present."""
+        """The count of devices in every status, all seven present: the `status` buckets of `count_by`."""
+        from .aggregation import MAX_LIMIT, count_by
         from .choices import DeviceStatus
 
-        counts = dict(self.order_by().values_list("status").annotate(n=models.Count("*")).values_list("status", "n"))
+        counts = {bucket["key"]: bucket["count"] for bucket in count_by(self, "status", MAX_LIMIT)["buckets"]}
         return {status: counts.get(status, 0) for status in DeviceStatus.values}
 
 

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from mptt.admin import DraggableMPTTAdmin
 from rest_framework import serializers
 
-from devices.admin import register_device_list_filter
+from devices.admin import CountedListFilter, register_device_list_filter
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.serializers import ListField
 from devmanager.errors import DomainError, Invalid
@@ -178,7 +178,7 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
         return HttpResponse("OK")
 
 
-class DeviceGroupListFilter(admin.SimpleListFilter):
+class DeviceGroupListFilter(CountedListFilter):
     """The members of a device group (its criteria and inherited ones), as the group API computes them."""
 
     title = "device group"

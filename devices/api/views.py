@@ -2,7 +2,14 @@ from urllib.parse import quote
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import ListAPIView
@@ -14,12 +21,15 @@ from devmanager.api.pagination import (
     DEVICE_LIST_PARAMETERS,
     BookmarkPagination,
     ListQueryMixin,
+    parse_integer,
     refuse_unknown_parameters,
+    single_param,
 )
 from devmanager.api.parsers import JSONParser, JSONPatchParser
 from devmanager.api.views import not_modified, parse_bool_param, request_source
 
 from .. import services
+from ..aggregation import DEFAULT_LIMIT, MAX_LIMIT, count_by
 from ..filters import DEVICE_FILTER_FIELDS, EVENT_FILTER_FIELDS
 from ..models import Device, DeviceEvent
 from .serializers import (
@@ -67,6 +77,30 @@ def device_from_path(identifier: str, queryset=None) -> Device:
 class StatusDistributionSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     status_distribution = serializers.DictField(child=serializers.IntegerField())
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}], "nullable": True})
+class BucketKeyField(serializers.JSONField):
+    """A bucket's key: a value of the key (a string; a metadata path's may be a number or boolean), or null."""
+
+
+class BucketSerializer(serializers.Serializer):
+    key = BucketKeyField()
+    count = serializers.IntegerField()
+
+
+class CountsByKeySerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    group_by = serializers.CharField()
+    buckets = BucketSerializer(many=True, help_text="By count, the largest first, then by key; null last.")
+    other = serializers.IntegerField(help_text="The sum of the counts of the buckets left out by `limit`.")
+
+
+STATS_RESPONSE = PolymorphicProxySerializer(
+    component_name="DeviceStats",
+    serializers=[StatusDistributionSerializer, CountsByKeySerializer],
+    resource_type_field_name=None,
+)
 
 
 @extend_schema_view(
@@ -256,16 +290,46 @@ STATS_Q = OpenApiParameter(
 )
 
 
+STATS_GROUP_BY = OpenApiParameter(
+    "group_by",
+    OpenApiTypes.STR,
+    description="Count the devices per value of a key instead: `status`, `dms_owner`, `tags` (a device counts under "
+    "each of its tags), `icon`, `identity.type`, `identity.status` or `metadata:<JSONPath>` (e.g. "
+    "`metadata:$.location`, the first value it selects). Absent values count under the key `null`.",
+)
+STATS_LIMIT = OpenApiParameter(
+    "limit",
+    OpenApiTypes.INT,
+    description=f"With `group_by`: the number of buckets, the largest first (1 to {MAX_LIMIT}, default "
+    f"{DEFAULT_LIMIT}); `other` counts the rest.",
+)
+STATS_PARAMETERS = [STATS_FILTER, STATS_Q, STATS_GROUP_BY, STATS_LIMIT]
+
+
+def stats_answer(request, queryset) -> dict:
+    """What `/stats` and a group's stats answer for the devices of `queryset`: section 3's totals, or with `group_by`
+    the counts per value of a key (section 8)."""
+    devices = counted_devices(request, queryset, DEVICE_FILTER_FIELDS, extra=("group_by", "limit"))
+    group_by = single_param(request.query_params, "group_by")
+    limit = single_param(request.query_params, "limit")
+    if group_by is None:
+        if limit is not None:
+            raise serializers.ValidationError({"limit": ["is only taken with group_by"]})
+        return devices.stats()
+    return count_by(devices, group_by, parse_integer(limit, "limit", DEFAULT_LIMIT, MAX_LIMIT))
+
+
 class StatsView(APIView):
-    """`GET /stats`: the number of devices, in total and per status, honouring `filter`."""
+    """`GET /stats`: the number of devices, in total and per status (or per value of `group_by`), honouring
+    `filter` and `q`."""
 
     scope_resource = "devices"
 
     @extend_schema(
         summary="Device statistics",
         tags=["devices"],
-        parameters=[STATS_FILTER, STATS_Q],  # not a list: drf-spectacular would leave the parameters out
-        responses={200: StatusDistributionSerializer},
+        parameters=STATS_PARAMETERS,  # not a filter backend's: drf-spectacular would leave the parameters out
+        responses={200: STATS_RESPONSE},
     )
     def get(self, request):
-        return Response(counted_devices(request, Device.objects.all(), DEVICE_FILTER_FIELDS).stats())
+        return Response(stats_answer(request, Device.objects.all()))

@@ -8,7 +8,7 @@ from rest_framework.filters import BaseFilterBackend
 from .filtering import compile_filters
 from .filtering.expression import ExpressionError, compile_expression
 from .filtering.fields import FilterErrors
-from .pagination import refuse_unknown_parameters
+from .pagination import refuse_unknown_parameters, single_param
 
 FILTER_PARAMETER_DESCRIPTION = "Repeatable `<field>[<operator>]<value>` expressions, all of which must hold, e.g. "
 
@@ -28,12 +28,8 @@ def counted_devices(request, queryset, fields, extra: tuple[str, ...] = ()):
     and `q`; `extra` names the other parameters the count takes."""
     refuse_unknown_parameters(request, ("filter", "q", *extra))
     params = request.query_params
-    q = params.getlist("q")
-    if len(q) > 1:
-        raise exceptions.ValidationError({"q": ["must be given at most once"]})
-    return queryset.filter(
-        filter_condition(params.getlist("filter"), fields) & expression_condition(q[0] if q else "", fields)
-    )
+    q = single_param(params, "q") or ""
+    return queryset.filter(filter_condition(params.getlist("filter"), fields) & expression_condition(q, fields))
 
 
 def expression_condition(q: str, fields) -> Q:

@@ -52,14 +52,18 @@ def _invalid(name: str, message: str) -> exceptions.ValidationError:
     return exceptions.ValidationError({name: [message]})
 
 
-def _parse_page_size(raw: str | None, default: int) -> int:
+def parse_integer(raw: str | None, name: str, default: int, maximum: int) -> int:
+    """A query parameter that is a count from 1 to `maximum` (`default` when absent); a 400 naming it otherwise."""
     if raw is None:
         return default
-    maximum = settings.DEVMANAGER_PAGE_SIZE_MAX
     # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
-        raise _invalid("page_size", f"must be an integer from 1 to {maximum}")
+        raise _invalid(name, f"must be an integer from 1 to {maximum}")
     return int(raw)
+
+
+def _parse_page_size(raw: str | None, default: int) -> int:
+    return parse_integer(raw, "page_size", default, settings.DEVMANAGER_PAGE_SIZE_MAX)
 
 
 def _parse_include(values: list[str]) -> frozenset[str]:
@@ -72,10 +76,11 @@ def _parse_include(values: list[str]) -> frozenset[str]:
 
 def parse_page_size(request) -> int:
     """The request's `page_size` (the default when absent); a 400 when it is not a whole number in range."""
-    return _parse_page_size(_single(request.query_params, "page_size"), settings.DEVMANAGER_PAGE_SIZE_DEFAULT)
+    return _parse_page_size(single_param(request.query_params, "page_size"), settings.DEVMANAGER_PAGE_SIZE_DEFAULT)
 
 
-def _single(params, name: str) -> str | None:
+def single_param(params, name: str) -> str | None:
+    """A query parameter given at most once (a 400 naming it otherwise), or None."""
     values = params.getlist(name)
     if len(values) > 1:
         raise _invalid(name, "must be given at most once")
@@ -143,20 +148,20 @@ class SentParameters:
 def _sent_parameters(request, sort_fields: dict[str, str], extra: tuple[str, ...]) -> SentParameters:
     refuse_unknown_parameters(request, (*LIST_PARAMETERS, *extra))
     params = request.query_params
-    sort_by, sort_mode = _single(params, "sort_by"), _single(params, "sort_mode")
+    sort_by, sort_mode = single_param(params, "sort_by"), single_param(params, "sort_mode")
     if sort_by is not None and sort_by not in sort_fields:
         raise _invalid("sort_by", f"unknown sort field {sort_by!r}; allowed: {', '.join(sort_fields)}")
     if sort_mode is not None and sort_mode not in ("asc", "desc"):
         raise _invalid("sort_mode", "must be asc or desc")
     return SentParameters(
         filters=tuple(params.getlist("filter")),
-        q=_single(params, "q") or None,  # an empty q is absent
-        search=_single(params, "search") or None,
+        q=single_param(params, "q") or None,  # an empty q is absent
+        search=single_param(params, "search") or None,
         sort_by=sort_by,
         sort_mode=sort_mode,
-        page_size=_single(params, "page_size"),
+        page_size=single_param(params, "page_size"),
         include=_parse_include(params.getlist("include")),
-        bookmark=_single(params, "bookmark"),
+        bookmark=single_param(params, "bookmark"),
     )
 
 

@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from devmanager.api.serializers import DictField, ListField, StrictCharField, StrictSerializer, StrictUUIDField
+from devmanager.api.serializers import ListField, StrictCharField, StrictSerializer, StrictUUIDField
 from devmanager.timestamps import TIMESTAMP_FORMAT
 
 from ..criteria import criterion_error, q_error
@@ -91,11 +91,6 @@ class DeviceGroupWriteSerializer(StrictSerializer):
         if error:
             raise serializers.ValidationError(error)
         return value
-
-
-class DeviceGroupStatsSerializer(serializers.Serializer):
-    total = serializers.IntegerField()
-    status_distribution = DictField(child=serializers.IntegerField())
 
 
 class DeviceGroupLinkSerializer(serializers.Serializer):

@@ -11,10 +11,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devices.api.serializers import DeviceSerializer
-from devices.api.views import DEVICE_SEARCH_COLUMNS, DEVICE_SORT_FIELDS, STATS_FILTER, STATS_Q, device_from_path
+from devices.api.views import (
+    DEVICE_SEARCH_COLUMNS,
+    DEVICE_SORT_FIELDS,
+    STATS_PARAMETERS,
+    STATS_RESPONSE,
+    device_from_path,
+    stats_answer,
+)
 from devices.filters import DEVICE_FILTER_FIELDS
 from devices.models import Device
-from devmanager.api.filters import FilterLanguageBackend, counted_devices
+from devmanager.api.filters import FilterLanguageBackend
 from devmanager.api.pagination import (
     DEVICE_LIST_PARAMETERS,
     BookmarkPagination,
@@ -30,7 +37,6 @@ from ..querysets import Membership, attach_inherited, member_devices
 from .serializers import (
     DeviceGroupLinkSerializer,
     DeviceGroupSerializer,
-    DeviceGroupStatsSerializer,
     DeviceGroupWriteSerializer,
 )
 
@@ -139,14 +145,14 @@ class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        summary="Device counts of a group, in total and per status",
+        summary="Device counts of a group, in total and per status (or per value of group_by)",
         tags=["device-groups"],
-        parameters=[GROUP_ID, STATS_FILTER, STATS_Q],
-        responses={200: DeviceGroupStatsSerializer},
+        parameters=[GROUP_ID, *STATS_PARAMETERS],
+        responses={200: STATS_RESPONSE},
     )
     @action(detail=True, methods=["get"], also_requires=("devices:read",))
     def stats(self, request, pk=None):
-        return Response(counted_devices(request, member_devices(get_group(pk)), DEVICE_FILTER_FIELDS).stats())
+        return Response(stats_answer(request, member_devices(get_group(pk))))
 
 
 @extend_schema_view(

@@ -439,6 +439,37 @@ class JsonPathMatch(Func):
         return (f"(NOT {match})" if self.negated else match), [*params, program]
 
 
+SQLITE_FIRST_SCALAR = "devmanager_jsonpath_first_scalar"
+SCALAR_TYPES = "('string', 'number', 'boolean')"
+
+
+def first_scalar_sql(compiled: CompiledJsonPath, column: str, vendor: str) -> tuple[str, tuple]:
+    """SQL for the first value a path (one alternative, no comparison) selects in a JSON column, as JSON text when
+    it is a string, number or boolean, else NULL (absent, null, an object or an array): a key to group by."""
+    if vendor == "postgresql":
+        first = f"jsonb_path_query_first({column}, %s::jsonpath, '{{}}', true)"  # silent: an absent path is NULL
+        return f"(SELECT CASE WHEN jsonb_typeof(v) IN {SCALAR_TYPES} THEN v::text END FROM {first} AS v)", (
+            compiled.sql_path,
+        )
+    program = json.dumps([compiled.source, list(compiled.prefix)])
+    return f"{SQLITE_FIRST_SCALAR}({column}, %s)", (program,)
+
+
+def _sqlite_first_scalar(document_text, program_text) -> str | None:
+    if document_text is None:
+        return None
+    source, prefix = json.loads(program_text)
+    (steps,) = compile_jsonpath(source, tuple(prefix)).alternatives
+    try:
+        items = _select(json.loads(document_text, parse_float=Decimal), steps)
+    except _PathError:
+        return None
+    value = items[0] if items else None
+    if isinstance(value, Decimal):
+        return format(value, "f")  # as PostgreSQL writes a jsonb number: 1e3 is 1000
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str | bool | int) else None
+
+
 def _sqlite_match(document_text, program_text) -> int:
     if document_text is None:
         return 0
@@ -448,6 +479,7 @@ def _sqlite_match(document_text, program_text) -> int:
 
 
 def register_sqlite_functions(sender, connection, **kwargs):
-    """`connection_created` receiver: give each SQLite connection the JSONPath evaluator."""
+    """`connection_created` receiver: give each SQLite connection the JSONPath functions."""
     if connection.vendor == "sqlite":
         connection.connection.create_function(SQLITE_FUNCTION, 2, _sqlite_match, deterministic=True)
+        connection.connection.create_function(SQLITE_FIRST_SCALAR, 2, _sqlite_first_scalar, deterministic=True)
