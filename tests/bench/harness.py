@@ -63,13 +63,16 @@ class Bench:
             raise SystemExit(f"{url} answered {response.status_code}: {response.content[:300]!r}")
         return response
 
-    def measure(self, name: str, url: str, iterations: int | None = None) -> dict:
+    def measure(self, name: str, url: str, iterations: int | None = None, reference: str | None = None) -> dict:
+        """`reference`: hand-written SQL giving the same answer, timed as the bare SQL instead of the statements the
+        endpoint ran (for an aggregation, whose statement is the endpoint's own)."""
         iterations = iterations or self.iterations
         with CaptureQueriesContext(connection) as captured:
             self.request(url)
         queries = [query["sql"] for query in captured.captured_queries]
         # A server-side cursor (DECLARE, from .iterator()) is not replayable on its own.
         statements = [sql for sql in queries if any(t in sql for t in DATA_TABLES) and not sql.startswith("DECLARE")]
+        statements = [reference] if reference else statements
         for _ in range(2):  # warm caches for both paths
             self.request(url)
             self.run_sql(statements)
@@ -96,10 +99,11 @@ class Bench:
                 cursor.fetchall()
 
     def bookmark_of_page(self, page: int, url: str) -> str:
-        """Walk the list to the given page (1-based) and return the bookmark that opens it."""
-        bookmark = ""
+        """Walk the list (`url` may carry its parameters) to the given page (1-based) and return the bookmark that
+        opens it: each page after the first is asked for by its bookmark alone."""
+        bookmark, path = "", url.partition("?")[0]
         for _ in range(page - 1):
-            bookmark = self.request(f"{url}?{urlencode({'bookmark': bookmark})}" if bookmark else url).json()["next"]
+            bookmark = self.request(f"{path}?{urlencode({'bookmark': bookmark})}" if bookmark else url).json()["next"]
         return bookmark
 
 
@@ -113,12 +117,12 @@ def print_row(row: dict) -> None:
     )
 
 
-def run(bench: Bench, scenarios: list[tuple[str, str]]) -> None:
-    """Measure and print each (name, url); stats scenarios, being slow, run a fifth as many times."""
+def run(bench: Bench, scenarios: list[tuple]) -> None:
+    """Measure and print each (name, url[, reference SQL]); stats scenarios, being slow, run a fifth as many times."""
     print(HEADER)
-    for name, url in scenarios:
+    for name, url, *reference in scenarios:
         iterations = max(5, bench.iterations // 5) if "stats" in name else None
-        print_row(bench.measure(name, url, iterations))
+        print_row(bench.measure(name, url, iterations, *reference))
 
 
 def arguments(description: str):
