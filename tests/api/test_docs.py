@@ -312,3 +312,27 @@ def test_doc_assets_pull_in_no_web_fonts(anon_client):
 
         assert b"fonts.googleapis" not in content, url
         assert b"fonts.gstatic" not in content, url
+
+
+@pytest.mark.parametrize(
+    ("path", "parameters"),
+    [
+        ("/api/devmanager/v1/devices", {"filter", "q", "search"}),
+        ("/api/devmanager/v1/devices/dms/{dms_id}", {"filter", "q", "search"}),
+        ("/api/devmanager/v1/device-groups/{id}/devices", {"filter", "q", "search"}),
+        ("/api/devmanager/v1/stats", {"filter", "q", "group_by", "limit"}),
+        ("/api/devmanager/v1/device-groups/{id}/stats", {"filter", "q", "group_by", "limit"}),
+    ],
+)
+def test_schema_declares_q_and_group_by_where_they_are_taken(schema, path, parameters):
+    declared = {parameter["name"] for parameter in schema["paths"][path]["get"]["parameters"]}
+
+    assert parameters <= declared
+
+
+def test_schema_declares_the_group_by_answer(schema):
+    responses = schema["paths"]["/api/devmanager/v1/stats"]["get"]["responses"]["200"]["content"]
+    answer = responses["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    shapes = [shape["$ref"].rsplit("/", 1)[1] for shape in schema["components"]["schemas"][answer]["oneOf"]]
+
+    assert {"total", "group_by", "buckets", "other"} <= set(schema["components"]["schemas"][shapes[1]]["properties"])
