@@ -18,6 +18,8 @@ from rest_framework import exceptions
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from devmanager.validation import NUL_MESSAGE
+
 from .filtering import normalise_filters
 from .filtering.expression import ExpressionError, normalise_expression
 from .filtering.fields import FilterErrors
@@ -156,7 +158,7 @@ def _sent_parameters(request, sort_fields: dict[str, str], extra: tuple[str, ...
     return SentParameters(
         filters=tuple(params.getlist("filter")),
         q=single_param(params, "q") or None,  # an empty q is absent
-        search=single_param(params, "search") or None,
+        search=_search(single_param(params, "search")),
         sort_by=sort_by,
         sort_mode=sort_mode,
         page_size=single_param(params, "page_size"),
@@ -240,6 +242,12 @@ def _same_expression(sent: str, issued: str, fields: dict) -> bool:
         return bool(issued) and normalise_expression(sent, fields) == normalise_expression(issued, fields)
     except ExpressionError as exc:
         raise _invalid("q", str(exc)) from exc
+
+
+def _search(text: str | None) -> str | None:
+    if text and "\x00" in text:  # PostgreSQL text cannot hold it: no id or alias contains it
+        raise _invalid("search", NUL_MESSAGE)
+    return text or None  # an empty search is absent
 
 
 def refuse_unknown_parameters(request, allowed) -> None:

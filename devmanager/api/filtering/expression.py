@@ -66,15 +66,13 @@ class Token:
 def parse_expression(text: str) -> Node:
     """The tree of a `q`; raises ExpressionError."""
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"is longer than {MAX_LENGTH} characters")
+        raise ExpressionError(f"at character {MAX_LENGTH + 1}: the expression is longer than {MAX_LENGTH} characters")
     if "\x00" in text:
         raise ExpressionError(f"at character {text.index(chr(0)) + 1}: must not contain the character U+0000 (NUL)")
     parser = _Parser(_tokens(text))
-    tree = parser.expression(depth=1)
+    tree = parser.expression(depth=0)
     if parser.peek().kind != "end":
         raise _unexpected(parser.peek())
-    if parser.atoms > MAX_ATOMS:
-        raise ExpressionError(f"has {parser.atoms} atoms; at most {MAX_ATOMS}")
     return tree
 
 
@@ -100,7 +98,11 @@ def _tokens(text: str) -> list[Token]:
             index += 1
         elif match := ATOM_START.match(text, index):
             value, end = _value(text, match.end())
-            tokens.append(Token("atom", index + 1, text[index : match.end()].rstrip(":=") + ":" + value))
+            head = text[index : match.end()]
+            if end > match.end() and text[match.end()] in "\"'":
+                head = head.rstrip(":=") + ":"  # a quoted value is the value, whatever it starts with
+            # Unquoted, the atom is the filter as written: `id[eq][ne]:x` is refused here as it is in `filter`.
+            tokens.append(Token("atom", index + 1, head + value))
             index = end
         elif match := re.compile(r"[A-Za-z]+").match(text, index):
             word = match.group().lower()
@@ -168,9 +170,20 @@ class _Parser:
         return operands[0] if len(operands) == 1 else Both(True, tuple(operands))
 
     def factor(self, depth: int) -> Node:
+        # A run of `not`s is counted in a loop, not parsed by recursion: a thousand of them fit in the length limit
+        # and must not exhaust the stack. `not not A` and `not (not A)` are A.
+        negated = False
+        while self.peek().kind == "not":
+            self.take()
+            negated = not negated
+        operand = self.operand(depth)
+        if not negated:
+            return operand
+        return operand.operand if isinstance(operand, Not) else Not(operand)
+
+    def operand(self, depth: int) -> Node:
+        """A parenthesised expression (`depth` is the number of parentheses around it) or an atom."""
         token = self.take()
-        if token.kind == "not":
-            return Not(self.factor(depth))
         if token.kind == "(":
             if depth >= MAX_DEPTH:
                 raise ExpressionError(f"at character {token.position}: nests deeper than {MAX_DEPTH} levels")
@@ -182,6 +195,8 @@ class _Parser:
             return inner
         if token.kind == "atom":
             self.atoms += 1
+            if self.atoms > MAX_ATOMS:
+                raise ExpressionError(f"at character {token.position}: the expression has more than {MAX_ATOMS} atoms")
             return Atom(token.text, token.position)
         raise _unexpected(token)
 
