@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 
-from devices.admin import register_device_inline, register_device_search
+from devices.admin import admin_actor, register_device_inline, register_device_search
 from devmanager.api.exceptions import flatten_errors
 from devmanager.forms import ExactTextModelForm
 
@@ -46,6 +46,8 @@ class NetworkAdapterFormSet(BaseInlineFormSet):
     """Saves through the adapter services, as the API does (the device's ETag changes with its adapters). The device
     admin holds the device's row lock while the formset is validated and saved, so the count below is the count."""
 
+    actor = ""  # the staff user, as the feed's actor: set per request by the inline
+
     def clean(self):
         super().clean()
         if self.instance.pk is None or any(self.errors):
@@ -57,17 +59,17 @@ class NetworkAdapterFormSet(BaseInlineFormSet):
             raise forms.ValidationError(f"A device has at most {MAX_ADAPTERS_PER_DEVICE} network adapters.")
 
     def save_new(self, form, commit=True):
-        return services.adapter_create(device_id=self.instance.pk, **form.validated_body)
+        return services.adapter_create(device_id=self.instance.pk, actor=self.actor, **form.validated_body)
 
     def save_existing(self, form, obj, commit=True):
         # Every field of its type: a field emptied in the form is cleared, where the API's PUT would keep it.
         fields = {name: form.cleaned_data.get(name) for name in TYPE_FIELDS[obj.type]}
         if fields.get("description") is None and "description" in fields:
             fields["description"] = ""
-        return services.adapter_update(adapter=obj, **fields)
+        return services.adapter_update(adapter=obj, actor=self.actor, **fields)
 
     def delete_existing(self, obj, commit=True):
-        services.adapter_delete(adapter=obj)
+        services.adapter_delete(adapter=obj, actor=self.actor)
 
 
 class NetworkAdapterInline(admin.TabularInline):
@@ -80,7 +82,9 @@ class NetworkAdapterInline(admin.TabularInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         # max_num alone only limits the rows offered; validate_max refuses a post that would exceed it.
-        return super().get_formset(request, obj, validate_max=True, **kwargs)
+        formset = super().get_formset(request, obj, validate_max=True, **kwargs)
+        formset.actor = admin_actor(request)
+        return formset
 
 
 def devices_named_by_identifier(term: str) -> list[str] | None:

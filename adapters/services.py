@@ -4,6 +4,7 @@ ETag and `updated_timestamp` (its adapters are part of it)."""
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from devices.changes import Change, publish
 from devices.services import device_lock, device_touch
 from devmanager.errors import Conflict, Invalid, NotFound
 
@@ -20,7 +21,7 @@ def _save(adapter: NetworkAdapter) -> None:
 
 
 @transaction.atomic
-def adapter_create(*, device_id: str, type: str, **fields) -> NetworkAdapter:
+def adapter_create(*, device_id: str, type: str, actor: str = "", **fields) -> NetworkAdapter:
     device = device_lock(device_id=device_id)
     if device.adapters.count() >= MAX_ADAPTERS_PER_DEVICE:
         raise Conflict(f"A device has at most {MAX_ADAPTERS_PER_DEVICE} network adapters.")
@@ -31,12 +32,13 @@ def adapter_create(*, device_id: str, type: str, **fields) -> NetworkAdapter:
     adapter = NetworkAdapter(device=device, type=type, created_at=now, updated_at=now, **fields)
     _save(adapter)
     device_touch(device=device)
+    publish([Change("device.adapter.added", device.pk, actor, adapter=adapter, at=now)])
     return adapter
 
 
 @transaction.atomic
 def adapter_update(
-    *, adapter: NetworkAdapter, type: str | None = None, if_match: str | None = None, **fields
+    *, adapter: NetworkAdapter, type: str | None = None, if_match: str | None = None, actor: str = "", **fields
 ) -> NetworkAdapter:
     """Update the non-identifying fields; the type and the identifier never change (the same value is a no-op)."""
     device = device_lock(device_id=adapter.device_id, if_match=if_match)
@@ -51,17 +53,20 @@ def adapter_update(
         raise Invalid({identifier: ["an adapter's identifier cannot change"]})
     changed = {name: value for name, value in fields.items() if getattr(adapter, name) != value}
     if changed:
+        changes = {name: (getattr(adapter, name), value) for name, value in changed.items()}
         for name, value in changed.items():
             setattr(adapter, name, value)
         adapter.updated_at = timezone.now()
         _save(adapter)
         device_touch(device=device)
+        publish([Change("device.adapter.updated", device.pk, actor, adapter=adapter, changes=changes)])
     return adapter
 
 
 @transaction.atomic
-def adapter_delete(*, adapter: NetworkAdapter, if_match: str | None = None) -> None:
+def adapter_delete(*, adapter: NetworkAdapter, if_match: str | None = None, actor: str = "") -> None:
     device = device_lock(device_id=adapter.device_id, if_match=if_match)
     deleted, _ = NetworkAdapter.objects.filter(pk=adapter.pk).delete()
     if deleted:
         device_touch(device=device)
+        publish([Change("device.adapter.removed", device.pk, actor, adapter=adapter)])

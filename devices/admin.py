@@ -329,10 +329,10 @@ class DeviceAdmin(admin.ModelAdmin):
         if change:
             # Only the metadata is editable here, through the same service as PUT /devices/{id}/metadata.
             services.device_replace_metadata(
-                device_id=obj.pk, metadata=form.cleaned_data["metadata_json"], source=request.user.get_username()
+                device_id=obj.pk, metadata=form.cleaned_data["metadata_json"], source=admin_actor(request)
             )
             return
-        device = services.device_create(**form.validated_body, source=request.user.get_username())
+        device = services.device_create(**form.validated_body, source=admin_actor(request))
         obj.pk = device.pk
         obj.refresh_from_db()
 
@@ -347,15 +347,20 @@ class DeviceAdmin(admin.ModelAdmin):
         return allowed and (obj is None or obj.status == DeviceStatus.DECOMMISSIONED)
 
     def delete_model(self, request, obj):
-        services.device_delete(device_id=obj.pk)
+        services.device_delete(device_id=obj.pk, source=admin_actor(request))
 
     @admin.action(description="Decommission the selected devices")
     def decommission(self, request, queryset):
         count = 0
         for device_id in queryset.values_list("pk", flat=True):
-            services.device_decommission(device_id=device_id, source=request.user.get_username())
+            services.device_decommission(device_id=device_id, source=admin_actor(request))
             count += 1
         self.message_user(request, f"{count} device(s) decommissioned.", messages.SUCCESS)
+
+
+def admin_actor(request) -> str:
+    """Who acts in the admin, as the feed's `actor`."""
+    return f"admin:{request.user.get_username()}"
 
 
 # Extensions of the device admin by the apps above `devices`, registered from their own admin modules.

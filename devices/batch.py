@@ -9,6 +9,7 @@ from django.db import connection, models
 
 from devmanager.bulk import copy_json, copy_lines, copy_rows, copy_text
 
+from .changes import Change, publish
 from .domain import DEVICE_COLUMNS, EVENT_COLUMNS, created_event_values, tag_terms, updated_event_values
 from .models import Device, DeviceEvent
 
@@ -18,11 +19,13 @@ def devices_bulk_insert(*, devices: list[dict], source: str) -> None:
     if connection.vendor == "postgresql":
         lines = [device_copy_lines(device, source) for device in devices]
         devices_copy_encoded(device_lines=[line for line, _ in lines], event_lines=[line for _, line in lines])
-        return
-    copy_rows(Device, DEVICE_COLUMNS, ([device[column] for column in DEVICE_COLUMNS] for device in devices))
-    events = [created_event_values(device_id=device["id"], at=device["creation_timestamp"], source=source)
-              for device in devices]  # fmt: skip
-    copy_rows(DeviceEvent, EVENT_COLUMNS, events)
+    else:
+        copy_rows(Device, DEVICE_COLUMNS, ([device[column] for column in DEVICE_COLUMNS] for device in devices))
+        events = [created_event_values(device_id=device["id"], at=device["creation_timestamp"], source=source)
+                  for device in devices]  # fmt: skip
+        copy_rows(DeviceEvent, EVENT_COLUMNS, events)
+    publish([Change("device.created", device["id"], source, device=Device(**device), at=device["creation_timestamp"])
+             for device in devices])  # fmt: skip
 
 
 def devices_copy_encoded(*, device_lines: list[str], event_lines: list[str]) -> None:
@@ -74,9 +77,10 @@ def devices_bulk_update(*, updates: list[DeviceUpdate], at: datetime, source: st
     """Apply the fields to the devices (locked by the caller), each a new version and `updated_timestamp`, and one
     `METADATA-UPDATED` event naming the fields for each device whose fields changed."""
     latest = latest_events([update.device.pk for update in updates if update.fields])
-    events = []
+    events, changes = [], []
     for update in updates:
         device = update.device
+        changes += _update_changes(device, update.fields, source, at)
         for name, value in update.fields.items():
             setattr(device, name, value)
         if "tags" in update.fields:
@@ -97,6 +101,20 @@ def devices_bulk_update(*, updates: list[DeviceUpdate], at: datetime, source: st
         "updated_timestamp",
     ]
     devices_bulk_save(devices=[update.device for update in updates], fields=fields, events=events)
+    publish(changes)
+
+
+def _update_changes(device: Device, fields: dict, source: str, at: datetime) -> list[Change]:
+    """The feed's events of an import's update: `device.metadata.updated` for the metadata, `device.updated` for
+    the other fields, each naming the fields whose values change."""
+    changed = {name: (getattr(device, name), value) for name, value in fields.items() if getattr(device, name) != value}
+    metadata = {name: values for name, values in changed.items() if name == "metadata"}
+    others = {name: values for name, values in changed.items() if name != "metadata"}
+    return [
+        Change(type, device.pk, source, device=device, changes=values, at=at)
+        for type, values in (("device.updated", others), ("device.metadata.updated", metadata))
+        if values
+    ]
 
 
 def devices_bulk_save(*, devices: list[Device], fields: list[str], events: list[tuple]) -> None:

@@ -68,8 +68,18 @@ def next_event_timestamp(at: datetime, latest: datetime | None) -> datetime:
 def event_values(
     *, device_id: str, type: str, description: str, source: str, at: datetime, latest: datetime | None = None
 ) -> tuple:
-    """An event's row (`EVENT_COLUMNS`), stamped after the device's `latest` event."""
-    return (device_id, next_event_timestamp(at, latest), type, description, source)
+    """An event's row (`EVENT_COLUMNS`), stamped after the device's `latest` event. `source` is the actor."""
+    return (device_id, next_event_timestamp(at, latest), type, description, history_source(source))
+
+
+ACTOR_KINDS = ("key", "admin", "command")
+
+
+def history_source(actor: str) -> str:
+    """Who acted, as a device's history shows it (contract, section 3: the key's name, the admin user, the command),
+    from an actor as the feed shows it (section 7: `key:<name>`, `admin:<username>`, `command:<name>`)."""
+    kind, separator, name = actor.partition(":")
+    return name if separator and kind in ACTOR_KINDS else actor
 
 
 def created_event_values(*, device_id: str, at: datetime, source: str) -> tuple:

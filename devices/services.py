@@ -14,6 +14,7 @@ from devmanager.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from devmanager.timestamps import format_timestamp
 
 from .batch import devices_bulk_save, latest_events
+from .changes import Change, publish
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType, SlotStatus
 from .domain import EVENT_COLUMNS, created_event_values, event_values, new_device_columns
 from .models import Device, DeviceEvent
@@ -69,6 +70,7 @@ def device_create(*, id: str, source: str, **fields) -> Device:
         raise Conflict(f"A device with id {id!r} already exists.") from exc
     event = created_event_values(device_id=device.pk, at=now, source=source)
     DeviceEvent.objects.create(**dict(zip(EVENT_COLUMNS, event, strict=True)))
+    publish([Change("device.created", device.pk, source, device=device, at=now)])
     return device
 
 
@@ -78,24 +80,30 @@ def device_decommission(*, device_id: str, source: str, if_match: str | None = N
     device = device_lock(device_id=device_id, if_match=if_match)
     if device.status == DeviceStatus.DECOMMISSIONED:
         return device
-    identity = device.slots.get(DEFAULT_SLOT)
+    old_status, identity = device.status, device.slots.get(DEFAULT_SLOT)
+    changes = []
     if identity and identity.get("status") not in (SlotStatus.EXPIRED, SlotStatus.REVOKED):
+        old_identity = copy.deepcopy(identity)
         identity["status"] = SlotStatus.REVOKED
+        changes.append(("device.identity.updated", {"identity": (old_identity, identity)}))
     device.status = DeviceStatus.DECOMMISSIONED
     device.touch()
     device.save(update_fields=["status", "slots", "version", "updated_timestamp"])
     device_record_event(
         device=device, type=EventType.DECOMMISSIONED, description="Device decommissioned", source=source
     )
+    changes += [("device.status.updated", {"status": (old_status, device.status)}), ("device.decommissioned", {})]
+    publish([Change(type, device.pk, source, device=device, changes=fields) for type, fields in changes])
     return device
 
 
 @transaction.atomic
-def device_delete(*, device_id: str, force: bool = False, if_match: str | None = None) -> None:
-    """Delete a device with its history; only a decommissioned one unless forced."""
+def device_delete(*, device_id: str, source: str = "", force: bool = False, if_match: str | None = None) -> None:
+    """Delete a device with its history; only a decommissioned one unless forced. The feed keeps its events."""
     device = device_lock(device_id=device_id, if_match=if_match)
     if device.status != DeviceStatus.DECOMMISSIONED and not force:
         raise Conflict(f"Device {device.id!r} is {device.status}; decommission it first or delete with ?force=true.")
+    publish([Change("device.deleted", device.pk, source, device=device)])  # before the row goes: as it was
     device.delete()
 
 
@@ -132,6 +140,12 @@ def device_set_identity_slot(
         return device  # nothing changes: no write, no event
 
     old_status = device.status
+    changes = [
+        Change("device.identity.updated", device.pk, source, device=device, changes={"identity": (previous, slot)})
+    ]
+    if status != old_status:
+        changes.append(Change("device.status.updated", device.pk, source, device=device,
+                              changes={"status": (old_status, status)}))  # fmt: skip
     device.slots = {**device.slots, DEFAULT_SLOT: slot}
     device.status = status
     device.identity_expires_at = expiration_date
@@ -142,6 +156,7 @@ def device_set_identity_slot(
     if status != old_status:
         description = f"Status changed from {old_status} to {status}"
         device_record_event(device=device, type=EventType.STATUS_UPDATED, description=description, source=source)
+    publish(changes)
     return device
 
 
@@ -237,10 +252,13 @@ def same_json(left, right) -> bool:
 def _store_metadata(device: Device, metadata: dict, source: str, description: str) -> Device:
     if same_json(metadata, device.metadata):
         return device
+    change = Change("device.metadata.updated", device.pk, source, device=device,
+                    changes={"metadata": (device.metadata, metadata)})  # fmt: skip
     device.metadata = metadata
     device.touch()
     device.save(update_fields=["metadata", "version", "updated_timestamp"])
     device_record_event(device=device, type=EventType.METADATA_UPDATED, description=description, source=source)
+    publish([change])
     return device
 
 
@@ -271,7 +289,7 @@ def devices_refresh_status_batch(
     about_to_expire: timedelta,
     after_id: str = "",
     batch_size: int = 1000,
-    source: str = "refresh_device_status",
+    source: str = "command:refresh_device_status",
 ) -> tuple[int, str | None]:
     """Move one batch of due devices (ids after `after_id`) to the status their expiry calls for.
 
@@ -298,8 +316,9 @@ def devices_refresh_status_batch(
     # before changes made meanwhile (a client polling `updated_timestamp[af]:...` would miss it).
     written_at = max(now, timezone.now())
     latest = latest_events([device.pk for device, _, _ in moved])
-    events = []
+    events, changes = [], []
     for device, old, new in moved:
+        old_identity = copy.deepcopy(device.slots[DEFAULT_SLOT])
         device.status = new
         device.slots[DEFAULT_SLOT]["status"] = new
         device.touch(written_at)
@@ -307,6 +326,13 @@ def devices_refresh_status_batch(
         events.append(event_values(device_id=device.pk, type=EventType.STATUS_UPDATED, source=source, at=written_at,
                                    description=f"Status changed from {old} to {new} (identity expires {expiry})",
                                    latest=latest.get(device.pk)))  # fmt: skip
+        changes += [
+            Change("device.identity.updated", device.pk, source, device=device, at=written_at,
+                   changes={"identity": (old_identity, device.slots[DEFAULT_SLOT])}),
+            Change("device.status.updated", device.pk, source, device=device, at=written_at,
+                   changes={"status": (old, new)}),
+        ]  # fmt: skip
     fields = ["status", "slots", "version", "updated_timestamp"]
     devices_bulk_save(devices=[device for device, _, _ in moved], fields=fields, events=events)
+    publish(changes)
     return len(moved), candidates[-1].pk

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "groups",
     "adapters",
     "transfer",
+    "events",
 ]
 
 MIDDLEWARE = [

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from mptt.admin import DraggableMPTTAdmin
 from rest_framework import serializers
 
-from devices.admin import CountedListFilter, register_device_list_filter
+from devices.admin import CountedListFilter, admin_actor, register_device_list_filter
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.serializers import ListField
 from devmanager.errors import DomainError, Invalid
@@ -132,14 +132,14 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
         }
         parent_id = data["parent"].pk if data.get("parent") else None
         if change:
-            group = services.group_update(group_id=obj.pk, parent_id=parent_id, **fields)
+            group = services.group_update(group_id=obj.pk, parent_id=parent_id, actor=admin_actor(request), **fields)
         else:
-            group = services.group_create(parent_id=parent_id, **fields)
+            group = services.group_create(parent_id=parent_id, actor=admin_actor(request), **fields)
         obj.pk = group.pk
         obj.refresh_from_db()
 
     def delete_model(self, request, obj):
-        services.group_delete(group_id=obj.pk)
+        services.group_delete(group_id=obj.pk, actor=admin_actor(request))
 
     def delete_view(self, request, object_id, extra_context=None):
         # A refused deletion (a child's name taken one level up) rolls back and is reported, not a 500.
@@ -170,7 +170,7 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
             return HttpResponse("FAIL, no permission.")
         parent = target if position == "last-child" else target.parent
         try:
-            services.group_update(group_id=cut.pk, parent_id=parent.pk if parent else None)
+            services.group_update(group_id=cut.pk, parent_id=parent.pk if parent else None, actor=admin_actor(request))
         except DomainError as exc:
             self.message_user(request, f"Cannot move {cut.name}: {exc.message}", level=messages.ERROR)
             return HttpResponse("FAIL, invalid move.")

@@ -1,11 +1,13 @@
 """Writes to the group tree. Every write takes the tree lock, so concurrent moves keep the MPTT fields consistent."""
 
+import copy
 import uuid
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from devices.changes import Change, publish
 from devices.services import if_match_satisfied
 from devmanager.errors import Conflict, Invalid, NotFound, PreconditionFailed
 
@@ -83,6 +85,7 @@ def group_create(
     parent_id=None,
     criteria: list | None = None,
     q: str = "",
+    actor: str = "",
 ) -> DeviceGroup:
     _lock_tree()
     parent = _parent(parent_id)
@@ -101,14 +104,17 @@ def group_create(
         updated_at=now,
     )
     _save(group)
+    publish([Change("group.created", str(group.pk), actor, group=group, at=now)])
     return group
 
 
 _UNSET = object()
+# The fields of a group whose change the feed names (`parent_id` for a move).
+GROUP_FIELDS = ("name", "description", "criteria", "q")
 
 
 @transaction.atomic
-def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, **fields) -> DeviceGroup:
+def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, actor: str = "", **fields) -> DeviceGroup:
     """Replace the fields given; `parent_id` moves the group with its subtree (None: to the roots)."""
     group = _locked_group(group_id, if_match)
     parent = group.parent if parent_id is _UNSET else _parent(parent_id)
@@ -117,6 +123,9 @@ def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, **f
     fields = {field: value for field, value in fields.items() if getattr(group, field) != value}
     if not fields and not moved:
         return group  # nothing changes: the same ETag and updated_at
+    changes = {field: (getattr(group, field), value) for field, value in fields.items()}
+    if moved:
+        changes["parent_id"] = (_id(group.parent_id), _id(parent.pk if parent else None))
     for field, value in fields.items():
         setattr(group, field, value)
     if moved:
@@ -129,14 +138,26 @@ def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, **f
     _save(group)
     if moved or "criteria" in fields or "q" in fields:
         _touch_descendants(group)
+    publish([Change("group.updated", str(group.pk), actor, group=group, changes=changes, at=group.updated_at)])
     return group
 
 
+def _id(value) -> str | None:
+    return None if value is None else str(value)
+
+
 @transaction.atomic
-def group_delete(*, group_id, cascade: bool = False, if_match: str | None = None) -> None:
-    """Delete a group; its children move up to its parent (or become roots), unless `cascade` deletes them too."""
+def group_delete(*, group_id, cascade: bool = False, if_match: str | None = None, actor: str = "") -> None:
+    """Delete a group; its children move up to its parent (or become roots), unless `cascade` deletes them too.
+    The feed gets `group.deleted` for each group deleted (descendants first) and `group.updated` for each child moved
+    up."""
     group = _locked_group(group_id, if_match)
-    if not cascade:
+    deleted = Change("group.deleted", str(group.pk), actor, group=copy.copy(group))  # as it was: named, placed
+    changes = []
+    if cascade:
+        descendants = list(group.get_descendants().order_by("-level", "-lft"))
+        changes = [Change("group.deleted", str(descendant.pk), actor, group=descendant) for descendant in descendants]
+    else:
         _touch_descendants(group)
         # Free its name for a child of the same name moving up beside it (a group's name is never empty).
         DeviceGroup.objects.filter(pk=group.pk).update(name="")
@@ -147,4 +168,10 @@ def group_delete(*, group_id, cascade: bool = False, if_match: str | None = None
         # A child's parent_id changed: an update of the child (its version was bumped with the descendants').
         DeviceGroup.objects.filter(pk__in=[child.pk for child in children]).update(updated_at=timezone.now())
         group.refresh_from_db()
+        changes = [
+            Change("group.updated", str(child.pk), actor, group=DeviceGroup.objects.get(pk=child.pk),
+                   changes={"parent_id": (str(group.pk), _id(group.parent_id))})
+            for child in children
+        ]  # fmt: skip
+    publish([*changes, deleted])  # before the rows go: the events show the groups as they were
     group.delete()

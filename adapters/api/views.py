@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from devices.api.views import IF_MATCH, device_from_path
 from devmanager.api.pagination import parse_page_size, refuse_unknown_parameters
+from devmanager.api.views import request_source
 
 from .. import services
 from ..filters import NetworkAdapterFilterSet
@@ -84,7 +85,9 @@ class NetworkAdapterListView(GenericAPIView):
         device = device_from_path(device_id)
         serializer = NetworkAdapterWriteSerializer(data=request.data, context={"creating": True})
         serializer.is_valid(raise_exception=True)
-        adapter = services.adapter_create(device_id=device.pk, **serializer.validated_data)
+        adapter = services.adapter_create(
+            device_id=device.pk, actor=request_source(request), **serializer.validated_data
+        )
         return Response(NetworkAdapterSerializer(adapter).data, status=status.HTTP_201_CREATED)
 
 
@@ -116,7 +119,10 @@ class NetworkAdapterDetailView(APIView):
         serializer = NetworkAdapterWriteSerializer(data=request.data, context={"type": adapter.type})
         serializer.is_valid(raise_exception=True)
         updated = services.adapter_update(
-            adapter=adapter, if_match=request.headers.get("If-Match"), **serializer.validated_data
+            adapter=adapter,
+            if_match=request.headers.get("If-Match"),
+            actor=request_source(request),
+            **serializer.validated_data,
         )
         return Response(NetworkAdapterSerializer(updated).data)
 
@@ -128,5 +134,7 @@ class NetworkAdapterDetailView(APIView):
     )
     def delete(self, request, device_id, adapter_id):
         adapter = self._adapter(device_id, adapter_id)
-        services.adapter_delete(adapter=adapter, if_match=request.headers.get("If-Match"))
+        services.adapter_delete(
+            adapter=adapter, if_match=request.headers.get("If-Match"), actor=request_source(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

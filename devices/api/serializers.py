@@ -29,9 +29,11 @@ from ..validators import (
 )
 
 
-def _document(device, name: str) -> StoredJSON | None:
+def _document(device, name: str):
     """A JSON field of the device as `for_representation` fetched it: its stored text, which the renderer writes out
-    as it is."""
+    as it is; or, for a device a write has just saved (the feed's snapshots), the field's value."""
+    if not hasattr(device, f"{name}_json"):
+        return getattr(device, name)
     text = getattr(device, f"{name}_json")
     return None if text is None else StoredJSON(text)
 
@@ -41,6 +43,18 @@ def device_representation(device) -> dict:
     field-by-field serialisation costs several times more. `DeviceSerializer` documents the same shape."""
     if not hasattr(device, "recent_events"):
         attach_recent_events([device])
+    return {
+        **device_snapshot(device),
+        # Oldest first among the most recent ones, so the map reads as a timeline.
+        "events": {
+            format_timestamp(event.timestamp): {"type": event.type, "description": event.description}
+            for event in reversed(device.recent_events)
+        },
+    }
+
+
+def device_snapshot(device) -> dict:
+    """A device as the endpoints return it, without its recent events: the `data.device` of the feed's events."""
     return {
         "id": device.id,
         "alias": device.alias,
@@ -54,11 +68,6 @@ def device_representation(device) -> dict:
         "dms_owner": device.dms_owner,
         "identity": _document(device, "identity"),
         "slots": _document(device, "slots"),
-        # Oldest first among the most recent ones, so the map reads as a timeline.
-        "events": {
-            format_timestamp(event.timestamp): {"type": event.type, "description": event.description}
-            for event in reversed(device.recent_events)
-        },
     }
 
 

@@ -168,7 +168,9 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         refuse_unknown_parameters(request, ("force",))  # `?Force=true` must not quietly delete without force
         device = self.get_object()
         force = parse_bool_param(request, "force")
-        services.device_delete(device_id=device.pk, force=force, if_match=request.headers.get("If-Match"))
+        services.device_delete(
+            device_id=device.pk, source=request_source(request), force=force, if_match=request.headers.get("If-Match")
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

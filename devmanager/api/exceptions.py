@@ -19,6 +19,7 @@ DEFAULT_TYPES = {
     405: "method_not_supported",
     406: "bad_request",
     409: "conflict",
+    410: "gone",
     412: "precondition_failed",
     413: "payload_too_large",
     414: "uri_too_long",
@@ -31,6 +32,12 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The resource's state forbids this action."
     default_code = "conflict"
+
+
+class Gone(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_detail = "The position is older than the oldest event kept."
+    default_code = "gone"
 
 
 class PreconditionFailed(exceptions.APIException):

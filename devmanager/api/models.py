@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from .request_id import API_KEY_PATTERN
 
-SCOPES = ("devices:read", "devices:write", "groups:read", "groups:write")
+SCOPES = ("devices:read", "devices:write", "groups:read", "groups:write", "events:read")
 KEY_PREFIX = "ak_"
 
 

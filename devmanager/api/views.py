@@ -10,11 +10,12 @@ from .models import ApiKey
 
 
 def request_source(request) -> str:
-    """Who is acting, as recorded in event history: the API key's name or the staff user's username."""
+    """Who is acting, as the feed's `actor`: `key:<name>` for an API key, `admin:<username>` for a staff user (a
+    device's history shows the name alone: devices.domain.history_source)."""
     if isinstance(request.auth, ApiKey):
-        return request.auth.name
+        return f"key:{request.auth.name}"
     if request.user and not isinstance(request.user, AnonymousUser):
-        return request.user.get_username()
+        return f"admin:{request.user.get_username()}"
     return ""
 
 

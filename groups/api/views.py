@@ -28,7 +28,7 @@ from devmanager.api.pagination import (
     ListQueryMixin,
     refuse_unknown_parameters,
 )
-from devmanager.api.views import not_modified, parse_bool_param
+from devmanager.api.views import not_modified, parse_bool_param, request_source
 
 from .. import services
 from ..filters import GROUP_FILTER_FIELDS
@@ -117,7 +117,7 @@ class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
     def create(self, request):
         serializer = DeviceGroupWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        group = services.group_create(**serializer.validated_data)
+        group = services.group_create(**serializer.validated_data, actor=request_source(request))
         location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(str(group.pk))}")
         return group_response(group, status.HTTP_201_CREATED, {"Location": location})
 
@@ -134,14 +134,18 @@ class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
         fields = dict(serializer.validated_data)
         if fields.pop("id", group.pk) != group.pk:
             raise serializers.ValidationError({"id": ["a group's id cannot change"]})
-        updated = services.group_update(group_id=group.pk, if_match=request.headers.get("If-Match"), **fields)
+        updated = services.group_update(
+            group_id=group.pk, if_match=request.headers.get("If-Match"), actor=request_source(request), **fields
+        )
         return group_response(updated)
 
     def destroy(self, request, pk=None):
         refuse_unknown_parameters(request, ("cascade",))  # `?Cascade=true` must not quietly move the children up
         group = get_group(pk)
         cascade = parse_bool_param(request, "cascade")
-        services.group_delete(group_id=group.pk, cascade=cascade, if_match=request.headers.get("If-Match"))
+        services.group_delete(
+            group_id=group.pk, cascade=cascade, if_match=request.headers.get("If-Match"), actor=request_source(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

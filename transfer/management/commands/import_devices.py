@@ -63,7 +63,7 @@ class Command(BaseCommand):
 
             importer = DeviceImport(
                 mode=Mode(mode),
-                source="import_devices",
+                source="command:import_devices",
                 batch_size=batch_size,
                 report=report,
                 progress=progress.update,

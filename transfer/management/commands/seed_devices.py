@@ -56,7 +56,7 @@ class Command(BaseCommand):
                 size = min(batch_size, count - start)
                 devices = [synthetic_device(rng, f"{prefix}{start + n:07d}", now) for n in range(size)]
                 with transaction.atomic():
-                    devices_bulk_insert(devices=devices, source="seed_devices")
+                    devices_bulk_insert(devices=devices, source="command:seed_devices")
                 progress.update(size)
         self.stdout.write(f"Created {count} devices with ids {prefix}0000000 to {prefix}{count - 1:07d}.")
 

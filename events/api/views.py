@@ -1,0 +1,123 @@
+"""`GET /events`: the fleet feed (contract, section 7), oldest first, by position."""
+
+from django.conf import settings
+from django.core import signing
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from devmanager.api.exceptions import Gone
+from devmanager.api.filtering import normalise_filters
+from devmanager.api.filtering.fields import FilterErrors
+from devmanager.api.filters import filter_condition, filter_parameter
+from devmanager.api.pagination import parse_integer, refuse_unknown_parameters, single_param
+
+from ..envelope import event_object
+from ..filters import FEED_FILTER_FIELDS
+from ..models import Event, FeedCounter
+
+FEED_SALT = "devmanager.feed.v1"
+FEED_PARAMETERS = ("filter", "page_size", "bookmark", "after")
+EVENT_SCHEMA = inline_serializer(
+    "FeedEvent",
+    {
+        "specversion": serializers.CharField(),
+        "id": serializers.CharField(help_text="The event's position in the feed: a decimal integer."),
+        "type": serializers.CharField(),
+        "source": serializers.CharField(),
+        "subject": serializers.CharField(),
+        "time": serializers.CharField(),
+        "datacontenttype": serializers.CharField(),
+        "actor": serializers.CharField(help_text="`key:<name>`, `admin:<username>` or `command:<name>`."),
+        "data": serializers.DictField(),
+    },
+)
+FEED_PAGE = inline_serializer(
+    "FeedPage",
+    {
+        "next": serializers.CharField(help_text="Never empty: send it back as `bookmark` for what comes after."),
+        "list": EVENT_SCHEMA.__class__(many=True),
+    },
+)
+
+
+class FeedView(APIView):
+    scope_resource = "events"
+
+    @extend_schema(
+        summary="The fleet feed: every change, oldest first",
+        tags=["events"],
+        parameters=[
+            OpenApiParameter("bookmark", OpenApiTypes.STR, description="A `next` of an earlier page."),
+            OpenApiParameter("after", OpenApiTypes.INT, description="Start after this event's id."),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+            OpenApiParameter(
+                "filter",
+                OpenApiTypes.STR,
+                many=True,
+                description=filter_parameter(FEED_FILTER_FIELDS)["description"]
+                + " Operators: `type` eq, in, ct (a prefix such as `device.`); `subject` eq, in; `actor` eq; `time` "
+                "bf, af.",
+            ),
+        ],
+        responses={200: FEED_PAGE},
+    )
+    def get(self, request):
+        refuse_unknown_parameters(request, FEED_PARAMETERS)
+        params = request.query_params
+        page_size = parse_integer(
+            single_param(params, "page_size"), "page_size", settings.DEVMANAGER_PAGE_SIZE_DEFAULT,
+            settings.DEVMANAGER_PAGE_SIZE_MAX,
+        )  # fmt: skip
+        filters, after = _position(params)
+        counter = FeedCounter.objects.filter(pk=1).values_list("position", "pruned_through").first() or (0, 0)
+        committed, pruned_through = counter  # read before the events: every position up to it is visible below
+        if after < pruned_through:
+            raise Gone(f"Events up to {pruned_through} have been pruned; start at the oldest kept with no position.")
+        if after > committed:
+            raise exceptions.ValidationError({"after": [f"no event {after} yet: the feed's last is {committed}"]})
+        after = max(after, pruned_through)
+        events = list(
+            Event.objects.filter(filter_condition(filters, FEED_FILTER_FIELDS), position__gt=after)
+            .order_by("position")[:page_size]
+        )  # fmt: skip
+        # A short page has every matching event up to `committed`: the next one can only come after it.
+        last = events[-1].position if len(events) == page_size else max([committed, *(e.position for e in events)])
+        return Response({"next": _bookmark(last, filters), "list": [event_object(event) for event in events]})
+
+
+def _position(params) -> tuple[list[str], int]:
+    """The filters and the position to start after, from the bookmark or from `after` (the oldest kept: 0)."""
+    filters = params.getlist("filter")
+    bookmark, after = single_param(params, "bookmark"), single_param(params, "after")
+    if bookmark:
+        if after is not None:
+            raise exceptions.ValidationError({"after": ["send the bookmark alone"]})
+        try:
+            payload = signing.loads(bookmark, salt=FEED_SALT)
+        except signing.BadSignature as exc:
+            raise exceptions.ValidationError({"bookmark": ["is not a bookmark of the feed"]}) from exc
+        if filters and _normalised(filters) != _normalised(payload["f"]):
+            raise exceptions.ValidationError(
+                {"filter": ["differs from the bookmark's filters; send the bookmark alone"]}
+            )
+        return payload["f"], payload["a"]
+    _normalised(filters)  # a bad filter is a 400 before anything else
+    if after is None:
+        return filters, 0
+    if not (after.isascii() and after.isdigit()):
+        raise exceptions.ValidationError({"after": ["must be an event id (a non-negative integer)"]})
+    return filters, int(after)
+
+
+def _normalised(filters: list[str]) -> list[str]:
+    try:
+        return normalise_filters(filters, FEED_FILTER_FIELDS)
+    except FilterErrors as exc:
+        raise exceptions.ValidationError(exc.errors) from exc
+
+
+def _bookmark(position: int, filters: list[str]) -> str:
+    return signing.dumps({"a": position, "f": filters}, salt=FEED_SALT, compress=True)

@@ -1,0 +1,36 @@
+"""An event as it leaves the service: a CloudEvents 1.0 object (the CNCF SDK's), with the `actor` extension."""
+
+from urllib.parse import quote
+
+from cloudevents.core.v1.event import CloudEvent
+
+from devmanager.timestamps import format_timestamp
+
+from .models import Event
+
+API_PREFIX = "/api/devmanager/v1"
+
+
+def cloud_event(event: Event) -> CloudEvent:
+    attributes = {
+        "id": str(event.position),
+        "type": event.type,
+        "source": event_source(event),
+        "subject": event.subject,
+        "time": event.time,
+        "datacontenttype": "application/json",
+        "actor": event.actor,
+    }
+    return CloudEvent(attributes, event.data)
+
+
+def event_object(event: Event) -> dict:
+    """The event as the feed lists it (JSON structured mode)."""
+    cloud = cloud_event(event)
+    return {**cloud.get_attributes(), "time": format_timestamp(event.time), "data": cloud.get_data()}
+
+
+def event_source(event: Event) -> str:
+    """The resource the event is about: the device's path, or the group's."""
+    collection = "device-groups" if event.type.startswith("group.") else "devices"
+    return f"{API_PREFIX}/{collection}/{quote(event.subject, safe='')}"

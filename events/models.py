@@ -1,0 +1,35 @@
+from django.db import models
+
+
+class Event(models.Model):
+    """One change in the fleet feed (contract, section 7). `position` is the event's place in the feed, handed out
+    by `FeedCounter` at the change's write: see events/recording.py for why no event is ever skipped."""
+
+    position = models.BigIntegerField(primary_key=True)
+    type = models.CharField(max_length=64)
+    subject = models.CharField(max_length=255)
+    time = models.DateTimeField()
+    actor = models.CharField(max_length=300, blank=True, default="")
+    data = models.JSONField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["time"], name="event_time_idx"),
+            models.Index(fields=["subject", "position"], name="event_subject_idx"),
+            models.Index(fields=["type", "position"], name="event_type_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.position} {self.type} {self.subject}"
+
+
+class FeedCounter(models.Model):
+    """The last position handed out: one row, updated by every transaction that records events; and the last
+    position `prune_events` removed (a position before it is `gone`)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    position = models.BigIntegerField(default=0)
+    pruned_through = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"feed position {self.position}"

@@ -1,0 +1,50 @@
+"""Recording the write door's changes in the fleet feed, in the change's transaction.
+
+**No event is ever skipped.** Positions come from one counter row (`FeedCounter`), taken with
+`… SET position = position + n RETURNING position` by each transaction as it records its events. The row
+stays locked until that transaction ends, so a transaction can take positions after another's only once the other
+has committed, or rolled back and so given its positions back (the counter's update is undone with it). Positions
+therefore become visible in counter order and without holes: whatever a reader's snapshot, the events it sees are a
+prefix of the feed, and every later commit appends after the last position any reader has seen. The price is that
+writing transactions commit one at a time from their first recorded event on; the services record their events
+last, so the lock is held for the commit itself (its cost on single-device writes: docs/benchmarks.md).
+
+Alternatives weighed (docs/design.md): a sequence with readers held below the oldest running writer
+(`pg_snapshot_xmin`) orders by transaction start, so a long transaction holds the whole feed back and the order
+is not one integer; an outbox copied by a relay adds a process every reader's freshness depends on. SQLite lets one
+transaction write at a time: the counter holds there the same.
+"""
+
+from django.db import connection
+
+from devices.changes import Change
+
+from .models import Event, FeedCounter
+from .snapshots import event_data
+
+COUNTER = FeedCounter._meta.db_table
+# An upsert, so that the counter's row exists whatever emptied the table (a test's flush).
+TAKE_POSITIONS = (
+    f"INSERT INTO {COUNTER} (id, position, pruned_through) VALUES (1, %s, 0) "
+    f"ON CONFLICT (id) DO UPDATE SET position = {COUNTER}.position + EXCLUDED.position RETURNING position"
+)
+
+
+def record_changes(changes: list[Change]) -> None:
+    """Append the changes to the feed, in order, with consecutive positions."""
+    rows = [(change, event_data(change)) for change in changes]
+    last = take_positions(len(rows))
+    first = last - len(rows) + 1
+    events = [
+        Event(position=first + index, type=change.type, subject=change.subject, time=change.at, actor=change.actor,
+              data=data)
+        for index, (change, data) in enumerate(rows)
+    ]  # fmt: skip
+    Event.objects.bulk_create(events, batch_size=1000)
+
+
+def take_positions(count: int) -> int:
+    """Hand out `count` positions; the last one. Holds the counter's row lock until the transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(TAKE_POSITIONS, [count])
+        return cursor.fetchone()[0]

@@ -1,0 +1,24 @@
+"""An event's `data` (contract, section 7): the device after the change (before it, for a deletion), or the adapter
+and its device's id, or the group; and the changed fields' old and new values."""
+
+from adapters.api.serializers import NetworkAdapterSerializer
+from devices.api.serializers import device_snapshot
+from devices.changes import Change
+from groups.api.serializers import DeviceGroupSerializer
+from groups.querysets import attach_inherited
+
+UNCHANGED_TYPES = (".created", ".deleted", ".added", ".removed")  # whole objects: no `changes`
+
+
+def event_data(change: Change) -> dict:
+    data = {}
+    if change.adapter is not None:
+        data = {"adapter": NetworkAdapterSerializer(change.adapter).data, "device_id": change.subject}
+    elif change.device is not None:
+        data = {"device": device_snapshot(change.device)}
+    if change.group is not None:
+        attach_inherited([change.group])
+        data = {"group": DeviceGroupSerializer(change.group).data}
+    if not change.type.endswith(UNCHANGED_TYPES):
+        data["changes"] = {name: {"old": old, "new": new} for name, (old, new) in change.changes.items()}
+    return data
