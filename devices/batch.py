@@ -24,8 +24,8 @@ def devices_bulk_insert(*, devices: list[dict], source: str) -> None:
         events = [created_event_values(device_id=device["id"], at=device["creation_timestamp"], source=source)
                   for device in devices]  # fmt: skip
         copy_rows(DeviceEvent, EVENT_COLUMNS, events)
-    publish([Change("device.created", device["id"], source, device=Device(**device), at=device["creation_timestamp"])
-             for device in devices])  # fmt: skip
+    # The feed's time is when the change is made (an import may carry devices created long ago).
+    publish([Change("device.created", device["id"], source, device=Device(**device)) for device in devices])
 
 
 def devices_copy_encoded(*, device_lines: list[str], event_lines: list[str]) -> None:

@@ -186,6 +186,11 @@ DEVMANAGER_MAX_FILTERS = env_int("DEVMANAGER_MAX_FILTERS", 20)
 DEVMANAGER_MAX_FILTER_LENGTH = env_int("DEVMANAGER_MAX_FILTER_LENGTH", 1024)
 DEVMANAGER_MAX_JSONPATH_LENGTH = env_int("DEVMANAGER_MAX_JSONPATH_LENGTH", 512)
 
+# --- The fleet feed ---------------------------------------------------------------------------------------------------
+
+# Days the feed keeps events; `manage.py prune_events` removes older ones.
+DEVMANAGER_EVENT_RETENTION_DAYS = env_int("DEVMANAGER_EVENT_RETENTION_DAYS", 90)
+
 # Requests per API key, e.g. "600/minute" (per second, minute, hour or day); empty turns the limit off.
 DEVMANAGER_THROTTLE_RATE = env_rate("DEVMANAGER_THROTTLE_RATE")
 # Where the counts live: "local" (each process counts alone) or "database" (shared by all processes and servers,

@@ -74,11 +74,12 @@ class FeedView(APIView):
         filters, after = _position(params)
         counter = FeedCounter.objects.filter(pk=1).values_list("position", "pruned_through").first() or (0, 0)
         committed, pruned_through = counter  # read before the events: every position up to it is visible below
+        if after is None:  # from the oldest event kept
+            after = pruned_through
         if after < pruned_through:
             raise Gone(f"Events up to {pruned_through} have been pruned; start at the oldest kept with no position.")
         if after > committed:
             raise exceptions.ValidationError({"after": [f"no event {after} yet: the feed's last is {committed}"]})
-        after = max(after, pruned_through)
         events = list(
             Event.objects.filter(filter_condition(filters, FEED_FILTER_FIELDS), position__gt=after)
             .order_by("position")[:page_size]
@@ -88,8 +89,8 @@ class FeedView(APIView):
         return Response({"next": _bookmark(last, filters), "list": [event_object(event) for event in events]})
 
 
-def _position(params) -> tuple[list[str], int]:
-    """The filters and the position to start after, from the bookmark or from `after` (the oldest kept: 0)."""
+def _position(params) -> tuple[list[str], int | None]:
+    """The filters and the position to start after, from the bookmark or from `after` (None: the oldest kept)."""
     filters = params.getlist("filter")
     bookmark, after = single_param(params, "bookmark"), single_param(params, "after")
     if bookmark:
@@ -106,7 +107,7 @@ def _position(params) -> tuple[list[str], int]:
         return payload["f"], payload["a"]
     _normalised(filters)  # a bad filter is a 400 before anything else
     if after is None:
-        return filters, 0
+        return filters, None
     if not (after.isascii() and after.isdigit()):
         raise exceptions.ValidationError({"after": ["must be an event id (a non-negative integer)"]})
     return filters, int(after)
