@@ -9,36 +9,37 @@ from django.db import connection, models
 
 from devmanager.bulk import copy_json, copy_lines, copy_rows, copy_text
 
-from .changes import Change, publish
+from .changes import Change, EncodedChanges, encode_created, publish, publish_encoded
 from .domain import DEVICE_COLUMNS, EVENT_COLUMNS, created_event_values, tag_terms, updated_event_values
 from .models import Device, DeviceEvent
 
 
 def devices_bulk_insert(*, devices: list[dict], source: str) -> None:
-    """Insert new devices (rows from `new_device_columns`) with their `CREATED` events."""
+    """Insert new devices (rows from `new_device_columns`) with their `CREATED` events, in history and feed."""
     if connection.vendor == "postgresql":
         lines = [device_copy_lines(device, source) for device in devices]
-        devices_copy_encoded(device_lines=[line for line, _ in lines], event_lines=[line for _, line in lines])
-    else:
-        copy_rows(Device, DEVICE_COLUMNS, ([device[column] for column in DEVICE_COLUMNS] for device in devices))
-        events = [created_event_values(device_id=device["id"], at=device["creation_timestamp"], source=source)
-                  for device in devices]  # fmt: skip
-        copy_rows(DeviceEvent, EVENT_COLUMNS, events)
+        devices_copy_encoded(*zip(*lines, strict=True), source=source)
+        return
+    copy_rows(Device, DEVICE_COLUMNS, ([device[column] for column in DEVICE_COLUMNS] for device in devices))
+    events = [created_event_values(device_id=device["id"], at=device["creation_timestamp"], source=source)
+              for device in devices]  # fmt: skip
+    copy_rows(DeviceEvent, EVENT_COLUMNS, events)
     # The feed's time is when the change is made (an import may carry devices created long ago).
     publish([Change("device.created", device["id"], source, device=Device(**device)) for device in devices])
 
 
-def devices_copy_encoded(*, device_lines: list[str], event_lines: list[str]) -> None:
-    """Insert new devices and their CREATED events encoded by `device_copy_lines` (PostgreSQL), perhaps in another
-    process: an import's validating processes encode them a batch ahead."""
-    copy_lines(Device, DEVICE_COLUMNS, device_lines)
-    copy_lines(DeviceEvent, EVENT_COLUMNS, event_lines)
+def devices_copy_encoded(device_lines, event_lines, feed_lines, *, source: str) -> None:
+    """Insert new devices, their CREATED events and their `device.created` changes, encoded by `device_copy_lines`
+    (PostgreSQL), perhaps in another process: an import's validating processes encode them a batch ahead."""
+    copy_lines(Device, DEVICE_COLUMNS, list(device_lines))
+    copy_lines(DeviceEvent, EVENT_COLUMNS, list(event_lines))
+    publish_encoded(EncodedChanges("device.created", source, list(feed_lines)))
 
 
-def device_copy_lines(device: dict, source: str) -> tuple[str, str]:
+def device_copy_lines(device: dict, source: str) -> tuple[str, str, str]:
     """A new device (a row from `new_device_columns`) and its CREATED event as lines of COPY's text format, built by
     hand: the hot loop of an import of millions, where encoding value by value (psycopg's write_row) costs twice as
-    much."""
+    much; and its `device.created` change, encoded (`encode_created`)."""
     device_id, created = copy_text(device["id"]), device["creation_timestamp"].isoformat()
     expires = device["identity_expires_at"]
     device_line = "\t".join(
@@ -61,7 +62,8 @@ def device_copy_lines(device: dict, source: str) -> tuple[str, str]:
     )
     _, at, type, description, source = created_event_values(device_id=device["id"], at=device["creation_timestamp"],
                                                              source=source)  # fmt: skip
-    return device_line, "\t".join((device_id, at.isoformat(), type, description, copy_text(source)))
+    event_line = "\t".join((device_id, at.isoformat(), type, description, copy_text(source)))
+    return device_line, event_line, encode_created(Device(**device))
 
 
 @dataclass

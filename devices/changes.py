@@ -1,12 +1,21 @@
 """Changes leave the write door: every write of a device, its adapters or the group tree tells the listeners that
 apps above `devices` register (`events`: the fleet feed), inside the write's transaction, so that a change and its
-record commit or roll back together."""
+record commit or roll back together.
 
-from collections.abc import Callable
+A batch path that encodes rows ahead in other processes (the import) publishes `EncodedChanges`; one that must
+choose the moment its changes are recorded (the import's batches, which commit in input order) holds them with
+`changes_held()` and releases them when its turn comes."""
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils import timezone
+
+from devmanager.bulk import copy_json, copy_text
+from devmanager.strictjson import JsonText, parse_json
 
 
 @dataclass(frozen=True)
@@ -25,16 +34,89 @@ class Change:
     at: datetime = field(default_factory=timezone.now)
 
 
-CHANGE_LISTENERS: list[Callable[[list[Change]], None]] = []
+@dataclass(frozen=True)
+class EncodedChanges:
+    """Changes of one type by one actor whose subject and data are already encoded (`encode_created`)."""
+
+    type: str
+    actor: str
+    lines: list[str]  # each `<subject>\t<data>` in COPY's text format
 
 
-def register_change_listener(listener: Callable[[list[Change]], None]) -> None:
-    """From an app's `AppConfig.ready()`: `listener(changes)` is called with the changes of each write, in order."""
-    CHANGE_LISTENERS.append(listener)
+@dataclass(frozen=True)
+class ChangeListener:
+    record: Callable[[list[Change]], None]
+    record_encoded: Callable[[EncodedChanges], None]
+
+
+CHANGE_LISTENERS: list[ChangeListener] = []
+_held = threading.local()
+
+
+def register_change_listener(record, record_encoded) -> None:
+    """From an app's `AppConfig.ready()`: `record(changes)` is called with the changes of each write, in order, and
+    `record_encoded(encoded)` with encoded ones."""
+    CHANGE_LISTENERS.append(ChangeListener(record, record_encoded))
 
 
 def publish(changes: list[Change]) -> None:
-    """Tell every listener; called by the services and batch writes, in the transaction of the change."""
+    """Tell every listener (or hold the changes, in `changes_held`); called by the services and batch writes, in the
+    transaction of the change."""
     if changes:
-        for listener in CHANGE_LISTENERS:
-            listener(changes)
+        _dispatch("record", changes)
+
+
+def publish_encoded(encoded: EncodedChanges) -> None:
+    if encoded.lines:
+        _dispatch("record_encoded", encoded)
+
+
+def _dispatch(method: str, item) -> None:
+    held = getattr(_held, "items", None)
+    if held is not None:
+        held.append((method, item))
+        return
+    for listener in CHANGE_LISTENERS:
+        getattr(listener, method)(item)
+
+
+class HeldChanges:
+    def __init__(self):
+        self.items: list[tuple[str, object]] = []
+
+    def release(self) -> None:
+        """Tell the listeners what was held, in order, now."""
+        items, self.items = self.items, []
+        for method, item in items:
+            for listener in CHANGE_LISTENERS:
+                getattr(listener, method)(item)
+
+
+@contextmanager
+def changes_held() -> Iterator[HeldChanges]:
+    """Hold what this thread publishes until `release()`: an import's batch records its changes (taking the feed's
+    counter, which serialises commits) only once the batch before it has committed."""
+    held = HeldChanges()
+    _held.items = held.items
+    try:
+        yield held
+    finally:
+        _held.items = None
+
+
+def encode_created(device) -> str:
+    """A new device's `device.created` subject and data, encoded for `EncodedChanges` (the feed's data of a device
+    change is `device_data`)."""
+    return f"{copy_text(device.pk)}\t{copy_json(device_data(device))}"
+
+
+def device_data(device) -> dict:
+    """The data of a device's event before its `changes`: the device (contract, section 7). An import's device
+    holds its metadata as the JSON text it stores; the event holds the document."""
+    from .api.serializers import device_snapshot
+
+    snapshot = device_snapshot(device)
+    for name, value in snapshot.items():
+        if isinstance(value, JsonText):
+            snapshot[name] = parse_json(value)
+    return {"device": snapshot}

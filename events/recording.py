@@ -16,8 +16,10 @@ transaction write at a time: the counter holds there the same.
 """
 
 from django.db import connection
+from django.utils import timezone
 
-from devices.changes import Change
+from devices.changes import Change, EncodedChanges
+from devmanager.bulk import copy_lines, copy_text
 
 from .models import Event, FeedCounter
 from .snapshots import event_data
@@ -41,6 +43,15 @@ def record_changes(changes: list[Change]) -> None:
         for index, (change, data) in enumerate(rows)
     ]  # fmt: skip
     Event.objects.bulk_create(events, batch_size=1000)
+
+
+def record_encoded(encoded: EncodedChanges) -> None:
+    """Append changes whose subject and data are encoded (an import's new devices), by COPY (PostgreSQL)."""
+    last = take_positions(len(encoded.lines))
+    first = last - len(encoded.lines) + 1
+    head = f"{copy_text(encoded.type)}\t{timezone.now().isoformat()}\t{copy_text(encoded.actor)}\t"
+    lines = [f"{first + index}\t{head}{line}" for index, line in enumerate(encoded.lines)]
+    copy_lines(Event, ["position", "type", "time", "actor", "subject", "data"], lines)
 
 
 def take_positions(count: int) -> int:

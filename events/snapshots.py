@@ -2,8 +2,7 @@
 and its device's id, or the group; and the changed fields' old and new values."""
 
 from adapters.api.serializers import NetworkAdapterSerializer
-from devices.api.serializers import device_snapshot
-from devices.changes import Change
+from devices.changes import Change, device_data
 from groups.api.serializers import DeviceGroupSerializer
 from groups.querysets import attach_inherited
 
@@ -15,7 +14,7 @@ def event_data(change: Change) -> dict:
     if change.adapter is not None:
         data = {"adapter": NetworkAdapterSerializer(change.adapter).data, "device_id": change.subject}
     elif change.device is not None:
-        data = {"device": device_snapshot(change.device)}
+        data = device_data(change.device)
     if change.group is not None:
         attach_inherited([change.group])
         data = {"group": DeviceGroupSerializer(change.group).data}

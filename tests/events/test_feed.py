@@ -317,3 +317,29 @@ def test_a_bookmark_with_other_filters_or_after_is_400(api_client):
 def test_the_feed_needs_events_read(client_with_scopes):
     assert_error(client_with_scopes("devices:read").get(EVENTS), 403, "access_denied")
     assert client_with_scopes("events:read").get(EVENTS).status_code == 200
+
+
+# --- The import -----------------------------------------------------------------------------------------------------
+
+
+def test_import_records_created_then_upsert_updates(api_client, tmp_path):
+    rows = tmp_path / "devices.jsonl"
+    rows.write_text(
+        '{"id": "i-1", "alias": "one", "metadata": {"a": 1}}\n{"id": "i-2", "tags": ["x"]}\n', encoding="utf-8"
+    )
+    call_command("import_devices", str(rows), stdout=io.StringIO(), stderr=io.StringIO())
+
+    created = events_of(api_client)
+    assert types(created) == [("device.created", "i-1"), ("device.created", "i-2")]
+    assert {event["actor"] for event in created} == {"command:import_devices"}
+    assert created[0]["data"]["device"]["alias"] == "one" and created[0]["data"]["device"]["metadata"] == {"a": 1}
+    assert created[1]["data"]["device"]["tags"] == ["x"]
+
+    rows.write_text('{"id": "i-1", "alias": "uno", "metadata": {"a": 2}}\n{"id": "i-2", "tags": ["x"]}\n')
+    call_command("import_devices", str(rows), mode="upsert", stdout=io.StringIO(), stderr=io.StringIO())
+
+    updated = events_of(api_client)[2:]
+    assert types(updated) == [("device.updated", "i-1"), ("device.metadata.updated", "i-1")]
+    assert updated[0]["data"]["changes"] == {"alias": {"old": "one", "new": "uno"}}
+    assert updated[1]["data"]["changes"] == {"metadata": {"old": {"a": 1}, "new": {"a": 2}}}
+    assert updated[1]["data"]["device"]["alias"] == "uno"

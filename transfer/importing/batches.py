@@ -55,16 +55,18 @@ class PreparedRows(Sequence):
     adapters: list[tuple] = field(default_factory=list)  # each row's: ((name, type, column, identifier), ...)
     devices: list[str] = field(default_factory=list)  # COPY lines of the devices table
     events: list[str] = field(default_factory=list)  # of the CREATED events
+    feed: list[str] = field(default_factory=list)  # of their `device.created` changes, encoded
     adapter_lines: list[tuple[str, ...]] = field(default_factory=list)  # each row's adapters'
 
     def add(self, row: DeviceRow, now: datetime, source: str) -> None:
-        device_line, event_line = device_copy_lines(device_values(row, now), source)
+        device_line, event_line, feed_line = device_copy_lines(device_values(row, now), source)
         self.lines.append(row.line)
         self.raws.append(row.raw)
         self.ids.append(row.id)
         self.adapters.append(tuple((a.name, a.fields["type"], *a.identifier) for a in row.adapters))
         self.devices.append(device_line)
         self.events.append(event_line)
+        self.feed.append(feed_line)
         self.adapter_lines.append(tuple(copy_line(values) for values in adapter_values(row, now)))
 
     def identifiers(self) -> list[tuple[str, str]]:
@@ -77,7 +79,7 @@ class PreparedRows(Sequence):
         if isinstance(index, slice):
             return PreparedRows(*(getattr(self, name)[index] for name in self.__dataclass_fields__))
         adapters = [Adapter(name, {"type": kind, column: value}) for name, kind, column, value in self.adapters[index]]
-        copy = (self.devices[index], self.events[index], list(self.adapter_lines[index]))
+        copy = (self.devices[index], self.events[index], self.feed[index], list(self.adapter_lines[index]))
         return DeviceRow(self.lines[index], self.raws[index], {"id": self.ids[index]}, adapters=adapters, copy=copy)
 
 
@@ -148,7 +150,7 @@ class BatchWriter:
                 transaction.atomic(),
                 contextlib.nullcontext() if self.check_references else reference_checks_skipped(),
             ):
-                devices_copy_encoded(device_lines=rows.devices, event_lines=rows.events)
+                devices_copy_encoded(rows.devices, rows.events, rows.feed, source=self.source)
                 if adapter_lines:
                     copy_lines(NetworkAdapter, ADAPTER_COLUMNS, adapter_lines)
         except IntegrityError:
@@ -177,8 +179,9 @@ class BatchWriter:
         if not rows:
             return
         if all(row.copy for row in rows):  # prepared by the validating process
-            devices_copy_encoded(device_lines=[row.copy[0] for row in rows], event_lines=[row.copy[1] for row in rows])
-            adapter_lines = [line for row in rows for line in row.copy[2]]
+            devices, events, feed, _ = zip(*(row.copy for row in rows), strict=True)
+            devices_copy_encoded(devices, events, feed, source=self.source)
+            adapter_lines = [line for row in rows for line in row.copy[3]]
             if adapter_lines:
                 copy_lines(NetworkAdapter, ADAPTER_COLUMNS, adapter_lines)
             return

@@ -13,6 +13,8 @@ from datetime import datetime
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from devices.changes import changes_held
+
 from ..rowformats import InputRow, Record
 from .batches import BatchWriter, PreparedRows
 from .ordered_writes import ConcurrentWrites, SerialWrites
@@ -184,9 +186,12 @@ class DeviceImport:
             before_commit()
             return []
         try:
-            with transaction.atomic():
+            # The batch's changes reach the feed once it is this batch's turn to commit: recording them takes the
+            # feed's counter, which the batch writing beside it would otherwise wait for while waiting its turn.
+            with transaction.atomic(), changes_held() as changes:
                 outcomes = self.writer.write(batch.rows)
                 before_commit()
+                changes.release()
             return outcomes
         except (IntegrityError, DataError):
             # A row the database refuses (or a device written meanwhile by someone else): find it, row by row.

@@ -67,7 +67,9 @@ class DeviceRow:
     state: dict = field(default_factory=dict)
     adapters: list[Adapter] = field(default_factory=list)
     metadata_json: JsonText | None = None
-    copy: tuple[str, str, list[str]] | None = None  # on PostgreSQL: the COPY lines of the device, event, adapters
+    copy: tuple[str, str, str, list[str]] | None = (
+        None  # on PostgreSQL: the COPY lines of the device, event, change, adapters
+    )
 
     def __reduce__(self):
         # A million rows go to the writing process through a pipe: as tuples of fields they pickle in a third of
