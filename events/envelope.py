@@ -4,6 +4,7 @@ from urllib.parse import quote
 
 from cloudevents.core.v1.event import CloudEvent
 
+from devmanager.api.renderers import StoredJSON
 from devmanager.timestamps import format_timestamp
 
 from .models import Event
@@ -11,7 +12,7 @@ from .models import Event
 API_PREFIX = "/api/devmanager/v1"
 
 
-def cloud_event(event: Event) -> CloudEvent:
+def cloud_event(event: Event, data=None) -> CloudEvent:
     attributes = {
         "id": str(event.position),
         "type": event.type,
@@ -21,13 +22,13 @@ def cloud_event(event: Event) -> CloudEvent:
         "datacontenttype": "application/json",
         "actor": event.actor,
     }
-    return CloudEvent(attributes, event.data)
+    return CloudEvent(attributes, data)
 
 
 def event_object(event: Event) -> dict:
-    """The event as the feed lists it (JSON structured mode)."""
-    cloud = cloud_event(event)
-    return {**cloud.get_attributes(), "time": format_timestamp(event.time), "data": cloud.get_data()}
+    """The event as the feed lists it (JSON structured mode); its data written out as stored, not decoded."""
+    attributes = cloud_event(event).get_attributes()
+    return {**attributes, "time": format_timestamp(event.time), "data": StoredJSON(event.data)}
 
 
 def event_source(event: Event) -> str:

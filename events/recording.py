@@ -20,9 +20,11 @@ from django.utils import timezone
 
 from devices.changes import Change, EncodedChanges
 from devmanager.bulk import copy_lines, copy_text
+from devmanager.strictjson import compact_json
 
 from .models import Event, FeedCounter
 from .snapshots import event_data
+from .waiting import notify_committed
 
 COUNTER = FeedCounter._meta.db_table
 # An upsert, so that the counter's row exists whatever emptied the table (a test's flush).
@@ -39,10 +41,11 @@ def record_changes(changes: list[Change]) -> None:
     first = last - len(rows) + 1
     events = [
         Event(position=first + index, type=change.type, subject=change.subject, time=change.at, actor=change.actor,
-              data=data)
+              data=compact_json(data))
         for index, (change, data) in enumerate(rows)
     ]  # fmt: skip
     Event.objects.bulk_create(events, batch_size=1000)
+    notify_committed()
 
 
 def record_encoded(encoded: EncodedChanges) -> None:
@@ -52,6 +55,7 @@ def record_encoded(encoded: EncodedChanges) -> None:
     head = f"{copy_text(encoded.type)}\t{timezone.now().isoformat()}\t{copy_text(encoded.actor)}\t"
     lines = [f"{first + index}\t{head}{line}" for index, line in enumerate(encoded.lines)]
     copy_lines(Event, ["position", "type", "time", "actor", "subject", "data"], lines)
+    notify_committed()
 
 
 def take_positions(count: int) -> int:

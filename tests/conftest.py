@@ -4,6 +4,7 @@ from rest_framework.test import APIClient
 
 from devmanager.api.models import SCOPES
 from devmanager.api.services import api_key_create
+from events.waiting import NOTIFIER
 
 API = "/api/devmanager/v1"
 
@@ -72,3 +73,10 @@ def assert_error(response, status_code: int, error_type: str, field: str | None 
         names = [item["name"] for item in body["fields"]]
         assert field in names, body["fields"]
     return body
+
+
+@pytest.fixture(autouse=True)
+def _stop_feed_listener():
+    """The listening connection of the feed's `wait=` ends with each test: the test database is dropped at the end."""
+    yield
+    NOTIFIER.stop()

@@ -17,9 +17,11 @@ from devmanager.api.pagination import parse_integer, refuse_unknown_parameters, 
 from ..envelope import event_object
 from ..filters import FEED_FILTER_FIELDS
 from ..models import Event, FeedCounter
+from ..waiting import wait_for_events
 
 FEED_SALT = "devmanager.feed.v1"
-FEED_PARAMETERS = ("filter", "page_size", "bookmark", "after")
+FEED_PARAMETERS = ("filter", "page_size", "bookmark", "after", "wait")
+MAX_WAIT_SECONDS = 30
 EVENT_SCHEMA = inline_serializer(
     "FeedEvent",
     {
@@ -54,6 +56,12 @@ class FeedView(APIView):
             OpenApiParameter("after", OpenApiTypes.INT, description="Start after this event's id."),
             OpenApiParameter("page_size", OpenApiTypes.INT),
             OpenApiParameter(
+                "wait",
+                OpenApiTypes.INT,
+                description="Seconds (0 to 30) to hold the request when nothing comes after the position, until an "
+                "event commits (long polling).",
+            ),
+            OpenApiParameter(
                 "filter",
                 OpenApiTypes.STR,
                 many=True,
@@ -71,22 +79,36 @@ class FeedView(APIView):
             single_param(params, "page_size"), "page_size", settings.DEVMANAGER_PAGE_SIZE_DEFAULT,
             settings.DEVMANAGER_PAGE_SIZE_MAX,
         )  # fmt: skip
+        wait = _wait(single_param(params, "wait"))
         filters, after = _position(params)
-        counter = FeedCounter.objects.filter(pk=1).values_list("position", "pruned_through").first() or (0, 0)
-        committed, pruned_through = counter  # read before the events: every position up to it is visible below
-        if after is None:  # from the oldest event kept
-            after = pruned_through
-        if after < pruned_through:
-            raise Gone(f"Events up to {pruned_through} have been pruned; start at the oldest kept with no position.")
-        if after > committed:
-            raise exceptions.ValidationError({"after": [f"no event {after} yet: the feed's last is {committed}"]})
-        events = list(
-            Event.objects.filter(filter_condition(filters, FEED_FILTER_FIELDS), position__gt=after)
-            .order_by("position")[:page_size]
-        )  # fmt: skip
-        # A short page has every matching event up to `committed`: the next one can only come after it.
-        last = events[-1].position if len(events) == page_size else max([committed, *(e.position for e in events)])
+        condition = filter_condition(filters, FEED_FILTER_FIELDS)
+        events, last = wait_for_events(lambda: _page(condition, after, page_size), wait, found=lambda page: page[0])
         return Response({"next": _bookmark(last, filters), "list": [event_object(event) for event in events]})
+
+
+def _page(condition, after: int | None, page_size: int) -> tuple[list[Event], int]:
+    """The events after the position (None: from the oldest kept) that the condition selects, and the position
+    after which the next page starts."""
+    counter = FeedCounter.objects.filter(pk=1).values_list("position", "pruned_through").first() or (0, 0)
+    committed, pruned_through = counter  # read before the events: every position up to it is visible below
+    if after is None:
+        after = pruned_through
+    if after < pruned_through:
+        raise Gone(f"Events up to {pruned_through} have been pruned; start at the oldest kept with no position.")
+    if after > committed:
+        raise exceptions.ValidationError({"after": [f"no event {after} yet: the feed's last is {committed}"]})
+    events = list(Event.objects.filter(condition, position__gt=after).order_by("position")[:page_size])
+    # A short page has every matching event up to `committed`: the next one can only come after it.
+    last = events[-1].position if len(events) == page_size else max([committed, *(e.position for e in events)])
+    return events, last
+
+
+def _wait(raw: str | None) -> int:
+    if raw is None:
+        return 0
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_WAIT_SECONDS:
+        raise exceptions.ValidationError({"wait": [f"must be a number of seconds from 0 to {MAX_WAIT_SECONDS}"]})
+    return int(raw)
 
 
 def _position(params) -> tuple[list[str], int | None]:

@@ -27,6 +27,7 @@ from rest_framework.test import APIClient
 from devices import services as device_services
 from devices.filters import DEVICE_FILTER_FIELDS, EVENT_FILTER_FIELDS
 from devices.models import Device
+from events.filters import FEED_FILTER_FIELDS
 from groups.filters import GROUP_FILTER_FIELDS
 from tests.conftest import API
 from tests.factories import DeviceFactory, DeviceGroupFactory, NetworkAdapterFactory
@@ -109,6 +110,8 @@ def seeded_values(path: str, name: str) -> list[str]:
 
 def filter_fields(path: str) -> dict:
     """The filter language fields of a list (or of /stats)."""
+    if path.endswith("/v1/events"):
+        return FEED_FILTER_FIELDS
     if path.endswith("/events"):
         return EVENT_FILTER_FIELDS
     if path.endswith("/device-groups"):
@@ -167,6 +170,8 @@ def flatmap_query(context, query):
     """Lists often get well-formed filters, or a real bookmark (of this list or another) with or without the rest."""
     names = {parameter.name for parameter in context.operation.query}
     query = dict(query or {})
+    if str(query.get("wait", "")).isdigit():  # a valid wait holds the request up to 30 s: one second is enough
+        query["wait"] = str(min(int(query["wait"]), 1))
     choices = [st.just(query)]
     if "filter" in names:
         filters = filter_lists(filter_fields(context.operation.path))
