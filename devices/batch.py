@@ -63,7 +63,7 @@ def device_copy_lines(device: dict, source: str) -> tuple[str, str, str]:
     _, at, type, description, source = created_event_values(device_id=device["id"], at=device["creation_timestamp"],
                                                              source=source)  # fmt: skip
     event_line = "\t".join((device_id, at.isoformat(), type, description, copy_text(source)))
-    return device_line, event_line, encode_created(Device(**device))
+    return device_line, event_line, encode_created(device)
 
 
 @dataclass
