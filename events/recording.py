@@ -24,8 +24,9 @@ from devmanager.strictjson import compact_json
 
 from .models import Event, FeedCounter
 from .snapshots import event_data
-from .waiting import notify_committed
+from .waiting import CHANNEL, notify_committed
 
+ONE_STATEMENT_MAX = 20  # events a write records in one statement on PostgreSQL; a batch goes by bulk insert
 COUNTER = FeedCounter._meta.db_table
 # An upsert, so that the counter's row exists whatever emptied the table (a test's flush).
 TAKE_POSITIONS = (
@@ -36,16 +37,32 @@ TAKE_POSITIONS = (
 
 def record_changes(changes: list[Change]) -> None:
     """Append the changes to the feed, in order, with consecutive positions."""
-    rows = [(change, event_data(change)) for change in changes]
+    rows = [
+        (change.type, change.subject, change.at, change.actor, compact_json(event_data(change))) for change in changes
+    ]
+    if connection.vendor == "postgresql" and len(rows) <= ONE_STATEMENT_MAX:
+        _record_in_one_statement(rows)
+        return
     last = take_positions(len(rows))
     first = last - len(rows) + 1
-    events = [
-        Event(position=first + index, type=change.type, subject=change.subject, time=change.at, actor=change.actor,
-              data=compact_json(data))
-        for index, (change, data) in enumerate(rows)
-    ]  # fmt: skip
+    columns = ("type", "subject", "time", "actor", "data")
+    events = [Event(position=first + index, **dict(zip(columns, row, strict=True))) for index, row in enumerate(rows)]
     Event.objects.bulk_create(events, batch_size=1000)
     notify_committed()
+
+
+def _record_in_one_statement(rows: list[tuple]) -> None:
+    """PostgreSQL: the counter, the rows and the notification in one round trip (a single-device write's events)."""
+    values = ", ".join(["(%s, %s, %s, %s::timestamptz, %s, %s::json)"] * len(rows))
+    params = [len(rows)] + [value for index, row in enumerate(rows, start=1) for value in (index, *row)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH taken AS ({TAKE_POSITIONS}), notified AS (SELECT pg_notify('{CHANNEL}', '')) "
+            f"INSERT INTO {Event._meta.db_table} (position, type, subject, time, actor, data) "
+            f"SELECT taken.position - {len(rows)} + row.n, row.type, row.subject, row.time, row.actor, row.data "
+            f"FROM taken, notified, (VALUES {values}) AS row (n, type, subject, time, actor, data)",
+            params,
+        )
 
 
 def record_encoded(encoded: EncodedChanges) -> None:
