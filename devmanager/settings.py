@@ -190,6 +190,10 @@ DEVMANAGER_MAX_JSONPATH_LENGTH = env_int("DEVMANAGER_MAX_JSONPATH_LENGTH", 512)
 
 # Days the feed keeps events; `manage.py prune_events` removes older ones.
 DEVMANAGER_EVENT_RETENTION_DAYS = env_int("DEVMANAGER_EVENT_RETENTION_DAYS", 90)
+# Seconds a Server-Sent Events stream of the feed lasts before the server ends it (the client reconnects).
+DEVMANAGER_SSE_MAX_SECONDS = env_int("DEVMANAGER_SSE_MAX_SECONDS", 300)
+# Streams one server process serves at once (each holds a thread); one more is answered 429.
+DEVMANAGER_SSE_MAX_STREAMS = env_int("DEVMANAGER_SSE_MAX_STREAMS", 8)
 
 # Requests per API key, e.g. "600/minute" (per second, minute, hour or day); empty turns the limit off.
 DEVMANAGER_THROTTLE_RATE = env_rate("DEVMANAGER_THROTTLE_RATE")

@@ -18,6 +18,7 @@ from ..envelope import event_object
 from ..filters import FEED_FILTER_FIELDS
 from ..models import Event, FeedCounter
 from ..waiting import wait_for_events
+from .streaming import SLOTS, event_stream
 
 FEED_SALT = "devmanager.feed.v1"
 FEED_PARAMETERS = ("filter", "page_size", "bookmark", "after", "wait")
@@ -56,6 +57,12 @@ class FeedView(APIView):
             OpenApiParameter("after", OpenApiTypes.INT, description="Start after this event's id."),
             OpenApiParameter("page_size", OpenApiTypes.INT),
             OpenApiParameter(
+                "Last-Event-ID",
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                description="With `Accept: text/event-stream`: resume after this event.",
+            ),
+            OpenApiParameter(
                 "wait",
                 OpenApiTypes.INT,
                 description="Seconds (0 to 30) to hold the request when nothing comes after the position, until an "
@@ -70,7 +77,11 @@ class FeedView(APIView):
                 "bf, af.",
             ),
         ],
-        responses={200: FEED_PAGE},
+        responses={(200, "application/json"): FEED_PAGE, (200, "text/event-stream"): OpenApiTypes.STR},
+        description="With `Accept: text/event-stream` the feed is streamed as Server-Sent Events (`id:` the event's "
+        "id, `event:` its type, `data:` the event), resumed after the `Last-Event-ID` header's event, with a comment "
+        "line at least every 15 s, until the server ends the stream (DEVMANAGER_SSE_MAX_SECONDS); a server streaming "
+        "as many feeds as it may answers 429.",
     )
     def get(self, request):
         refuse_unknown_parameters(request, FEED_PARAMETERS)
@@ -82,8 +93,23 @@ class FeedView(APIView):
         wait = _wait(single_param(params, "wait"))
         filters, after = _position(params)
         condition = filter_condition(filters, FEED_FILTER_FIELDS)
+        if "text/event-stream" in request.headers.get("Accept", ""):
+            return _stream(request, condition, after)
         events, last = wait_for_events(lambda: _page(condition, after, page_size), wait, found=lambda page: page[0])
         return Response({"next": _bookmark(last, filters), "list": [event_object(event) for event in events]})
+
+
+def _stream(request, condition, after: int | None):
+    """Server-Sent Events from the position (or `Last-Event-ID`); a bad position is answered before streaming."""
+    last_id = request.headers.get("Last-Event-ID")
+    if last_id is not None:
+        if not (last_id.isascii() and last_id.isdigit()):
+            raise exceptions.ValidationError({"Last-Event-ID": ["must be an event id (a non-negative integer)"]})
+        after = int(last_id)
+    _page(condition, after, 1)  # a position gone or not yet handed out: 410 or 400 now, while the answer can say so
+    if not SLOTS.take():
+        raise exceptions.Throttled(detail="This server streams as many feeds as it may; reconnect shortly.")
+    return event_stream(lambda position, size: _page(condition, position, size), after)
 
 
 def _page(condition, after: int | None, page_size: int) -> tuple[list[Event], int]:

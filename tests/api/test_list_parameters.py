@@ -105,7 +105,7 @@ def test_bookmark_accepts_its_filters_in_any_order_or_spelling(api_client, fleet
     beside = api_client.get(f"{API}/devices", {"bookmark": first["next"], "filter": sent})
 
     assert beside.status_code == 200, beside.content
-    assert beside.json() == alone.json()
+    assert beside.json()["list"] == alone.json()["list"]  # (each `next` is signed with the time of its answer)
 
 
 @pytest.mark.parametrize(

@@ -358,7 +358,7 @@ def test_bookmark_accepts_the_same_q_spelled_differently(api_client, group, sent
 
     beside = get(api_client, f"{API}/devices", bookmark=first["next"], q=sent)
 
-    assert beside == alone
+    assert beside["list"] == alone["list"]  # (each `next` is signed with the time of its answer)
     assert [device["id"] for device in beside["list"]] == ["s-2"]
 
 

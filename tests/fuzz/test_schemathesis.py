@@ -215,6 +215,7 @@ def fuzz_environment(settings, api_key, seeded):
     """The authorization header of a key with every scope, and real bookmarks in BOOKMARKS."""
     # A throttle (DEVMANAGER_THROTTLE_RATE) would turn a burst of generated requests into 429s.
     settings.DEVMANAGER_THROTTLE_RATE = ""
+    settings.DEVMANAGER_SSE_MAX_SECONDS = 1  # a stream of the feed (Accept: text/event-stream) ends soon
     authorization = f"Bearer {api_key(name='fuzz')}"
     BOOKMARKS[:] = issue_bookmarks(authorization)
     return {"Authorization": authorization}
