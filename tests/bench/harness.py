@@ -32,7 +32,10 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from devmanager.api.services import api_key_create  # noqa: E402
 
 API = "/api/devmanager/v1"
-DATA_TABLES = ("devices_device", "devices_devicetag", "devices_deviceevent", "groups_devicegroup")
+DATA_TABLES = (
+    "devices_device", "devices_devicetag", "devices_deviceevent", "groups_devicegroup", "events_event",
+    "events_feedcounter",
+)  # fmt: skip
 
 
 def percentile(values: list[float], fraction: float) -> float:
