@@ -1,7 +1,7 @@
 """An event's `data` (contract, section 7): the device after the change (before it, for a deletion), or the adapter
 and its device's id, or the group; and the changed fields' old and new values."""
 
-from adapters.api.serializers import NetworkAdapterSerializer
+from adapters.api.serializers import adapter_data
 from devices.changes import Change, device_data
 from groups.api.serializers import DeviceGroupSerializer
 from groups.querysets import attach_inherited
@@ -12,7 +12,7 @@ UNCHANGED_TYPES = (".created", ".deleted", ".added", ".removed")  # whole object
 def event_data(change: Change) -> dict:
     data = {}
     if change.adapter is not None:
-        data = {"adapter": NetworkAdapterSerializer(change.adapter).data, "device_id": change.subject}
+        data = adapter_data(change.adapter)
     elif change.device is not None:
         data = device_data(change.device)
     if change.group is not None:

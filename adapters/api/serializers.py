@@ -4,6 +4,7 @@ from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from devmanager.api.serializers import StrictCharField, StrictSerializer
+from devmanager.bulk import copy_json, copy_text
 from devmanager.timestamps import TIMESTAMP_FORMAT
 
 from ..identifiers import normalise_eui, normalise_imei, normalise_uuid
@@ -157,3 +158,13 @@ def network_adapter_schema(many: bool | None = None) -> PolymorphicProxySerializ
         resource_type_field_name="type",
         many=many,
     )
+
+
+def adapter_data(adapter) -> dict:
+    """The data of an adapter's event before its `changes` (contract, section 7): the adapter and its device's id."""
+    return {"adapter": NetworkAdapterSerializer(adapter).data, "device_id": adapter.device_id}
+
+
+def encode_added(adapter) -> str:
+    """A new adapter's `device.adapter.added` subject and data, encoded for `EncodedChanges` (an import's)."""
+    return f"{copy_text(adapter.device_id)}\t{copy_json(adapter_data(adapter))}"

@@ -343,3 +343,22 @@ def test_import_records_created_then_upsert_updates(api_client, tmp_path):
     assert updated[0]["data"]["changes"] == {"alias": {"old": "one", "new": "uno"}}
     assert updated[1]["data"]["changes"] == {"metadata": {"old": {"a": 1}, "new": {"a": 2}}}
     assert updated[1]["data"]["device"]["alias"] == "uno"
+
+
+def test_import_records_the_adapters_it_adds(api_client, tmp_path):
+    rows = tmp_path / "devices.jsonl"
+    rows.write_text('{"id": "i-1", "imei": "490154203237518"}\n{"id": "i-2"}\n', encoding="utf-8")
+    call_command("import_devices", str(rows), stdout=io.StringIO(), stderr=io.StringIO())
+
+    rows.write_text('{"id": "i-2", "imei": "356938035643809"}\n', encoding="utf-8")
+    call_command("import_devices", str(rows), mode="upsert", stdout=io.StringIO(), stderr=io.StringIO())
+
+    events = events_of(api_client)
+    assert types(events) == [
+        ("device.created", "i-1"),
+        ("device.created", "i-2"),
+        ("device.adapter.added", "i-1"),
+        ("device.adapter.added", "i-2"),
+    ]
+    assert events[2]["data"]["adapter"]["imei"] == "490154203237518" and events[2]["data"]["device_id"] == "i-1"
+    assert events[3]["data"]["adapter"]["imei"] == "356938035643809"

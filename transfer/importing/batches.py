@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from adapters.api.serializers import encode_added
 from adapters.models import MAX_ADAPTERS_PER_DEVICE, NetworkAdapter
 from devices.batch import (
     DeviceUpdate,
@@ -21,6 +22,7 @@ from devices.batch import (
     devices_bulk_update,
     devices_copy_encoded,
 )
+from devices.changes import Change, EncodedChanges, publish, publish_encoded
 from devices.choices import DEFAULT_SLOT, DeviceStatus
 from devices.domain import ONE_MICROSECOND, new_device_columns
 from devices.models import Device
@@ -57,6 +59,7 @@ class PreparedRows(Sequence):
     events: list[str] = field(default_factory=list)  # of the CREATED events
     feed: list[str] = field(default_factory=list)  # of their `device.created` changes, encoded
     adapter_lines: list[tuple[str, ...]] = field(default_factory=list)  # each row's adapters'
+    adapter_feed: list[tuple[str, ...]] = field(default_factory=list)  # their `device.adapter.added`, encoded
 
     def add(self, row: DeviceRow, now: datetime, source: str) -> None:
         device_line, event_line, feed_line = device_copy_lines(device_values(row, now), source)
@@ -67,7 +70,9 @@ class PreparedRows(Sequence):
         self.devices.append(device_line)
         self.events.append(event_line)
         self.feed.append(feed_line)
-        self.adapter_lines.append(tuple(copy_line(values) for values in adapter_values(row, now)))
+        adapters = adapter_values(row, now)
+        self.adapter_lines.append(tuple(copy_line(values) for values in adapters))
+        self.adapter_feed.append(tuple(encode_added(adapter_of(values)) for values in adapters))
 
     def identifiers(self) -> list[tuple[str, str]]:
         return [(column, value) for adapters in self.adapters for _, _, column, value in adapters]
@@ -79,7 +84,8 @@ class PreparedRows(Sequence):
         if isinstance(index, slice):
             return PreparedRows(*(getattr(self, name)[index] for name in self.__dataclass_fields__))
         adapters = [Adapter(name, {"type": kind, column: value}) for name, kind, column, value in self.adapters[index]]
-        copy = (self.devices[index], self.events[index], self.feed[index], list(self.adapter_lines[index]))
+        copy = (self.devices[index], self.events[index], self.feed[index], list(self.adapter_lines[index]),
+                list(self.adapter_feed[index]))  # fmt: skip
         return DeviceRow(self.lines[index], self.raws[index], {"id": self.ids[index]}, adapters=adapters, copy=copy)
 
 
@@ -153,6 +159,8 @@ class BatchWriter:
                 devices_copy_encoded(rows.devices, rows.events, rows.feed, source=self.source)
                 if adapter_lines:
                     copy_lines(NetworkAdapter, ADAPTER_COLUMNS, adapter_lines)
+                    feed = [line for lines in rows.adapter_feed for line in lines]
+                    publish_encoded(EncodedChanges("device.adapter.added", self.source, feed))
         except IntegrityError:
             self.check_first = True
             return None
@@ -179,16 +187,16 @@ class BatchWriter:
         if not rows:
             return
         if all(row.copy for row in rows):  # prepared by the validating process
-            devices, events, feed, _ = zip(*(row.copy for row in rows), strict=True)
+            devices, events, feed, _, _ = zip(*(row.copy for row in rows), strict=True)
             devices_copy_encoded(devices, events, feed, source=self.source)
             adapter_lines = [line for row in rows for line in row.copy[3]]
             if adapter_lines:
                 copy_lines(NetworkAdapter, ADAPTER_COLUMNS, adapter_lines)
+                adapter_feed = [line for row in rows for line in row.copy[4]]
+                publish_encoded(EncodedChanges("device.adapter.added", self.source, adapter_feed))
             return
         devices_bulk_insert(devices=[device_values(row, now) for row in rows], source=self.source)
-        adapters = [values for row in rows for values in adapter_values(row, now)]
-        if adapters:
-            copy_rows(NetworkAdapter, ADAPTER_COLUMNS, adapters)
+        self.add_adapters([values for row in rows for values in adapter_values(row, now)])
 
     def update(self, rows: list[DeviceRow], existing: dict, owners: dict, now: datetime) -> list:
         """Upsert: the row's fields onto the stored device, and its adapters not there yet; unchanged rows are
@@ -216,9 +224,15 @@ class BatchWriter:
             new_adapters += adapter_values(row, now, adding)
             outcomes.append((row, "updated" if changed or adding else "skipped"))
         devices_bulk_update(updates=updates, at=now, source=self.source)
-        if new_adapters:
-            copy_rows(NetworkAdapter, ADAPTER_COLUMNS, new_adapters)
+        self.add_adapters(new_adapters)
         return outcomes
+
+    def add_adapters(self, adapters: list[list]) -> None:
+        """Insert adapters (rows of `adapter_values`), each a `device.adapter.added` change."""
+        if adapters:
+            copy_rows(NetworkAdapter, ADAPTER_COLUMNS, adapters)
+            publish([Change("device.adapter.added", values[1], self.source, adapter=adapter_of(values))
+                     for values in adapters])  # fmt: skip
 
 
 def device_values(row: DeviceRow, now: datetime) -> dict:
@@ -239,6 +253,11 @@ def device_values(row: DeviceRow, now: datetime) -> dict:
             if name in row.device
         },
     )
+
+
+def adapter_of(values: list) -> NetworkAdapter:
+    """An adapter of `adapter_values`, unsaved: what its change shows."""
+    return NetworkAdapter(**dict(zip(ADAPTER_COLUMNS, values, strict=True)))
 
 
 def adapter_values(row: DeviceRow, now: datetime, adapters: list[Adapter] | None = None) -> list[list]:
