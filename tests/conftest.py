@@ -42,7 +42,7 @@ def anon_client():
 
 @pytest.fixture
 def api_client(api_key):
-    """A client authenticated with a key holding all four scopes (named `test-key`)."""
+    """A client authenticated with a key holding every scope (named `test-key`)."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key()}")
     return client
