@@ -371,6 +371,12 @@ def register_device_inline(inline) -> None:
     DeviceAdmin.inlines.insert(0, inline)
 
 
+def register_device_panel(name: str, panel) -> None:
+    """Show `panel(device)` (HTML, with its `short_description`) on a device's page, below its fields."""
+    setattr(DeviceAdmin, name, staticmethod(panel))
+    DeviceAdmin.readonly_fields.append(name)
+
+
 def register_device_list_filter(list_filter) -> None:
     DeviceAdmin.list_filter.append(list_filter)
 

@@ -85,3 +85,19 @@ def test_group_moved_by_drag_and_drop(admin_client, actor):
 
     (event,) = Event.objects.filter(position__gt=before)
     assert (event.type, event.subject, event.actor) == ("group.updated", str(other.pk), actor)
+
+
+def test_a_devices_page_lists_its_events_in_the_feed_with_links(admin_client, api_client):
+    DeviceFactory(id="d-1", metadata={"a": 1})
+    api_client.put("/api/devmanager/v1/devices/d-1/metadata", {"metadata": {"a": 2}}, format="json")
+    _, updated = Event.objects.filter(subject="d-1").order_by("position")
+
+    page = admin_client.get(device_change_url("d-1")).content.decode()
+
+    assert "In the fleet feed" in page
+    assert page.index("device.metadata.updated") < page.index("device.created")  # newest first
+    assert f'href="/api/devmanager/v1/events?after={updated.position - 1}"' in page
+    assert "events?filter=subject%5Beq%5D%3Ad-1" in page
+    assert admin_client.get(f"/api/devmanager/v1/events?after={updated.position - 1}").json()["list"][0]["id"] == str(
+        updated.position
+    )
