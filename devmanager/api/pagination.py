@@ -59,7 +59,8 @@ def parse_integer(raw: str | None, name: str, default: int, maximum: int) -> int
     if raw is None:
         return default
     # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
+    # len: Python refuses to read a number of thousands of digits (a ValueError, which would be a 500).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= maximum:
         raise _invalid(name, f"must be an integer from 1 to {maximum}")
     return int(raw)
 

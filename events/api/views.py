@@ -103,9 +103,7 @@ def _stream(request, condition, after: int | None):
     """Server-Sent Events from the position (or `Last-Event-ID`); a bad position is answered before streaming."""
     last_id = request.headers.get("Last-Event-ID")
     if last_id is not None:
-        if not (last_id.isascii() and last_id.isdigit()):
-            raise exceptions.ValidationError({"Last-Event-ID": ["must be an event id (a non-negative integer)"]})
-        after = int(last_id)
+        after = _event_id(last_id, "Last-Event-ID")
     _page(condition, after, 1)  # a position gone or not yet handed out: 410 or 400 now, while the answer can say so
     if not SLOTS.take():
         raise exceptions.Throttled(detail="This server streams as many feeds as it may; reconnect shortly.")
@@ -132,7 +130,7 @@ def _page(condition, after: int | None, page_size: int) -> tuple[list[Event], in
 def _wait(raw: str | None) -> int:
     if raw is None:
         return 0
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_WAIT_SECONDS:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 2 or int(raw) > MAX_WAIT_SECONDS:
         raise exceptions.ValidationError({"wait": [f"must be a number of seconds from 0 to {MAX_WAIT_SECONDS}"]})
     return int(raw)
 
@@ -156,9 +154,15 @@ def _position(params) -> tuple[list[str], int | None]:
     _normalised(filters)  # a bad filter is a 400 before anything else
     if after is None:
         return filters, None
-    if not (after.isascii() and after.isdigit()):
-        raise exceptions.ValidationError({"after": ["must be an event id (a non-negative integer)"]})
-    return filters, int(after)
+    return filters, _event_id(after, "after")
+
+
+def _event_id(raw: str, name: str) -> int:
+    """An event id as a client sends it back: a non-negative integer of at most 19 digits (a position fits a
+    bigint; Python refuses to read a number of thousands of digits, which must be a 400, not a 500)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        raise exceptions.ValidationError({name: ["must be an event id (a non-negative integer)"]})
+    return int(raw)
 
 
 def _normalised(filters: list[str]) -> list[str]:

@@ -362,3 +362,17 @@ def test_import_records_the_adapters_it_adds(api_client, tmp_path):
     ]
     assert events[2]["data"]["adapter"]["imei"] == "490154203237518" and events[2]["data"]["device_id"] == "i-1"
     assert events[3]["data"]["adapter"]["imei"] == "356938035643809"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"after": "9" * 5000}, "after"), ({"wait": "9" * 5000}, "wait"), ({"page_size": "9" * 5000}, "page_size")],
+)
+def test_numbers_of_thousands_of_digits_are_400(api_client, params, field):
+    assert_error(api_client.get(EVENTS, params), 400, "validation_error", field)
+
+
+def test_a_last_event_id_of_thousands_of_digits_is_400(api_client):
+    response = api_client.get(EVENTS, HTTP_ACCEPT="text/event-stream", HTTP_LAST_EVENT_ID="9" * 5000)
+
+    assert_error(response, 400, "validation_error", "Last-Event-ID")
