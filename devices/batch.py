@@ -68,8 +68,8 @@ def device_copy_lines(device: dict, source: str) -> tuple[str, str, str]:
 
 @dataclass
 class DeviceUpdate:
-    """Fields an import gives a stored device (`fields` may be empty: the device only gained adapters, which changes
-    its representation all the same)."""
+    """The fields of a stored device whose values an import changes (`fields` may be empty: the device only gained
+    adapters, which changes its representation all the same)."""
 
     device: Device
     fields: dict
@@ -107,9 +107,9 @@ def devices_bulk_update(*, updates: list[DeviceUpdate], at: datetime, source: st
 
 
 def _update_changes(device: Device, fields: dict, source: str, at: datetime) -> list[Change]:
-    """The feed's events of an import's update: `device.metadata.updated` for the metadata, `device.updated` for
-    the other fields, each naming the fields whose values change."""
-    changed = {name: (getattr(device, name), value) for name, value in fields.items() if getattr(device, name) != value}
+    """The feed's events of an import's update (`fields` are those whose values change): `device.metadata.updated`
+    for the metadata, `device.updated` for the other fields."""
+    changed = {name: (getattr(device, name), value) for name, value in fields.items()}
     metadata = {name: values for name, values in changed.items() if name == "metadata"}
     others = {name: values for name, values in changed.items() if name != "metadata"}
     return [

@@ -12,7 +12,8 @@ from .models import Event
 API_PREFIX = "/api/devmanager/v1"
 
 
-def cloud_event(event: Event, data=None) -> CloudEvent:
+def cloud_event(event: Event) -> CloudEvent:
+    """The event's CloudEvent, its data left out (the feed writes the stored text as it is)."""
     attributes = {
         "id": str(event.position),
         "type": event.type,
@@ -22,7 +23,7 @@ def cloud_event(event: Event, data=None) -> CloudEvent:
         "datacontenttype": "application/json",
         "actor": event.actor,
     }
-    return CloudEvent(attributes, data)
+    return CloudEvent(attributes)
 
 
 def event_object(event: Event) -> dict:

@@ -23,7 +23,7 @@ from devmanager.bulk import copy_lines, copy_text
 from devmanager.strictjson import compact_json
 
 from .models import Event, FeedCounter
-from .snapshots import event_data
+from .snapshots import events_data
 from .waiting import CHANNEL, notify_committed
 
 ONE_STATEMENT_MAX = 20  # events a write records in one statement on PostgreSQL; a batch goes by bulk insert
@@ -38,7 +38,8 @@ TAKE_POSITIONS = (
 def record_changes(changes: list[Change]) -> None:
     """Append the changes to the feed, in order, with consecutive positions."""
     rows = [
-        (change.type, change.subject, change.at, change.actor, compact_json(event_data(change))) for change in changes
+        (change.type, change.subject, change.at, change.actor, compact_json(data))
+        for change, data in zip(changes, events_data(changes), strict=True)
     ]
     if connection.vendor == "postgresql" and len(rows) <= ONE_STATEMENT_MAX:
         _record_in_one_statement(rows)

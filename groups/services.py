@@ -168,10 +168,11 @@ def group_delete(*, group_id, cascade: bool = False, if_match: str | None = None
         # A child's parent_id changed: an update of the child (its version was bumped with the descendants').
         DeviceGroup.objects.filter(pk__in=[child.pk for child in children]).update(updated_at=timezone.now())
         group.refresh_from_db()
+        moved = DeviceGroup.objects.filter(pk__in=[child.pk for child in children])  # as they are now, one query
         changes = [
-            Change("group.updated", str(child.pk), actor, group=DeviceGroup.objects.get(pk=child.pk),
+            Change("group.updated", str(child.pk), actor, group=child,
                    changes={"parent_id": (str(group.pk), _id(group.parent_id))})
-            for child in children
+            for child in moved.order_by("tree_id", "lft")
         ]  # fmt: skip
     publish([*changes, deleted])  # before the rows go: the events show the groups as they were
     group.delete()

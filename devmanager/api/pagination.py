@@ -54,14 +54,15 @@ def _invalid(name: str, message: str) -> exceptions.ValidationError:
     return exceptions.ValidationError({name: [message]})
 
 
-def parse_integer(raw: str | None, name: str, default: int, maximum: int) -> int:
-    """A query parameter that is a count from 1 to `maximum` (`default` when absent); a 400 naming it otherwise."""
+def parse_integer(raw: str | None, name: str, default, maximum: int, minimum: int = 1) -> int:
+    """A query parameter that is an integer from `minimum` to `maximum` (`default` when absent); a 400 naming it
+    otherwise."""
     if raw is None:
         return default
-    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
-    # len: Python refuses to read a number of thousands of digits (a ValueError, which would be a 500).
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= maximum:
-        raise _invalid(name, f"must be an integer from 1 to {maximum}")
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses. The length first: Python refuses to
+    # read a number of thousands of digits (a ValueError, which would be a 500).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or not minimum <= int(raw) <= maximum:
+        raise _invalid(name, f"must be an integer from {minimum} to {maximum}")
     return int(raw)
 
 

@@ -23,6 +23,7 @@ from .streaming import SLOTS, event_stream
 FEED_SALT = "devmanager.feed.v1"
 FEED_PARAMETERS = ("filter", "page_size", "bookmark", "after", "wait")
 MAX_WAIT_SECONDS = 30
+MAX_POSITION = 2**63 - 1
 EVENT_SCHEMA = inline_serializer(
     "FeedEvent",
     {
@@ -90,7 +91,7 @@ class FeedView(APIView):
             single_param(params, "page_size"), "page_size", settings.DEVMANAGER_PAGE_SIZE_DEFAULT,
             settings.DEVMANAGER_PAGE_SIZE_MAX,
         )  # fmt: skip
-        wait = _wait(single_param(params, "wait"))
+        wait = parse_integer(single_param(params, "wait"), "wait", 0, MAX_WAIT_SECONDS, minimum=0)
         filters, after = _position(params)
         condition = filter_condition(filters, FEED_FILTER_FIELDS)
         if "text/event-stream" in request.headers.get("Accept", ""):
@@ -127,14 +128,6 @@ def _page(condition, after: int | None, page_size: int) -> tuple[list[Event], in
     return events, last
 
 
-def _wait(raw: str | None) -> int:
-    if raw is None:
-        return 0
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 2 or int(raw) > MAX_WAIT_SECONDS:
-        raise exceptions.ValidationError({"wait": [f"must be a number of seconds from 0 to {MAX_WAIT_SECONDS}"]})
-    return int(raw)
-
-
 def _position(params) -> tuple[list[str], int | None]:
     """The filters and the position to start after, from the bookmark or from `after` (None: the oldest kept)."""
     filters = params.getlist("filter")
@@ -158,11 +151,8 @@ def _position(params) -> tuple[list[str], int | None]:
 
 
 def _event_id(raw: str, name: str) -> int:
-    """An event id as a client sends it back: a non-negative integer of at most 19 digits (a position fits a
-    bigint; Python refuses to read a number of thousands of digits, which must be a 400, not a 500)."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
-        raise exceptions.ValidationError({name: ["must be an event id (a non-negative integer)"]})
-    return int(raw)
+    """An event id as a client sends it back: a position, which fits a bigint."""
+    return parse_integer(raw, name, None, MAX_POSITION, minimum=0)
 
 
 def _normalised(filters: list[str]) -> list[str]:

@@ -27,6 +27,7 @@ MAX_ATOMS = 64
 MAX_DEPTH = 16
 ATOM_START = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[A-Za-z_]+\][:=]?")
 UNQUOTED = re.compile(r"[^\s()\"']*")
+WORD = re.compile(r"[A-Za-z]+")
 KEYWORDS = ("and", "or", "not")
 
 
@@ -104,7 +105,7 @@ def _tokens(text: str) -> list[Token]:
             # Unquoted, the atom is the filter as written: `id[eq][ne]:x` is refused here as it is in `filter`.
             tokens.append(Token("atom", index + 1, head + value))
             index = end
-        elif match := re.compile(r"[A-Za-z]+").match(text, index):
+        elif match := WORD.match(text, index):
             word = match.group().lower()
             if word not in KEYWORDS:
                 raise ExpressionError(
