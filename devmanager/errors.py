@@ -18,6 +18,10 @@ class Conflict(DomainError):
     """The object's state forbids the change: a duplicate, a final state, a failed JSON Patch test."""
 
 
+class Gone(DomainError):
+    """What the change names no longer exists in kept history (an event pruned from the feed)."""
+
+
 class PreconditionFailed(DomainError):
     """`If-Match` names another version of the object than the current one."""
 

@@ -7,8 +7,18 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CollectorRegistry, generate_latest
 
 from devmanager.api.exceptions import error_response
+
+# Figures read from the database at each scrape (apps register their collectors: webhook deliveries), the same
+# whichever process answers; the request counts of django_prometheus are per process.
+DATABASE_METRICS = CollectorRegistry(auto_describe=True)
+
+
+def register_metrics_collector(collector) -> None:
+    """Add a prometheus_client collector whose figures come from the database to /metrics."""
+    DATABASE_METRICS.register(collector)
 
 
 # csrf_exempt: a POST is a 405 for these, not a CSRF refusal (403); they change nothing and read no cookie.
@@ -42,4 +52,6 @@ def metrics(request):
     if token and not constant_time_compare(request.headers.get("Authorization", ""), f"Bearer {token}"):
         message = "The metrics need `Authorization: Bearer <DEVMANAGER_METRICS_TOKEN>`."
         return error_response(401, "invalid_auth", message)
-    return ExportToDjangoView(request)
+    response = ExportToDjangoView(request)
+    response.content += generate_latest(DATABASE_METRICS)
+    return response

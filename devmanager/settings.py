@@ -31,6 +31,17 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    try:
+        number = float(value) if value else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from exc
+    if not 0 < number < float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a positive number, not {value!r}")
+    return number
+
+
 def env_rate(name: str) -> str:
     """A rate such as `600/minute` (per second, minute, hour or day), as DRF reads it; empty means no limit."""
     value = os.environ.get(name, "").strip()
@@ -74,6 +85,7 @@ INSTALLED_APPS = [
     "adapters",
     "transfer",
     "events",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +206,14 @@ DEVMANAGER_EVENT_RETENTION_DAYS = env_int("DEVMANAGER_EVENT_RETENTION_DAYS", 90)
 DEVMANAGER_SSE_MAX_SECONDS = env_int("DEVMANAGER_SSE_MAX_SECONDS", 300)
 # Streams one server process serves at once (each holds a thread); one more is answered 429.
 DEVMANAGER_SSE_MAX_STREAMS = env_int("DEVMANAGER_SSE_MAX_STREAMS", 8)
+# Webhook deliveries (contract, section 7): each POST's time limit; how long an event is retried before the
+# subscription is disabled; destinations on private networks and plain HTTP (refused unless allowed: tests, labs);
+# how many subscriptions one worker serves at once (a failing endpoint holds one thread, not the others).
+DEVMANAGER_WEBHOOK_TIMEOUT = env_float("DEVMANAGER_WEBHOOK_TIMEOUT", 10.0)
+DEVMANAGER_WEBHOOK_GIVE_UP_HOURS = env_float("DEVMANAGER_WEBHOOK_GIVE_UP_HOURS", 72.0)
+DEVMANAGER_WEBHOOK_ALLOW_PRIVATE = env_bool("DEVMANAGER_WEBHOOK_ALLOW_PRIVATE", False)
+DEVMANAGER_WEBHOOK_ALLOW_HTTP = env_bool("DEVMANAGER_WEBHOOK_ALLOW_HTTP", False)
+DEVMANAGER_WEBHOOK_THREADS = env_int("DEVMANAGER_WEBHOOK_THREADS", 8)
 
 # Requests per API key, e.g. "600/minute" (per second, minute, hour or day); empty turns the limit off.
 DEVMANAGER_THROTTLE_RATE = env_rate("DEVMANAGER_THROTTLE_RATE")

@@ -17,6 +17,17 @@ from django.db.models import Max
 from .models import Event, FeedCounter
 
 BATCH = 10_000
+PRUNERS = []  # apps' own records kept as long as the events (the webhooks' delivery log): fn(cutoff) -> count
+
+
+def register_pruner(prune) -> None:
+    """Make `prune_events` call `prune(cutoff)` too, to remove an app's records older than the cutoff."""
+    PRUNERS.append(prune)
+
+
+def prune_records(cutoff: datetime) -> int:
+    """The other apps' records older than the cutoff, removed; how many went."""
+    return sum(prune(cutoff) for prune in PRUNERS)
 
 
 def prune_events(cutoff: datetime, batch: int = BATCH) -> int:

@@ -140,6 +140,8 @@ def api_exception(exc: errors.DomainError) -> exceptions.APIException:
         return exceptions.NotFound(exc.message)
     if isinstance(exc, errors.PreconditionFailed):
         return PreconditionFailed(exc.message)
+    if isinstance(exc, errors.Gone):
+        return Gone(exc.message)
     return Conflict(exc.message)
 
 

@@ -7,7 +7,15 @@ from django.utils import timezone
 
 from .request_id import API_KEY_PATTERN
 
-SCOPES = ("devices:read", "devices:write", "groups:read", "groups:write", "events:read")
+SCOPES = (
+    "devices:read",
+    "devices:write",
+    "groups:read",
+    "groups:write",
+    "events:read",
+    "webhooks:read",
+    "webhooks:write",
+)
 KEY_PREFIX = "ak_"
 
 

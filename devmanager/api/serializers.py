@@ -38,6 +38,15 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A boolean field that refuses strings and numbers ("true", 1), which DRF would otherwise turn into booleans."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class StrictUUIDField(serializers.UUIDField):
     """A UUID field that refuses integers, which DRF would otherwise turn into UUIDs."""
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from events.pruning import prune_events
+from events.pruning import prune_events, prune_records
 
 
 class Command(BaseCommand):
@@ -19,5 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, days, **options):
         if days < 0:
             raise CommandError("--days must not be negative")
-        removed = prune_events(timezone.now() - timedelta(days=days))
-        self.stdout.write(f"Removed {removed} event(s) older than {days} day(s).")
+        cutoff = timezone.now() - timedelta(days=days)
+        removed = prune_events(cutoff)
+        records = prune_records(cutoff)
+        self.stdout.write(f"Removed {removed} event(s) and {records} delivery record(s) older than {days} day(s).")

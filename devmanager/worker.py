@@ -1,0 +1,67 @@
+"""Background work, run by `python manage.py worker` until it is stopped.
+
+Apps register their kinds of work in `AppConfig.ready()` (webhook deliveries, fleet-action jobs): each is a function
+that loops, claiming work from rows in the database and doing it, until the `stopping` event is set. The worker
+runs each in its own threads; SIGTERM (or SIGINT) sets `stopping`, each loop finishes what it has in hand, and the
+worker exits. Work is claimed in the database (row or advisory locks), so several workers on several machines
+share it; a worker that dies mid-way leaves its work to be claimed again.
+"""
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Work:
+    name: str
+    loop: Callable[[threading.Event], None]
+    threads_setting: str  # the setting that says how many threads run the loop
+
+
+WORK: list[Work] = []
+
+
+def register_work(name: str, loop: Callable[[threading.Event], None], threads_setting: str) -> None:
+    """Make `loop(stopping)` part of every worker, in `getattr(settings, threads_setting)` threads."""
+    WORK.append(Work(name, loop, threads_setting))
+
+
+def run_worker(stopping: threading.Event | None = None) -> None:
+    """Every registered loop in its threads, until `stopping` is set (by SIGTERM or SIGINT when not given)."""
+    if stopping is None:
+        stopping = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.set())
+    threads = [
+        threading.Thread(target=_run, args=(work, stopping), name=f"{work.name} {index}", daemon=True)
+        for work in WORK
+        for index in range(max(1, getattr(settings, work.threads_setting)))
+    ]
+    for thread in threads:
+        thread.start()
+    logger.info("Worker started: %s.", ", ".join(f"{thread.name}" for thread in threads))
+    while not stopping.wait(timeout=1.0):
+        pass
+    for thread in threads:
+        thread.join()
+    logger.info("Worker stopped.")
+
+
+def _run(work: Work, stopping: threading.Event) -> None:
+    """A loop, started again after an error it did not handle (the database gone for a moment) until stopping."""
+    while not stopping.is_set():
+        try:
+            work.loop(stopping)
+        except Exception:
+            logger.exception("%s failed; starting again in a moment.", work.name)
+            stopping.wait(timeout=1.0)
+        finally:
+            connection.close()

@@ -1,0 +1,221 @@
+"""Deliveries (contract, section 7), driven one serving at a time in the test's thread: signed CloudEvents in feed
+order, at least once, retried on the schedule, given up after the give-up time; destinations checked each time."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from devices import services as device_services
+from events.models import Event
+from groups import services as group_services
+from webhooks import services
+from webhooks.delivery import MAX_READ, new_client
+from webhooks.models import Delivery, Subscription
+from webhooks.worker import claim_due, retry_delay, serve
+
+pytestmark = pytest.mark.django_db
+
+
+def deliver() -> None:
+    """Serve every due subscription once, as a worker thread would."""
+    with new_client() as client:
+        for subscription in Subscription.objects.all():
+            serve(subscription.pk, client, threading.Event())
+
+
+def create_devices(*ids: str, **fields) -> None:
+    for device_id in ids:
+        device_services.device_create(id=device_id, source="key:t", **fields)
+
+
+def test_each_event_is_a_signed_structured_cloud_event_in_feed_order(receiver):
+    subscription = services.subscription_create(url=receiver.url)
+    create_devices("d-1", "d-2")
+
+    deliver()
+
+    first, second = receiver.wait_for(2)
+    events = [Webhook(subscription.secret).verify(request.body, request.headers) for request in (first, second)]
+    assert [event["subject"] for event in events] == ["d-1", "d-2"]
+    assert [event["type"] for event in events] == ["device.created"] * 2
+    assert events[0]["specversion"] == "1.0" and events[0]["actor"] == "key:t"
+    assert events[0]["data"]["device"]["id"] == "d-1"
+    assert first.headers["content-type"] == "application/cloudevents+json"
+    positions = list(Event.objects.order_by("position").values_list("position", flat=True))
+    assert [event["id"] for event in events] == [str(position) for position in positions]
+    assert first.headers["webhook-id"] != second.headers["webhook-id"]
+    subscription.refresh_from_db()
+    assert subscription.position == positions[-1] and subscription.status == "healthy"
+    assert subscription.last_success_at is not None and subscription.delivered_count == 2
+    log = list(Delivery.objects.order_by("id"))
+    assert [(d.event_id, d.attempt, d.outcome, d.status_code) for d in log] == [
+        (positions[0], 1, "delivered", 200), (positions[1], 1, "delivered", 200),
+    ]  # fmt: skip
+    assert log[0].webhook_id == first.headers["webhook-id"] and log[0].response == "ok"
+
+
+def test_only_events_after_the_subscription_and_of_its_types_and_q_are_delivered(receiver):
+    create_devices("before")
+    subscription = services.subscription_create(
+        url=receiver.url, event_types=["device.created", "group.*"], q="tags[ct]:hot"
+    )
+    create_devices("cold-1", tags=["cold"])
+    create_devices("hot-1", tags=["hot"])
+    group = group_services.group_create(name="g", actor="key:t")
+    device_services.device_decommission(device_id="hot-1", source="key:t")
+
+    deliver()
+
+    events = [request.event for request in receiver.wait_for(2)]
+    assert [(event["type"], event["subject"]) for event in events] == [
+        ("device.created", "hot-1"), ("group.created", str(group.pk)),
+    ]  # fmt: skip
+    subscription.refresh_from_db()
+    assert subscription.position == Event.objects.order_by("-position").first().position  # passed the rest over
+
+
+def test_a_failure_stops_the_subscription_at_that_event_and_schedules_a_retry(receiver):
+    subscription = services.subscription_create(url=receiver.url)
+    create_devices("d-1", "d-2")
+    receiver.answers = [(500, b"x" * 5000)]
+
+    deliver()
+
+    (request,) = receiver.received  # d-2 waits behind d-1
+    subscription.refresh_from_db()
+    assert subscription.status == "failing" and subscription.attempts == 1
+    first_event = Event.objects.order_by("position").first()
+    assert subscription.position == first_event.position - 1
+    assert timedelta(seconds=4) < subscription.next_attempt_at - timezone.now() < timedelta(seconds=6)
+    failure = Delivery.objects.get()
+    assert failure.outcome == "failed" and failure.status_code == 500 and failure.error == "HTTP 500"
+    assert failure.next_attempt_at == subscription.next_attempt_at and len(failure.response) == 1024
+    assert claim_due() is None  # not due before its retry
+
+    receiver.answers = [(200, b"ok")]
+    Subscription.objects.update(next_attempt_at=timezone.now())
+    deliver()
+
+    retried, second = receiver.received[1:]
+    assert retried.headers["webhook-id"] == request.headers["webhook-id"]  # the same message, sent again
+    assert second.event["subject"] == "d-2"
+    subscription.refresh_from_db()
+    assert subscription.status == "healthy" and subscription.attempts == 0 and subscription.failing_since is None
+    assert [d.attempt for d in Delivery.objects.order_by("id")] == [1, 2, 1]
+
+
+def test_the_retry_schedule_grows_to_every_six_hours():
+    delays = [retry_delay(attempt).total_seconds() for attempt in range(1, 9)]
+
+    expected = [5, 30, 120, 600, 3600, 21600, 21600, 21600]
+    assert all(0.9 * want <= got <= 1.1 * want for got, want in zip(delays, expected, strict=True))
+
+
+def test_after_the_give_up_time_the_event_is_given_up_and_the_subscription_disabled(receiver, settings):
+    subscription = services.subscription_create(url=receiver.url)
+    create_devices("d-1", "d-2")
+    receiver.answers = [(500, b"")]
+    deliver()
+    Subscription.objects.update(
+        failing_since=timezone.now() - timedelta(hours=settings.DEVMANAGER_WEBHOOK_GIVE_UP_HOURS),
+        next_attempt_at=timezone.now(),
+    )
+
+    deliver()
+
+    subscription.refresh_from_db()
+    first_event, second_event = Event.objects.order_by("position")
+    assert subscription.status == "disabled" and not subscription.active
+    assert subscription.position == first_event.position  # resumes after the given-up event
+    assert Delivery.objects.order_by("-id").first().outcome == "given_up"
+    assert claim_due() is None
+    receiver.answers = [(200, b"")]
+    services.subscription_update(subscription_id=subscription.pk, active=True)
+    deliver()
+    assert receiver.received[-1].event["id"] == str(second_event.position)
+
+
+def test_a_redirect_is_a_failure_not_followed(receiver):
+    services.subscription_create(url=receiver.url)
+    create_devices("d-1")
+    receiver.answers = [(302, b"")]
+
+    deliver()
+
+    failure = Delivery.objects.get()
+    assert failure.outcome == "failed" and failure.status_code == 302 and "not followed" in failure.error
+    assert len(receiver.received) == 1
+
+
+def test_an_endpoint_that_does_not_answer_in_time_is_a_failure(receiver, settings):
+    settings.DEVMANAGER_WEBHOOK_TIMEOUT = 0.3
+    services.subscription_create(url=receiver.url)
+    create_devices("d-1")
+    receiver.delay = 1.0
+
+    deliver()
+
+    failure = Delivery.objects.get()
+    assert failure.status_code is None and failure.error == "no answer within 0.3 s"
+
+
+def test_at_most_64_kib_of_an_answer_is_read_and_1_kib_stored(receiver):
+    services.subscription_create(url=receiver.url)
+    create_devices("d-1")
+    receiver.answers = [(200, b"y" * (MAX_READ * 4))]
+
+    deliver()
+
+    assert Delivery.objects.get().response == "y" * 1024
+
+
+def test_a_destination_that_became_private_is_refused_at_delivery(receiver, settings):
+    services.subscription_create(url=receiver.url)
+    create_devices("d-1")
+    settings.DEVMANAGER_WEBHOOK_ALLOW_PRIVATE = False  # the name now resolves to loopback (DNS rebinding)
+
+    deliver()
+
+    failure = Delivery.objects.get()
+    assert failure.status_code is None and failure.error.startswith("refused destination")
+    assert "loopback" in failure.error and receiver.received == []
+
+
+def test_after_a_rotation_both_secrets_sign(receiver):
+    subscription = services.subscription_create(url=receiver.url)
+    rotated = services.subscription_rotate_secret(subscription_id=subscription.pk)
+    create_devices("d-1")
+
+    deliver()
+
+    (request,) = receiver.wait_for(1)
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    Webhook(subscription.secret).verify(request.body, request.headers)
+    Webhook(rotated.secret).verify(request.body, request.headers)
+
+
+def test_a_replay_delivers_again_with_the_same_webhook_ids(receiver):
+    subscription = services.subscription_create(url=receiver.url)
+    create_devices("d-1", "d-2")
+    deliver()
+    first_ids = [request.headers["webhook-id"] for request in receiver.wait_for(2)]
+
+    services.subscription_replay(subscription_id=subscription.pk, after=subscription.position)
+    deliver()
+
+    assert [request.headers["webhook-id"] for request in receiver.received[2:]] == first_ids
+
+
+def test_a_failing_subscription_does_not_hold_up_a_healthy_one(receiver, local_destinations):
+    healthy = services.subscription_create(url=receiver.url)
+    services.subscription_create(url="http://127.0.0.1:1/closed")
+    create_devices("d-1")
+
+    deliver()
+
+    healthy.refresh_from_db()
+    assert healthy.status == "healthy" and healthy.delivered_count == 1
+    assert Subscription.objects.exclude(pk=healthy.pk).get().status == "failing"

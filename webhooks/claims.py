@@ -1,0 +1,48 @@
+"""Which worker thread serves a subscription: at most one at a time, across threads, processes and machines.
+
+On PostgreSQL a session-level advisory lock on the subscription's id, taken with `pg_try_advisory_lock` on the
+thread's own connection: no transaction stays open while an endpoint answers, the subscription's row can still be
+changed (a replay, a PATCH), and a worker that dies drops its connection and with it its locks. SQLite has one
+writer and no such locks: the threads of one worker share a set, and the quick start runs one worker.
+"""
+
+import threading
+import uuid
+
+from django.db import connection
+
+
+class Claims:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.held: set[uuid.UUID] = set()
+
+    def take(self, subscription_id: uuid.UUID) -> bool:
+        """True when this thread now serves the subscription; give it back with `give_back`."""
+        with self.lock:
+            if subscription_id in self.held:
+                return False
+            self.held.add(subscription_id)
+        if connection.vendor == "postgresql" and not _advisory(subscription_id, "pg_try_advisory_lock"):
+            with self.lock:
+                self.held.discard(subscription_id)
+            return False
+        return True
+
+    def give_back(self, subscription_id: uuid.UUID) -> None:
+        try:
+            if connection.vendor == "postgresql":
+                _advisory(subscription_id, "pg_advisory_unlock")
+        finally:
+            with self.lock:
+                self.held.discard(subscription_id)
+
+
+def _advisory(subscription_id: uuid.UUID, function: str) -> bool:
+    key = int.from_bytes(subscription_id.bytes[:8], "big", signed=True)  # a UUID's first 64 bits: random enough
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [key])
+        return bool(cursor.fetchone()[0])
+
+
+CLAIMS = Claims()

@@ -1,0 +1,104 @@
+"""One POST of one event to one subscription: a CloudEvent in structured mode, signed as the Standard Webhooks
+specification says (`standardwebhooks` signs), sent with httpx to a destination checked at this moment
+(webhooks/destinations.py), with no redirect followed and at most `MAX_READ` bytes of the answer read."""
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from django.conf import settings
+from standardwebhooks.webhooks import Webhook
+
+from .destinations import RefusedDestination, resolve
+
+CONTENT_TYPE = "application/cloudevents+json"
+MAX_READ = 64 * 1024
+STORED_BYTES = 1024
+USER_AGENT = "devmanager-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one POST came to: a 2xx is a success; no answer has no status code, and an error says why."""
+
+    status_code: int | None
+    duration_ms: int
+    error: str
+    response: str  # the answer's first KiB
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def webhook_id(subscription_id, position: int) -> str:
+    """The `webhook-id` of an event sent to a subscription: the same at every attempt, so receivers can
+    deduplicate."""
+    return f"msg_{position}_{subscription_id.hex[:16]}"
+
+
+def signature_headers(message_id: str, body: bytes, secrets: list[str], now: datetime | None = None) -> dict:
+    """The three Standard Webhooks headers; with two secrets (after a rotation) two signatures, space-separated."""
+    now = now or datetime.now(UTC)
+    signatures = " ".join(Webhook(secret).sign(message_id, now, body) for secret in secrets)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signatures,
+    }
+
+
+def new_client() -> httpx.Client:
+    """A client that keeps connections alive between the deliveries of one worker thread."""
+    timeout = settings.DEVMANAGER_WEBHOOK_TIMEOUT
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,  # no proxy from the environment: the checked address is the one connected to
+        limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=30),
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},  # read bounded as sent
+    )
+
+
+def post(client: httpx.Client, url: str, body: bytes, headers: dict) -> Outcome:
+    """POST the signed body to the URL, looked up and checked now; the outcome, never an exception."""
+    started = time.monotonic()
+    try:
+        destination = resolve(url)
+    except RefusedDestination as exc:
+        return Outcome(None, _since(started), f"refused destination: {url} {exc}", "")
+    request_headers = {**headers, "Content-Type": CONTENT_TYPE, "Host": destination.host_header}
+    extensions = {"sni_hostname": destination.host} if destination.scheme == "https" else {}
+    try:
+        request = client.build_request(
+            "POST", destination.connect_url, content=body, headers=request_headers, extensions=extensions
+        )
+        response = client.send(request, stream=True)
+        try:
+            read = _read_bounded(response)
+        finally:
+            response.close()
+    except httpx.TimeoutException:
+        return Outcome(None, _since(started), f"no answer within {settings.DEVMANAGER_WEBHOOK_TIMEOUT:g} s", "")
+    except httpx.HTTPError as exc:
+        return Outcome(None, _since(started), f"{type(exc).__name__}: {exc}"[:STORED_BYTES], "")
+    text = read[:STORED_BYTES].decode("utf-8", errors="replace")
+    error = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+    if 300 <= response.status_code < 400:
+        error += " (redirects are not followed)"
+    return Outcome(response.status_code, _since(started), error, text)
+
+
+def _read_bounded(response: httpx.Response) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_READ:
+            break
+    return b"".join(chunks)[:MAX_READ]
+
+
+def _since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
