@@ -51,8 +51,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_display = ["url", "status_shown", "active", "position", "last_success_at", "last_failure_at", "failed_count"]
     list_filter = ["active"]
     search_fields = ["url", "description"]
-    readonly_fields = ["status_shown", "position", "created_at", "updated_at", "last_success_at",
-                       "last_failure_at", "next_attempt_at", "delivered_count", "failed_count", "last_deliveries"]  # fmt: skip
+    readonly_fields = [
+        "status_shown", "position", "created_at", "updated_at", "last_success_at", "last_failure_at",
+        "next_attempt_at", "delivered_count", "failed_count", "last_deliveries",
+    ]  # fmt: skip
     actions = ["rotate_secret", "enable"]
 
     @admin.display(description="status")
@@ -64,11 +66,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
         rows = subscription.deliveries.order_by("-id")[:LAST_DELIVERIES]
         body = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ms</td><td>{}</td></tr>",
-            (
-                (d.timestamp, d.event_id, d.attempt, d.outcome, d.status_code or "–", d.duration_ms, d.error)
-                for d in rows
-            ),
+            "<tr>" + "<td>{}</td>" * len(DELIVERY_COLUMNS) + "</tr>",
+            (_delivery_cells(delivery) for delivery in rows),
         )
         header = format_html_join("", "<th>{}</th>", ((name,) for name in DELIVERY_COLUMNS))
         return format_html("<table><tr>{}</tr>{}</table>", header, body)
@@ -109,3 +108,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
             f"The secret of {subscription.url} (shown only now): {subscription.secret}",
             level=messages.WARNING,
         )
+
+
+def _delivery_cells(delivery) -> tuple:
+    status_code = delivery.status_code or "no answer"
+    return (delivery.timestamp, delivery.event_id, delivery.attempt, delivery.outcome, status_code,
+            f"{delivery.duration_ms} ms", delivery.error)  # fmt: skip
