@@ -93,3 +93,16 @@ migrate_and_seed() {
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# Run a server command beside `manage.py worker` (webhook deliveries, fleet-action jobs) until either ends or the
+# script gets SIGTERM or SIGINT; then stop both (SIGTERM: the worker finishes the deliveries in hand) and wait.
+serve_with_worker() {
+  .venv/bin/python manage.py worker &
+  local worker=$!
+  "$@" &
+  local server=$!
+  trap 'kill -TERM "$server" "$worker" 2>/dev/null || true' TERM INT
+  wait -n "$server" "$worker" || true
+  kill -TERM "$server" "$worker" 2>/dev/null || true
+  wait "$server" "$worker" 2>/dev/null || true
+}

@@ -1,0 +1,111 @@
+"""`python manage.py worker` as a process, on PostgreSQL: it delivers what commits, stops on SIGTERM, loses
+nothing when killed mid-delivery (the event is sent again, with the same `webhook-id`), and two workers never
+serve one subscription at once."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from devices import services as device_services
+from events.models import Event
+from webhooks import services
+from webhooks.models import Delivery, Subscription
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes share a PostgreSQL database"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_worker() -> subprocess.Popen:
+    settings = connection.settings_dict
+    url = f"postgres://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:{settings['PORT']}/"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url + settings["NAME"],
+        "DJANGO_SECRET_KEY": "x",
+        "DEVMANAGER_WEBHOOK_ALLOW_PRIVATE": "true",
+        "DEVMANAGER_WEBHOOK_ALLOW_HTTP": "true",
+        "DEVMANAGER_WEBHOOK_TIMEOUT": "5",
+        "DEVMANAGER_WEBHOOK_THREADS": "4",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "worker"], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert "Worker running" in worker.stdout.readline()
+    return worker
+
+
+def stop(worker: subprocess.Popen) -> int:
+    worker.send_signal(signal.SIGTERM)
+    return worker.wait(timeout=30)
+
+
+def wait_until(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_worker_delivers_what_commits_and_stops_on_sigterm(receiver):
+    subscription = services.subscription_create(url=receiver.url)
+    worker = start_worker()
+    try:
+        device_services.device_create(id="d-1", source="key:t")
+        (request,) = receiver.wait_for(1)
+        assert request.event["subject"] == "d-1"
+        wait_until(lambda: Subscription.objects.get().delivered_count == 1)
+    finally:
+        assert stop(worker) == 0
+    subscription.refresh_from_db()
+    assert subscription.position == Event.objects.get().position
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing(receiver):
+    services.subscription_create(url=receiver.url)
+    receiver.hold = threading.Event()  # the endpoint takes the POST and does not answer yet
+    worker = start_worker()
+    device_services.device_create(id="d-1", source="key:t")
+    (first,) = receiver.wait_for(1)
+
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    receiver.hold.set()
+    receiver.hold = None
+    assert Subscription.objects.get().delivered_count == 0  # nothing recorded: the event is still to deliver
+    restarted = start_worker()
+    try:
+        again = receiver.wait_for(2)[1]
+        wait_until(lambda: Subscription.objects.get().delivered_count == 1)
+    finally:
+        assert stop(restarted) == 0
+
+    assert again.headers["webhook-id"] == first.headers["webhook-id"]
+    assert again.body == first.body
+    assert Delivery.objects.get().event_id == Event.objects.get().position
+
+
+def test_two_workers_deliver_each_event_once_in_order(receiver):
+    services.subscription_create(url=receiver.url)
+    workers = [start_worker(), start_worker()]
+    try:
+        for index in range(30):
+            device_services.device_create(id=f"d-{index:02d}", source="key:t")
+        received = receiver.wait_for(30)
+        wait_until(lambda: Subscription.objects.get().delivered_count == 30)
+    finally:
+        assert [stop(worker) for worker in workers] == [0, 0]
+
+    subjects = [request.event["subject"] for request in received]
+    assert subjects == [f"d-{index:02d}" for index in range(30)]  # once each, in feed order
