@@ -34,12 +34,16 @@ def register_work(name: str, loop: Callable[[threading.Event], None], threads_se
     WORK.append(Work(name, loop, threads_setting))
 
 
-def run_worker(stopping: threading.Event | None = None) -> None:
-    """Every registered loop in its threads, until `stopping` is set (by SIGTERM or SIGINT when not given)."""
-    if stopping is None:
-        stopping = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stopping.set())
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set, from now on."""
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    return stopping
+
+
+def run_worker(stopping: threading.Event) -> None:
+    """Every registered loop in its threads, until `stopping` is set."""
     threads = [
         threading.Thread(target=_run, args=(work, stopping), name=f"{work.name} {index}", daemon=True)
         for work in WORK

@@ -39,10 +39,9 @@ def start_worker() -> subprocess.Popen:
         "DEVMANAGER_WEBHOOK_THREADS": "4",
     }
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "worker"], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert "Worker running" in worker.stdout.readline()
+        [sys.executable, "manage.py", "worker"], cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True
+    )  # its log goes to the test's stderr, shown when a test fails
+    assert "Worker running" in worker.stdout.readline()  # its signal handlers are in place
     return worker
 
 
