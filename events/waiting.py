@@ -3,7 +3,9 @@
 On PostgreSQL each recording transaction sends `NOTIFY devmanager_feed` (delivered at its commit); one thread per
 process LISTENs on its own connection and wakes every request waiting in that process. A waiting request has
 closed its database connection first, so a hundred waiting clients hold one connection per process between them,
-and no CPU: they sleep on a condition. SQLite has no notifications: a waiting request looks again every
+and no CPU: they sleep on a condition. When a commit wakes them all, they look again `WOKEN_LOOKERS` (8) at a time per
+process, each closing its connection after its look: two hundred followers woken at once must not open two hundred
+connections (PostgreSQL's default limit is 100), and a look takes a few milliseconds. SQLite has no notifications: a waiting request looks again every
 `POLL_SECONDS`, with no connection held in between (SQLite's are files opened per request).
 """
 
@@ -16,6 +18,7 @@ from django.db import connection
 CHANNEL = "devmanager_feed"
 POLL_SECONDS = 0.5
 RECONNECT_SECONDS = 1.0
+WOKEN_LOOKERS = threading.BoundedSemaphore(8)  # per process: the connections woken waiters open at once
 
 logger = logging.getLogger(__name__)
 
@@ -97,15 +100,21 @@ def wait_for_events(look, timeout: float, found=bool):
     """`look()` until `found(its answer)` or `timeout` seconds pass; the last answer. The request's database
     connection is closed while it waits."""
     deadline = time.monotonic() + timeout
-    while True:
-        generation = NOTIFIER.generation
-        answer = look()
-        remaining = deadline - time.monotonic()
-        if found(answer) or remaining <= 0:
-            return answer
-        if not connection.in_atomic_block:  # (a test's transaction keeps it)
-            connection.close()
+    generation = NOTIFIER.generation
+    answer = look()  # the request's own look, on its connection
+    while not found(answer) and (remaining := deadline - time.monotonic()) > 0:
+        _release_connection()
         if connection.vendor == "postgresql":
             NOTIFIER.wait(generation, remaining)
         else:
             time.sleep(min(POLL_SECONDS, remaining))
+        with WOKEN_LOOKERS:
+            generation = NOTIFIER.generation
+            answer = look()
+            _release_connection()
+    return answer
+
+
+def _release_connection() -> None:
+    if not connection.in_atomic_block:  # (a test's transaction keeps it)
+        connection.close()
