@@ -16,15 +16,14 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
+from django.db import connection
 from harness import percentile  # noqa: F401  (sets Django up)
 
-import httpx  # noqa: E402
-from django.db import connection  # noqa: E402
-
-from devices import services as device_services  # noqa: E402
-from devices.models import Device  # noqa: E402
-from devmanager.api.services import api_key_create  # noqa: E402
-from events.models import FeedCounter  # noqa: E402
+from devices import services as device_services
+from devices.models import Device
+from devmanager.api.services import api_key_create
+from events.models import FeedCounter
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS, THREADS = 2, 110

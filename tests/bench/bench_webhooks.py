@@ -27,16 +27,15 @@ from pathlib import Path
 os.environ["DEVMANAGER_WEBHOOK_ALLOW_PRIVATE"] = "true"
 os.environ["DEVMANAGER_WEBHOOK_ALLOW_HTTP"] = "true"
 
-from harness import percentile  # noqa: E402  (sets Django up)
+import orjson
+from django.core.management import call_command
+from django.db import connection
+from harness import percentile
 
-import orjson  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-
-from devices import services as device_services  # noqa: E402
-from devices.models import Device  # noqa: E402
-from webhooks import services  # noqa: E402
-from webhooks.models import Subscription  # noqa: E402
+from devices import services as device_services
+from devices.models import Device
+from webhooks import services
+from webhooks.models import Subscription
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,7 +104,8 @@ def latency(receiver: Receiver, prefix: str, count: int) -> None:
 
 def throughput(receiver: Receiver, subscription: Subscription, prefix: str, count: int, label: str) -> None:
     services.subscription_update(subscription_id=subscription.pk, active=False)
-    call_command("seed_devices", count=count, prefix=prefix, stdout=open(os.devnull, "w"))
+    with open(os.devnull, "w") as quiet:
+        call_command("seed_devices", count=count, prefix=prefix, stdout=quiet)
     subjects = list(Device.objects.filter(id__startswith=prefix).values_list("id", flat=True))
     started = time.time()
     services.subscription_update(subscription_id=subscription.pk, active=True)
