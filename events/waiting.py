@@ -3,11 +3,11 @@
 On PostgreSQL each recording transaction sends `NOTIFY devmanager_feed` (delivered at its commit); one thread per
 process LISTENs on its own connection and wakes every request waiting in that process. A waiting request has
 closed its database connection first, so a hundred waiting clients hold one connection per process between them,
-and no CPU: they sleep on a condition. When a commit wakes them all, they look again `WOKEN_LOOKERS` (8) at a time per
-process, each closing its connection after its look: two hundred followers woken at once must not open two hundred
-connections (PostgreSQL's default limit is 100), and a look takes a few milliseconds. SQLite has no notifications:
-a waiting request looks again every
-`POLL_SECONDS`, with no connection held in between (SQLite's are files opened per request).
+and no CPU: they sleep on a condition. When a commit wakes them all, they look again `WOKEN_LOOKERS` (8) at a time
+per process, each closing its connection after its look: two hundred followers woken at once must not open two
+hundred connections (PostgreSQL's default limit is 100), and a look takes a few milliseconds. SQLite has no
+notifications: a waiting request looks again every `POLL_SECONDS`, with no connection held in between (SQLite's
+are files opened per request).
 """
 
 import logging
