@@ -1,6 +1,7 @@
 """Webhook figures for /metrics, read from the database at each scrape: the same whichever process answers, and
 the worker's counts included (they live on the subscriptions' rows, not in a process)."""
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -26,15 +27,11 @@ class SubscriptionCollector:
             labels=["subscription", "status"],
         )
         now = timezone.now()
-        for subscription in Subscription.objects.order_by("created_at"):
+        next_event = Event.objects.filter(position__gt=OuterRef("position")).order_by("position").values("time")[:1]
+        for subscription in Subscription.objects.annotate(oldest=Subquery(next_event)).order_by("created_at"):
             label = str(subscription.pk)
             delivered.add_metric([label], subscription.delivered_count)
             failed.add_metric([label], subscription.failed_count)
-            oldest = (
-                Event.objects.filter(position__gt=subscription.position)
-                .order_by("position")
-                .values_list("time", flat=True)
-                .first()
-            )
+            oldest = subscription.oldest
             lag.add_metric([label, subscription.status], (now - oldest).total_seconds() if oldest else 0.0)
         yield from (delivered, failed, lag)

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from devices import services as device_services
+from events.models import Event
 from webhooks import services
 from webhooks.models import Delivery, Subscription
 
@@ -75,6 +76,7 @@ def test_metrics_report_deliveries_failures_and_the_oldest_undelivered_event(ano
     subscription = services.subscription_create(url=receiver.url)
     device_services.device_create(id="d-1", source="key:t")
     Subscription.objects.filter(pk=subscription.pk).update(delivered_count=7, failed_count=2)
+    Event.objects.update(time=timezone.now() - timedelta(minutes=5))  # not delivered for five minutes
 
     text = anon_client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
 
@@ -82,7 +84,10 @@ def test_metrics_report_deliveries_failures_and_the_oldest_undelivered_event(ano
     assert f"devmanager_webhook_deliveries_total{{{label}}} 7.0" in text
     assert f"devmanager_webhook_failures_total{{{label}}} 2.0" in text
     (lag,) = [line for line in text.splitlines() if line.startswith("devmanager_webhook_oldest_undelivered_seconds")]
-    assert label in lag and 'status="healthy"' in lag and float(lag.split()[-1]) >= 0
+    assert label in lag and 'status="healthy"' in lag and 300 <= float(lag.split()[-1]) < 400
+    Subscription.objects.update(position=Event.objects.get().position)  # caught up
+    text = anon_client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+    assert f'devmanager_webhook_oldest_undelivered_seconds{{status="healthy",{label}}} 0.0' in text
 
 
 def test_prune_events_removes_old_delivery_records(receiver):
