@@ -273,6 +273,8 @@ SPECTACULAR_SETTINGS = {
         "DeviceStatusEnum": "devices.choices.DeviceStatus",
         "EventTypeEnum": "devices.choices.EventType",
         "AdapterTypeEnum": "adapters.models.AdapterType",
+        "WebhookStatusEnum": "webhooks.models.SubscriptionStatus",
+        "DeliveryOutcomeEnum": "webhooks.models.DeliveryOutcome",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -3,13 +3,13 @@ from rest_framework import serializers
 from devmanager.api.serializers import ListField, StrictBooleanField, StrictCharField, StrictSerializer
 from devmanager.timestamps import TIMESTAMP_FORMAT
 
-from ..models import Delivery, Subscription
+from ..models import Delivery, Subscription, SubscriptionStatus
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
     """A webhook subscription as the API shows it; the secret only when it was just made (`secret` in context)."""
 
-    status = serializers.ChoiceField(choices=["healthy", "failing", "disabled"], read_only=True)
+    status = serializers.ChoiceField(choices=SubscriptionStatus.choices, read_only=True)
     position = serializers.SerializerMethodField(help_text="The id of the last event handed out.")
     created_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, read_only=True)
     updated_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, read_only=True)
