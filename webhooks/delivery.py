@@ -62,7 +62,8 @@ def new_client() -> httpx.Client:
 
 
 def post(client: httpx.Client, url: str, body: bytes, headers: dict) -> Outcome:
-    """POST the signed body to the URL, looked up and checked now; the outcome, never an exception."""
+    """POST the signed body to the URL, looked up and checked now; the outcome, never an exception. The addresses
+    the host resolved to are tried in turn while a connection cannot be made (`localhost`: ::1, then 127.0.0.1)."""
     started = time.monotonic()
     try:
         destination = resolve(url)
@@ -70,24 +71,32 @@ def post(client: httpx.Client, url: str, body: bytes, headers: dict) -> Outcome:
         return Outcome(None, _since(started), f"refused destination: {url} {exc}", "")
     request_headers = {**headers, "Content-Type": CONTENT_TYPE, "Host": destination.host_header}
     extensions = {"sni_hostname": destination.host} if destination.scheme == "https" else {}
-    try:
+    for address in destination.addresses:
         request = client.build_request(
-            "POST", destination.connect_url, content=body, headers=request_headers, extensions=extensions
+            "POST", destination.connect_url(address), content=body, headers=request_headers, extensions=extensions
         )
-        response = client.send(request, stream=True)
         try:
-            read = _read_bounded(response)
-        finally:
-            response.close()
-    except httpx.TimeoutException:
-        return Outcome(None, _since(started), f"no answer within {settings.DEVMANAGER_WEBHOOK_TIMEOUT:g} s", "")
-    except httpx.HTTPError as exc:
-        return Outcome(None, _since(started), f"{type(exc).__name__}: {exc}"[:STORED_BYTES], "")
-    text = read[:STORED_BYTES].decode("utf-8", errors="replace")
+            response = client.send(request, stream=True)
+            try:
+                read = _read_bounded(response)
+            finally:
+                response.close()
+        except httpx.ConnectError as exc:
+            error = f"ConnectError: {exc}"
+            continue  # nothing was sent: the next address
+        except httpx.TimeoutException:
+            return Outcome(None, _since(started), f"no answer within {settings.DEVMANAGER_WEBHOOK_TIMEOUT:g} s", "")
+        except httpx.HTTPError as exc:
+            return Outcome(None, _since(started), f"{type(exc).__name__}: {exc}"[:STORED_BYTES], "")
+        return _answered(response, read, started)
+    return Outcome(None, _since(started), error[:STORED_BYTES], "")
+
+
+def _answered(response: httpx.Response, read: bytes, started: float) -> Outcome:
     error = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
     if 300 <= response.status_code < 400:
         error += " (redirects are not followed)"
-    return Outcome(response.status_code, _since(started), error, text)
+    return Outcome(response.status_code, _since(started), error, read[:STORED_BYTES].decode("utf-8", "replace"))
 
 
 def _read_bounded(response: httpx.Response) -> bytes:

@@ -23,19 +23,18 @@ class RefusedDestination(ValueError):
 
 @dataclass(frozen=True)
 class Destination:
-    """A checked URL and the address to connect to for it."""
+    """A checked URL and the addresses to connect to for it, in the resolver's order."""
 
     url: str
     host: str  # the URL's host name, for the Host header and TLS (SNI and the certificate's name)
-    address: str  # the checked IP address
+    addresses: tuple[str, ...]  # every address the host resolved to, each checked
     port: int
     scheme: str
     target: str  # path and query
 
-    @property
-    def connect_url(self) -> str:
-        """The URL with the checked address in place of the host name."""
-        host = f"[{self.address}]" if ":" in self.address else self.address
+    def connect_url(self, address: str) -> str:
+        """The URL with a checked address in place of the host name."""
+        host = f"[{address}]" if ":" in address else address
         return f"{self.scheme}://{host}:{self.port}{self.target}"
 
     @property
@@ -87,7 +86,7 @@ def resolve(url: str) -> Destination:
                     f"host {host!r} resolves to {address}, {reason} (allowed with "
                     "DEVMANAGER_WEBHOOK_ALLOW_PRIVATE=true)"
                 )
-    return Destination(url=url, host=host, address=addresses[0], port=port, scheme=scheme, target=target)
+    return Destination(url=url, host=host, addresses=tuple(addresses), port=port, scheme=scheme, target=target)
 
 
 def refused_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:

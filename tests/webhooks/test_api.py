@@ -1,6 +1,7 @@
 """`/webhooks` (contract, section 7): subscriptions, their secrets, replays, test sends and delivery log."""
 
 import base64
+import socket
 import uuid
 
 import pytest
@@ -287,3 +288,14 @@ def test_deliveries_are_listed_newest_first_with_bookmarks(api_client, receiver)
     assert_error(
         api_client.get(f"{WEBHOOKS}/{created['id']}/deliveries", {"filter": "x[eq]:1"}), 400, "validation_error"
     )
+
+
+def test_a_host_resolving_only_to_public_addresses_is_accepted(api_client, monkeypatch):
+    def getaddrinfo(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+    response = api_client.post(WEBHOOKS, {"url": "https://hooks.example/devmanager?x=1"}, format="json")
+
+    assert response.status_code == 201 and response.json()["url"] == "https://hooks.example/devmanager?x=1"

@@ -1,6 +1,7 @@
 """Deliveries (contract, section 7), driven one serving at a time in the test's thread: signed CloudEvents in feed
 order, at least once, retried on the schedule, given up after the give-up time; destinations checked each time."""
 
+import socket
 import threading
 from datetime import timedelta
 
@@ -219,3 +220,53 @@ def test_a_failing_subscription_does_not_hold_up_a_healthy_one(receiver, local_d
     healthy.refresh_from_db()
     assert healthy.status == "healthy" and healthy.delivered_count == 1
     assert Subscription.objects.exclude(pk=healthy.pk).get().status == "failing"
+
+
+def test_a_host_name_is_connected_to_by_a_checked_address_with_its_own_host_header(receiver):
+    port = receiver.server.server_address[1]
+    services.subscription_create(url=f"http://localhost:{port}/hook")  # ::1 may come first: nobody listens there
+    create_devices("d-1")
+
+    deliver()
+
+    (request,) = receiver.wait_for(1)
+    assert request.headers["host"] == f"localhost:{port}"
+    assert Delivery.objects.get().outcome == "delivered"
+
+
+def resolving_to(monkeypatch, *addresses: str) -> None:
+    """The resolver's answer for every name (the stand-in for a DNS server that changes its mind)."""
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_the_next_address_is_tried_when_one_refuses_the_connection(receiver, monkeypatch):
+    port = receiver.server.server_address[1]
+    resolving_to(monkeypatch, "127.0.0.2", "127.0.0.1")  # nobody listens on the first
+    subscription = services.subscription_create(url=f"http://hooks.example:{port}/hook")
+    create_devices("d-1")
+
+    deliver()
+
+    (request,) = receiver.wait_for(1)
+    assert request.headers["host"] == f"hooks.example:{port}"
+    subscription.refresh_from_db()
+    assert subscription.delivered_count == 1
+
+
+def test_a_name_that_now_resolves_to_one_private_address_among_public_ones_is_refused(receiver, settings, monkeypatch):
+    resolving_to(monkeypatch, "93.184.216.34")
+    services.subscription_create(url="https://hooks.example/hook")
+    create_devices("d-1")
+    settings.DEVMANAGER_WEBHOOK_ALLOW_PRIVATE = False
+    resolving_to(monkeypatch, "93.184.216.34", "10.0.0.5")  # rebinding: every address is checked
+
+    deliver()
+
+    failure = Delivery.objects.get()
+    assert failure.outcome == "failed" and "10.0.0.5, a private address" in failure.error
