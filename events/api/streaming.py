@@ -15,7 +15,6 @@ from django.http import StreamingHttpResponse
 from devmanager.api.renderers import JSONRenderer
 
 from ..envelope import event_object
-from ..waiting import wait_for_events
 
 HEARTBEAT_SECONDS = 15
 PAGE = 100
@@ -44,8 +43,8 @@ SLOTS = StreamSlots()
 
 
 def event_stream(page, after: int | None) -> StreamingHttpResponse:
-    """A stream of the events `page(after, size)` gives, from after `after` (None: the oldest kept); the caller has
-    taken a slot."""
+    """A stream of the events `page(after, size, timeout)` gives (reading.wait_for_page), from after `after` (None:
+    the oldest kept); the caller has taken a slot."""
     response = StreamingHttpResponse(_messages(page, after), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies pass each message on at once
@@ -58,9 +57,7 @@ def _messages(page, after: int | None):
     try:
         yield ": the fleet feed\n\n"
         while (remaining := deadline - time.monotonic()) > 0:
-            events, after = wait_for_events(
-                lambda after=after: page(after, PAGE), min(HEARTBEAT_SECONDS, remaining), found=lambda found: found[0]
-            )
+            events, after = page(after, PAGE, min(HEARTBEAT_SECONDS, remaining))
             for event in events:
                 data = renderer.render(event_object(event)).decode()
                 yield f"id: {event.position}\nevent: {event.type}\ndata: {data}\n\n"

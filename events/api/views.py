@@ -8,20 +8,19 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from devmanager.api.exceptions import Gone
 from devmanager.api.filtering import normalise_filters
+from devmanager.api.filtering.expression import MAX_LENGTH, ExpressionError
 from devmanager.api.filtering.fields import FilterErrors
 from devmanager.api.filters import filter_condition, filter_parameter
 from devmanager.api.pagination import parse_integer, refuse_unknown_parameters, single_param
 
 from ..envelope import event_object
-from ..filters import FEED_FILTER_FIELDS
-from ..models import Event, FeedCounter
-from ..waiting import wait_for_events
+from ..filters import FEED_FILTER_FIELDS, device_q, normalise_device_q
+from ..reading import SCAN_WINDOW, feed_page, wait_for_page
 from .streaming import SLOTS, event_stream
 
 FEED_SALT = "devmanager.feed.v1"
-FEED_PARAMETERS = ("filter", "page_size", "bookmark", "after", "wait")
+FEED_PARAMETERS = ("filter", "q", "page_size", "bookmark", "after", "wait")
 MAX_WAIT_SECONDS = 30
 MAX_POSITION = 2**63 - 1
 EVENT_SCHEMA = inline_serializer(
@@ -77,6 +76,16 @@ class FeedView(APIView):
                 + " Operators: `type` eq, in, ct (a prefix such as `device.`); `subject` eq, in; `actor` eq; `time` "
                 "bf, af.",
             ),
+            OpenApiParameter(
+                "q",
+                {"type": "string", "maxLength": MAX_LENGTH},
+                description="One boolean expression (`and`, `or`, `not`, parentheses) over the device fields of the "
+                "filter language, applied to the device in `data.device`, ANDed with `filter`, e.g. "
+                "`status[in]:EXPIRED,REVOKED or (tags[ct]:critical and not dms_owner[eq]:lab)`. Events without a "
+                "device (group and adapter events) always match. At most 4,096 characters, 64 atoms, 16 levels. A "
+                f"page looks at no more than {SCAN_WINDOW:,} positions: with a selective `q` it may be short, or "
+                "empty, with a `next` further on.",
+            ),
         ],
         responses={(200, "application/json"): FEED_PAGE, (200, "text/event-stream"): OpenApiTypes.STR},
         description="With `Accept: text/event-stream` the feed is streamed as Server-Sent Events (`id:` the event's "
@@ -92,12 +101,12 @@ class FeedView(APIView):
             settings.DEVMANAGER_PAGE_SIZE_MAX,
         )  # fmt: skip
         wait = parse_integer(single_param(params, "wait"), "wait", 0, MAX_WAIT_SECONDS, minimum=0)
-        filters, after = _position(params)
-        condition = filter_condition(filters, FEED_FILTER_FIELDS)
+        filters, q, after = _position(params)
+        condition = filter_condition(filters, FEED_FILTER_FIELDS) & _device_condition(q)
         if "text/event-stream" in request.headers.get("Accept", ""):
             return _stream(request, condition, after)
-        events, last = wait_for_events(lambda: _page(condition, after, page_size), wait, found=lambda page: page[0])
-        return Response({"next": _bookmark(last, filters), "list": [event_object(event) for event in events]})
+        events, last = wait_for_page(condition, after, page_size, wait)
+        return Response({"next": _bookmark(last, filters, q), "list": [event_object(event) for event in events]})
 
 
 def _stream(request, condition, after: int | None):
@@ -105,32 +114,16 @@ def _stream(request, condition, after: int | None):
     last_id = request.headers.get("Last-Event-ID")
     if last_id is not None:
         after = _event_id(last_id, "Last-Event-ID")
-    _page(condition, after, 1)  # a position gone or not yet handed out: 410 or 400 now, while the answer can say so
+    feed_page(condition, after, 1)  # a position gone or not yet handed out: 410 or 400 now, while the answer can say so
     if not SLOTS.take():
         raise exceptions.Throttled(detail="This server streams as many feeds as it may; reconnect shortly.")
-    return event_stream(lambda position, size: _page(condition, position, size), after)
+    return event_stream(lambda position, size, timeout: wait_for_page(condition, position, size, timeout), after)
 
 
-def _page(condition, after: int | None, page_size: int) -> tuple[list[Event], int]:
-    """The events after the position (None: from the oldest kept) that the condition selects, and the position
-    after which the next page starts."""
-    counter = FeedCounter.objects.filter(pk=1).values_list("position", "pruned_through").first() or (0, 0)
-    committed, pruned_through = counter  # read before the events: every position up to it is visible below
-    if after is None:
-        after = pruned_through
-    if after < pruned_through:
-        raise Gone(f"Events up to {pruned_through} have been pruned; start at the oldest kept with no position.")
-    if after > committed:
-        raise exceptions.ValidationError({"after": [f"no event {after} yet: the feed's last is {committed}"]})
-    events = list(Event.objects.filter(condition, position__gt=after).order_by("position")[:page_size])
-    # A short page has every matching event up to `committed`: the next one can only come after it.
-    last = events[-1].position if len(events) == page_size else max([committed, *(e.position for e in events)])
-    return events, last
-
-
-def _position(params) -> tuple[list[str], int | None]:
-    """The filters and the position to start after, from the bookmark or from `after` (None: the oldest kept)."""
-    filters = params.getlist("filter")
+def _position(params) -> tuple[list[str], str, int | None]:
+    """The filters, the `q` (normalised) and the position to start after, from the bookmark or from `after` (None:
+    the oldest kept)."""
+    filters, q = params.getlist("filter"), single_param(params, "q") or None  # an empty q is absent
     bookmark, after = single_param(params, "bookmark"), single_param(params, "after")
     if bookmark:
         if after is not None:
@@ -143,11 +136,15 @@ def _position(params) -> tuple[list[str], int | None]:
             raise exceptions.ValidationError(
                 {"filter": ["differs from the bookmark's filters; send the bookmark alone"]}
             )
-        return payload["f"], payload["a"]
+        issued_q = payload.get("q", "")  # normalised
+        if q is not None and _normalised_q(q) != issued_q:
+            raise exceptions.ValidationError({"q": ["differs from the bookmark's q; send the bookmark alone"]})
+        return payload["f"], issued_q, payload["a"]
     _normalised(filters)  # a bad filter is a 400 before anything else
+    q = _normalised_q(q or "")
     if after is None:
-        return filters, None
-    return filters, _event_id(after, "after")
+        return filters, q, None
+    return filters, q, _event_id(after, "after")
 
 
 def _event_id(raw: str, name: str) -> int:
@@ -162,5 +159,19 @@ def _normalised(filters: list[str]) -> list[str]:
         raise exceptions.ValidationError(exc.errors) from exc
 
 
-def _bookmark(position: int, filters: list[str]) -> str:
-    return signing.dumps({"a": position, "f": filters}, salt=FEED_SALT, compress=True)
+def _normalised_q(q: str) -> str:
+    try:
+        return normalise_device_q(q)
+    except ExpressionError as exc:
+        raise exceptions.ValidationError({"q": [str(exc)]}) from exc
+
+
+def _device_condition(q: str):
+    try:
+        return device_q(q)
+    except ExpressionError as exc:
+        raise exceptions.ValidationError({"q": [str(exc)]}) from exc
+
+
+def _bookmark(position: int, filters: list[str], q: str) -> str:
+    return signing.dumps({"a": position, "f": filters, "q": q}, salt=FEED_SALT, compress=True)

@@ -279,8 +279,14 @@ class DateField(FieldSpec):
         return Q(**{f"{self.column}__gte": instant, f"{self.column}__lt": end})
 
     def canonical_item(self, value: str) -> str:
+        # RFC 3339 in UTC at the precision written (a day, a second, or as many fraction digits): a value that reads
+        # back as itself, so a normalised filter or `q` can be stored and compiled (a webhook's `q`).
         instant, precision = _timestamp(value)
-        return f"{instant.isoformat()}/{precision.total_seconds()}"
+        if precision >= timedelta(days=1):
+            return instant.date().isoformat()
+        written = instant.isoformat(timespec="microseconds")[:26]  # 2024-01-01T10:00:00.123456, in UTC
+        digits = 7 - len(str(precision // timedelta(microseconds=1)))  # the precision is 10 ** (6 - digits) µs
+        return f"{written[:19] if digits <= 0 else written[: 20 + digits]}Z"
 
     def bf(self, value):
         return Q(**{f"{self.column}__lt": _timestamp(value)[0]})
