@@ -87,10 +87,11 @@ def serve(subscription_id, client, stopping: threading.Event) -> None:
         except Gone:  # the subscription fell behind the feed's retention
             _skip_pruned(subscription)
             continue
+        start = subscription.position
         if not deliver_page(subscription, events, last, client, stopping):
             return
-        if not events:
-            return  # caught up
+        if not events and subscription.position == start:
+            return  # caught up (an empty page that moved on looked at a window of events none of which matched)
 
 
 def deliver_page(subscription: Subscription, events: list[Event], last: int, client, stopping) -> bool:
