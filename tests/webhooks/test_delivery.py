@@ -270,3 +270,16 @@ def test_a_name_that_now_resolves_to_one_private_address_among_public_ones_is_re
 
     failure = Delivery.objects.get()
     assert failure.outcome == "failed" and "10.0.0.5, a private address" in failure.error
+
+
+def test_a_match_beyond_windows_of_non_matching_events_is_reached_in_one_serving(receiver, monkeypatch):
+    monkeypatch.setattr("events.reading.SCAN_WINDOW", 2)
+    subscription = services.subscription_create(url=receiver.url, q="tags[ct]:hot")
+    create_devices("c-1", "c-2", "c-3", "c-4", "c-5", tags=["cold"])
+    create_devices("h-1", tags=["hot"])
+
+    deliver()
+
+    assert [request.event["subject"] for request in receiver.wait_for(1)] == ["h-1"]
+    subscription.refresh_from_db()
+    assert subscription.position == Event.objects.order_by("-position").first().position
