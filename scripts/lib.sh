@@ -96,13 +96,21 @@ free_port() {
 
 # Run a server command beside `manage.py worker` (webhook deliveries, fleet-action jobs) until either ends or the
 # script gets SIGTERM or SIGINT; then stop both (SIGTERM: the worker finishes the deliveries in hand) and wait.
+# The status is 0 after a signal, else that of the one that ended first (a supervisor sees a crash as a failure).
 serve_with_worker() {
   .venv/bin/python manage.py worker &
   local worker=$!
   "$@" &
   local server=$!
-  trap 'kill -TERM "$server" "$worker" 2>/dev/null || true' TERM INT
-  wait -n "$server" "$worker" || true
+  stopping=0
+  trap 'stopping=1; kill -TERM "$server" "$worker" 2>/dev/null || true' TERM INT
+  local status=0
+  wait -n "$server" "$worker" || status=$?
   kill -TERM "$server" "$worker" 2>/dev/null || true
   wait "$server" "$worker" 2>/dev/null || true
+  if [ "$stopping" = 1 ]; then
+    return 0
+  fi
+  echo "The server or the worker ended (status $status); the other was stopped." >&2
+  return "$status"
 }

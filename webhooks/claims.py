@@ -23,11 +23,21 @@ class Claims:
             if subscription_id in self.held:
                 return False
             self.held.add(subscription_id)
-        if connection.vendor == "postgresql" and not _advisory(subscription_id, "pg_try_advisory_lock"):
-            with self.lock:
-                self.held.discard(subscription_id)
-            return False
-        return True
+        try:
+            taken = connection.vendor != "postgresql" or _advisory(subscription_id, "pg_try_advisory_lock")
+        except BaseException:
+            taken = False
+            raise
+        finally:
+            if not taken:
+                with self.lock:
+                    self.held.discard(subscription_id)
+        return taken
+
+    def held_here(self) -> list[uuid.UUID]:
+        """The subscriptions this process's threads serve now."""
+        with self.lock:
+            return list(self.held)
 
     def give_back(self, subscription_id: uuid.UUID) -> None:
         try:
@@ -38,10 +48,17 @@ class Claims:
                 self.held.discard(subscription_id)
 
 
+# A worker whose machine vanishes holds its locks until the server notices its connection is dead: TCP keepalives
+# on the server's side of the worker's connections (unless the server's own settings are shorter) make that a
+# minute, not the system's default two hours.
+KEEPALIVES = (("tcp_keepalives_idle", "30"), ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "3"))
+
+
 def _advisory(subscription_id: uuid.UUID, function: str) -> bool:
     key = int.from_bytes(subscription_id.bytes[:8], "big", signed=True)  # a UUID's first 64 bits: random enough
+    settings = ", ".join(f"set_config('{name}', '{value}', false)" for name, value in KEEPALIVES)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s)", [key])
+        cursor.execute(f"SELECT {function}(%s), {settings}", [key])
         return bool(cursor.fetchone()[0])
 
 

@@ -3,6 +3,7 @@ specification says (`standardwebhooks` signs), sent with httpx to a destination 
 (webhooks/destinations.py), with no redirect followed and at most `MAX_READ` bytes of the answer read."""
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,28 +50,64 @@ def signature_headers(message_id: str, body: bytes, secrets: list[str], now: dat
     }
 
 
-def new_client() -> httpx.Client:
-    """A client that keeps connections alive between the deliveries of one worker thread."""
-    timeout = settings.DEVMANAGER_WEBHOOK_TIMEOUT
+class Clients:
+    """Keep-alive httpx clients, one per destination host name, for one worker thread. A delivery connects to a
+    checked address, not to the name: a client of its own per name means a pooled TLS connection is only ever
+    reused for the name its certificate was checked against, never for another name served at the same address."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self.clients: OrderedDict[str, httpx.Client] = OrderedDict()
+
+    def for_host(self, host: str) -> httpx.Client:
+        client = self.clients.pop(host, None) or _new_client()
+        self.clients[host] = client  # the most recently used last
+        while len(self.clients) > self.size:
+            self.clients.popitem(last=False)[1].close()
+        return client
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+        self.clients.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _new_client() -> httpx.Client:
     return httpx.Client(
-        timeout=httpx.Timeout(timeout),
+        timeout=httpx.Timeout(settings.DEVMANAGER_WEBHOOK_TIMEOUT),
         follow_redirects=False,
         trust_env=False,  # no proxy from the environment: the checked address is the one connected to
-        limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=30),
+        limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=30),
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},  # read bounded as sent
     )
 
 
-def post(client: httpx.Client, url: str, body: bytes, headers: dict) -> Outcome:
+def post(clients: Clients, url: str, body: bytes, headers: dict) -> Outcome:
     """POST the signed body to the URL, looked up and checked now; the outcome, never an exception. The addresses
-    the host resolved to are tried in turn while a connection cannot be made (`localhost`: ::1, then 127.0.0.1)."""
+    the host resolved to are tried in turn while a connection cannot be made (`localhost`: ::1, then 127.0.0.1).
+    The answer must come within DEVMANAGER_WEBHOOK_TIMEOUT: each read, and the whole body."""
     started = time.monotonic()
     try:
         destination = resolve(url)
     except RefusedDestination as exc:
-        return Outcome(None, _since(started), f"refused destination: {url} {exc}", "")
+        return Outcome(None, _since(started), _stored(f"refused destination: {url} {exc}"), "")
+    try:
+        return _post_to(clients.for_host(destination.host), destination, body, headers, started)
+    except Exception as exc:  # whatever an endpoint does is its failure, never the worker's
+        return Outcome(None, _since(started), _stored(f"{type(exc).__name__}: {exc}"), "")
+
+
+def _post_to(client: httpx.Client, destination, body: bytes, headers: dict, started: float) -> Outcome:
     request_headers = {**headers, "Content-Type": CONTENT_TYPE, "Host": destination.host_header}
     extensions = {"sni_hostname": destination.host} if destination.scheme == "https" else {}
+    deadline = started + settings.DEVMANAGER_WEBHOOK_TIMEOUT
+    error = ""
     for address in destination.addresses:
         request = client.build_request(
             "POST", destination.connect_url(address), content=body, headers=request_headers, extensions=extensions
@@ -78,35 +115,46 @@ def post(client: httpx.Client, url: str, body: bytes, headers: dict) -> Outcome:
         try:
             response = client.send(request, stream=True)
             try:
-                read = _read_bounded(response)
+                read = _read_bounded(response, deadline)
             finally:
                 response.close()
         except httpx.ConnectError as exc:
             error = f"ConnectError: {exc}"
             continue  # nothing was sent: the next address
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, _TooSlow):
             return Outcome(None, _since(started), f"no answer within {settings.DEVMANAGER_WEBHOOK_TIMEOUT:g} s", "")
         except httpx.HTTPError as exc:
-            return Outcome(None, _since(started), f"{type(exc).__name__}: {exc}"[:STORED_BYTES], "")
+            return Outcome(None, _since(started), _stored(f"{type(exc).__name__}: {exc}"), "")
         return _answered(response, read, started)
-    return Outcome(None, _since(started), error[:STORED_BYTES], "")
+    return Outcome(None, _since(started), _stored(error), "")
+
+
+class _TooSlow(Exception):
+    """The answer's body was still coming when the time was up."""
 
 
 def _answered(response: httpx.Response, read: bytes, started: float) -> Outcome:
     error = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
     if 300 <= response.status_code < 400:
         error += " (redirects are not followed)"
-    return Outcome(response.status_code, _since(started), error, read[:STORED_BYTES].decode("utf-8", "replace"))
+    return Outcome(response.status_code, _since(started), error, _stored(read.decode("utf-8", "replace")))
 
 
-def _read_bounded(response: httpx.Response) -> bytes:
+def _read_bounded(response: httpx.Response, deadline: float) -> bytes:
     chunks, size = [], 0
     for chunk in response.iter_raw():
         chunks.append(chunk)
         size += len(chunk)
         if size >= MAX_READ:
             break
+        if time.monotonic() > deadline:
+            raise _TooSlow
     return b"".join(chunks)[:MAX_READ]
+
+
+def _stored(text: str) -> str:
+    """Text as the delivery log keeps it: its first KiB, without NUL (which PostgreSQL's text refuses)."""
+    return text[:STORED_BYTES].replace("\x00", "\ufffd")
 
 
 def _since(started: float) -> int:

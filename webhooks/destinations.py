@@ -56,16 +56,22 @@ def check_url(url: str) -> tuple[str, str, int, str]:
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not parts.hostname:
         raise RefusedDestination("must be an https:// URL with a host")
+    try:  # a name in any script, as DNS, HTTP and TLS carry it (IDNA: bücher.example is xn--bcher-kva.example)
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise RefusedDestination(f"host {parts.hostname!r} is not a valid name: {exc}") from exc
     if scheme == "http" and not settings.DEVMANAGER_WEBHOOK_ALLOW_HTTP:
         raise RefusedDestination("must use https (http is allowed with DEVMANAGER_WEBHOOK_ALLOW_HTTP=true)")
     if parts.username is not None or parts.password is not None:
         raise RefusedDestination("must not hold credentials: the signature authenticates the deliveries")
     if parts.fragment:
         raise RefusedDestination("must not have a fragment")
-    if any(ord(char) < 0x21 for char in url):
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in url):
         raise RefusedDestination("must not contain spaces or control characters")
+    if port == 0:
+        raise RefusedDestination("port 0 is no destination")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return scheme, parts.hostname, port or {"https": 443, "http": 80}[scheme], target
+    return scheme, host, {"https": 443, "http": 80}[scheme] if port is None else port, target
 
 
 def resolve(url: str) -> Destination:
@@ -91,9 +97,10 @@ def resolve(url: str) -> Destination:
 
 def refused_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     """Why an address is no webhook destination, or "" when it is public."""
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
-        address = mapped
+    if address.version == 6:  # an IPv4 address inside an IPv6 one is judged as itself (::ffff:127.0.0.1, 6to4)
+        inner = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if inner is not None:
+            address = inner
     for reason, refused in (
         ("a loopback address", address.is_loopback),
         ("an unspecified address", address.is_unspecified),

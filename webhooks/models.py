@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
@@ -38,10 +39,14 @@ class Subscription(models.Model):
     q = models.TextField(blank=True, default="")  # a boolean expression over the device of device events
     active = models.BooleanField(default=True)
     secret = models.CharField(max_length=100, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Secrets replaced by a rotation, each still signing until its expiry: [[secret, ISO expiry], ...].
+    previous_secrets = models.JSONField(default=list, blank=True, editable=False)
+    # Grows when the services move the cursor or forget its failures (a replay, re-enabling): the worker's
+    # bookkeeping applies only to the version it read.
+    version = models.PositiveIntegerField(default=0, editable=False)
     position = models.BigIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0)  # failed attempts at the event after `position`
+    attempts = models.PositiveIntegerField(default=0)  # failed attempts at `retrying_event`
+    retrying_event = models.BigIntegerField(null=True, blank=True)  # the head event that failed
     failing_since = models.DateTimeField(null=True, blank=True)  # the head event's first failure
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_count = models.BigIntegerField(default=0)
@@ -65,13 +70,13 @@ class Subscription(models.Model):
         return SubscriptionStatus.FAILING if self.failing_since is not None else SubscriptionStatus.HEALTHY
 
     def secrets(self, now=None) -> list[str]:
-        """The secrets deliveries are signed with: the current one, and the previous one for 24 h after a
+        """The secrets deliveries are signed with: the current one, and each replaced one for 24 h after its
         rotation."""
+        return [self.secret, *(secret for secret, _ in self.live_previous_secrets(now))]
+
+    def live_previous_secrets(self, now=None) -> list[list[str]]:
         now = now or timezone.now()
-        expires = self.previous_secret_expires_at
-        if self.previous_secret and expires is not None and expires > now:
-            return [self.secret, self.previous_secret]
-        return [self.secret]
+        return [[secret, expires] for secret, expires in self.previous_secrets if datetime.fromisoformat(expires) > now]
 
 
 class DeliveryOutcome(models.TextChoices):

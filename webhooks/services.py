@@ -14,7 +14,7 @@ from devmanager.api.filtering.expression import ExpressionError
 from events.filters import normalise_device_q
 from events.models import FeedCounter
 
-from .delivery import Outcome, new_client, post, signature_headers
+from .delivery import Clients, Outcome, post, signature_headers
 from .destinations import RefusedDestination, resolve
 from .envelope import test_event_body
 from .models import EVENT_TYPES, Subscription
@@ -40,44 +40,41 @@ def subscription_create(
 
 
 def subscription_update(*, subscription_id: uuid.UUID, **changes) -> Subscription:
-    """Change any of url, description, event_types, q and active; setting `active` re-enables a disabled one,
-    from where it stopped, its failures forgotten."""
+    """Change any of url, description, event_types, q and active; setting `active` on a disabled one re-enables
+    it, from where it stopped, its failures forgotten."""
     checked = checked_fields(**{name: changes[name] for name in ("url", "event_types", "q") if name in changes})
     with transaction.atomic():
         subscription = _locked(subscription_id)
+        enabling = changes.get("active") and not subscription.active
+        if enabling:
+            subscription.attempts, subscription.failing_since, subscription.next_attempt_at = 0, None, None
         for name, value in {**changes, **checked}.items():
             setattr(subscription, name, value)
-        if changes.get("active"):
-            subscription.attempts, subscription.failing_since, subscription.next_attempt_at = 0, None, None
-        subscription.updated_at = timezone.now()
-        subscription.save()
+        _save(subscription, cursor=enabling)
     return subscription
 
 
 def subscription_delete(*, subscription_id: uuid.UUID) -> None:
-    deleted, _ = Subscription.objects.filter(pk=subscription_id).delete()
-    if not deleted:
-        raise errors.NotFound(f"No webhook {subscription_id}.")
+    with transaction.atomic():  # the row locked first: a delivery being logged finishes before, or finds it gone
+        _locked(subscription_id).delete()
 
 
 def subscription_rotate_secret(*, subscription_id: uuid.UUID) -> Subscription:
-    """A new secret; deliveries are signed with the old one too for the next 24 hours."""
+    """A new secret; deliveries are signed with each replaced one too for 24 hours after its replacement."""
     with transaction.atomic():
         subscription = _locked(subscription_id)
         now = timezone.now()
-        subscription.previous_secret, subscription.secret = subscription.secret, new_secret()
-        subscription.previous_secret_expires_at = now + SECRET_OVERLAP
-        subscription.updated_at = now
-        subscription.save()
+        replaced = [subscription.secret, (now + SECRET_OVERLAP).isoformat()]
+        subscription.previous_secrets = [*subscription.live_previous_secrets(now), replaced]
+        subscription.secret = new_secret()
+        _save(subscription)
     return subscription
 
 
 def subscription_replay(*, subscription_id: uuid.UUID, after: int) -> Subscription:
     """Deliver again every matching event after the position `after`: the subscription goes back there."""
-    committed, pruned_through = FeedCounter.objects.filter(pk=1).values_list("position", "pruned_through").first() or (
-        0,
-        0,
-    )
+    counter = FeedCounter.objects.filter(pk=1).values_list("position", "pruned_through").first()
+    committed, pruned_through = counter or (0, 0)
     if after < pruned_through:
         raise errors.Gone(f"Events up to {pruned_through} have been pruned; replay after {pruned_through} or later.")
     if after > committed:
@@ -86,9 +83,18 @@ def subscription_replay(*, subscription_id: uuid.UUID, after: int) -> Subscripti
         subscription = _locked(subscription_id)
         subscription.position = after
         subscription.attempts, subscription.failing_since, subscription.next_attempt_at = 0, None, None
-        subscription.updated_at = timezone.now()
-        subscription.save()
+        _save(subscription, cursor=True)
     return subscription
+
+
+def _save(subscription: Subscription, cursor: bool = False) -> None:
+    """A change of the services. A delivery under way sees the new `updated_at` before its next POST, and reloads the
+    row; a change of the cursor or its failures (a replay, re-enabling) also takes a new version, so that the
+    worker's bookkeeping of what it read no longer applies."""
+    if cursor:
+        subscription.version += 1
+    subscription.updated_at = timezone.now()
+    subscription.save()
 
 
 def subscription_test(*, subscription_id: uuid.UUID) -> Outcome:
@@ -96,8 +102,8 @@ def subscription_test(*, subscription_id: uuid.UUID) -> Outcome:
     subscription = _get(subscription_id)
     message_id = f"msg_test_{uuid.uuid4().hex}"
     body = test_event_body(subscription, message_id)
-    with new_client() as client:
-        return post(client, subscription.url, body, signature_headers(message_id, body, subscription.secrets()))
+    with Clients() as clients:
+        return post(clients, subscription.url, body, signature_headers(message_id, body, subscription.secrets()))
 
 
 def feed_position() -> int:

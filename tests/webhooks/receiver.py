@@ -28,6 +28,8 @@ class Receiver:
         self.answers: list[tuple[int, bytes]] = [(200, b"ok")]
         self.hold: threading.Event | None = None
         self.delay = 0.0
+        self.drip: float | None = None  # seconds between the body's bytes: an answer that never quite ends
+        self.on_request = None  # called with the request's number (1, 2, ...) before answering
         self.arrived = threading.Condition()
         receiver = self
 
@@ -40,6 +42,8 @@ class Receiver:
                     receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
                     status, answer = receiver.answers[min(len(receiver.received), len(receiver.answers)) - 1]
                     receiver.arrived.notify_all()
+                if receiver.on_request is not None:
+                    receiver.on_request(len(receiver.received))
                 if receiver.hold is not None:
                     receiver.hold.wait(30)
                 time.sleep(receiver.delay)
@@ -48,7 +52,13 @@ class Receiver:
                     self.send_header("Location", "http://127.0.0.1:1/elsewhere")
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(answer)
+                if receiver.drip is None:
+                    self.wfile.write(answer)
+                    return
+                for byte in answer:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(receiver.drip)
 
             def log_message(self, *args):
                 pass

@@ -3,6 +3,7 @@
 import base64
 import socket
 import uuid
+from datetime import datetime
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -178,8 +179,12 @@ def test_rotating_the_secret_keeps_the_old_one_signing_for_24_hours(api_client, 
     assert rotated["secret"].startswith("whsec_") and rotated["secret"] != created["secret"]
     subscription = Subscription.objects.get()
     assert subscription.secrets() == [rotated["secret"], created["secret"]]
-    later = subscription.previous_secret_expires_at
-    assert subscription.secrets(now=later) == [rotated["secret"]]
+    ((_, expires),) = subscription.previous_secrets
+    assert subscription.secrets(now=datetime.fromisoformat(expires)) == [rotated["secret"]]
+
+    again = api_client.post(f"{WEBHOOKS}/{created['id']}/rotate-secret").json()  # within the 24 hours
+
+    assert Subscription.objects.get().secrets() == [again["secret"], created["secret"], rotated["secret"]]
 
 
 # --- Test sends ---------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from devices import services as device_services
 from events.models import Event
 from groups import services as group_services
 from webhooks import services
-from webhooks.delivery import MAX_READ, new_client
+from webhooks.delivery import MAX_READ, Clients
 from webhooks.models import Delivery, Subscription
 from webhooks.worker import claim_due, retry_delay, serve
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def deliver() -> None:
     """Serve every due subscription once, as a worker thread would."""
-    with new_client() as client:
+    with Clients() as client:
         for subscription in Subscription.objects.all():
             serve(subscription.pk, client, threading.Event())
 
@@ -283,3 +283,97 @@ def test_a_match_beyond_windows_of_non_matching_events_is_reached_in_one_serving
     assert [request.event["subject"] for request in receiver.wait_for(1)] == ["h-1"]
     subscription.refresh_from_db()
     assert subscription.position == Event.objects.order_by("-position").first().position
+
+
+def test_an_answer_holding_nul_is_logged_without_it(receiver):
+    services.subscription_create(url=receiver.url)
+    create_devices("d-1")
+    receiver.answers = [(200, b"ok\x00done")]
+
+    deliver()
+
+    assert Delivery.objects.get().response == "ok\ufffddone"
+
+
+def test_a_host_name_in_any_script_is_sent_as_idna(receiver, monkeypatch):
+    port = receiver.server.server_address[1]
+    resolving_to(monkeypatch, "127.0.0.1")
+    services.subscription_create(url=f"http://bücher.example:{port}/hook")
+    create_devices("d-1")
+
+    deliver()
+
+    (request,) = receiver.wait_for(1)
+    assert request.headers["host"] == f"xn--bcher-kva.example:{port}"
+    assert Delivery.objects.get().outcome == "delivered"
+
+
+def test_an_answer_that_never_quite_ends_is_a_timeout(receiver, settings):
+    settings.DEVMANAGER_WEBHOOK_TIMEOUT = 0.5
+    services.subscription_create(url=receiver.url)
+    create_devices("d-1")
+    receiver.answers = [(200, b"x" * 100)]
+    receiver.drip = 0.2  # each byte well within the timeout, the whole body far beyond it
+
+    deliver()
+
+    failure = Delivery.objects.get()
+    assert failure.outcome == "failed" and failure.error == "no answer within 0.5 s"
+    assert failure.duration_ms < 1500
+
+
+def test_each_host_name_has_its_own_clients():
+    with Clients(size=2) as clients:
+        first = clients.for_host("a.example")
+        assert clients.for_host("a.example") is first
+        assert clients.for_host("b.example") is not first
+        clients.for_host("c.example")  # the least recently used goes
+
+        assert list(clients.clients) == ["b.example", "c.example"] and first.is_closed
+
+
+def test_setting_active_on_an_active_failing_subscription_keeps_its_backoff(receiver):
+    subscription = services.subscription_create(url=receiver.url)
+    Subscription.objects.update(attempts=3, failing_since=timezone.now(), next_attempt_at=timezone.now())
+
+    services.subscription_update(subscription_id=subscription.pk, active=True, description="edited")
+
+    assert Subscription.objects.get().attempts == 3
+
+
+def test_a_new_head_event_starts_its_own_attempts(receiver):
+    subscription = services.subscription_create(url=receiver.url)
+    create_devices("d-1")
+    group_services.group_create(name="g", actor="key:t")
+    receiver.answers = [(500, b"")]
+    head = Event.objects.order_by("position").first().position
+    Subscription.objects.update(attempts=4, retrying_event=head, failing_since=timezone.now() - timedelta(hours=71))
+    deliver()  # d-1's fifth attempt fails
+    services.subscription_update(subscription_id=subscription.pk, event_types=["group.*"])  # d-1 matches no more
+    Subscription.objects.update(next_attempt_at=timezone.now())
+
+    deliver()
+
+    assert Delivery.objects.order_by("id").first().attempt == 5
+    subscription.refresh_from_db()
+    group_failure = Delivery.objects.order_by("-id").first()
+    assert receiver.received[-1].event["type"] == "group.created"
+    assert group_failure.attempt == 1 and group_failure.outcome == "failed" and subscription.status == "failing"
+    assert timezone.now() - subscription.failing_since < timedelta(minutes=1)
+
+
+def test_a_retry_is_never_scheduled_after_the_give_up_time(receiver, settings):
+    subscription = services.subscription_create(url=receiver.url)
+    create_devices("d-1")
+    receiver.answers = [(500, b"")]
+    failing_since = timezone.now() - timedelta(hours=71)
+    head = Event.objects.get().position
+    Subscription.objects.update(
+        attempts=6, retrying_event=head, failing_since=failing_since, next_attempt_at=timezone.now()
+    )
+
+    deliver()  # attempt 7 fails at 71 h: not given up, and the next one at 72 h, not 77 h
+
+    subscription.refresh_from_db()
+    assert subscription.status == "failing" and subscription.attempts == 7
+    assert subscription.next_attempt_at == failing_since + timedelta(hours=settings.DEVMANAGER_WEBHOOK_GIVE_UP_HOURS)

@@ -15,7 +15,7 @@ import pytest
 
 from devices import services as device_services
 from webhooks import services
-from webhooks.delivery import new_client
+from webhooks.delivery import Clients
 from webhooks.worker import serve
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_the_documented_receiver_verifies_deliveries(local_destinations, tmp_pat
     try:
         assert forged_post(port).status_code == 401  # unsigned: refused
         device_services.device_create(id="d-1", source="key:t")
-        with new_client() as client:
+        with Clients() as client:
             serve(subscription.pk, client, threading.Event())
             services.subscription_replay(subscription_id=subscription.pk, after=subscription.position)
             serve(subscription.pk, client, threading.Event())  # the same webhook-id again: handled once

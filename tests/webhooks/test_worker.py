@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,12 @@ from django.db import connection
 
 from devices import services as device_services
 from events.models import Event
+from tests.webhooks.receiver import Receiver
 from webhooks import services
+from webhooks.claims import Claims
+from webhooks.delivery import Clients
 from webhooks.models import Delivery, Subscription
+from webhooks.worker import serve
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -108,3 +113,101 @@ def test_two_workers_deliver_each_event_once_in_order(receiver):
 
     subjects = [request.event["subject"] for request in received]
     assert subjects == [f"d-{index:02d}" for index in range(30)]  # once each, in feed order
+
+
+def serve_now(subscription) -> None:
+    with Clients() as clients:
+        serve(subscription.pk, clients, threading.Event())
+
+
+def in_receiver(function):
+    """A change made by someone else while the endpoint holds a delivery (the receiver's thread, its connection)."""
+
+    def on_request(number):
+        if number == 1:
+            try:
+                function()
+            finally:
+                connection.close()
+
+    return on_request
+
+
+def test_a_patch_during_a_delivery_takes_effect_at_the_next_event(receiver):
+    subscription = services.subscription_create(url=receiver.url)
+    for index in range(3):
+        device_services.device_create(id=f"d-{index}", source="key:t")
+    with Receiver() as other:
+        receiver.on_request = in_receiver(
+            lambda: services.subscription_update(subscription_id=subscription.pk, url=other.url)
+        )
+
+        serve_now(subscription)
+
+        assert [r.event["subject"] for r in receiver.received] == ["d-0"]
+        assert [r.event["subject"] for r in other.wait_for(2)] == ["d-1", "d-2"]
+    assert Delivery.objects.count() == 3 and Subscription.objects.get().delivered_count == 3
+
+
+def test_a_replay_during_a_delivery_sends_again_from_where_it_says(receiver):
+    subscription = services.subscription_create(url=receiver.url)
+    for index in range(2):
+        device_services.device_create(id=f"d-{index}", source="key:t")
+    receiver.on_request = in_receiver(
+        lambda: services.subscription_replay(subscription_id=subscription.pk, after=subscription.position)
+    )
+
+    serve_now(subscription)
+
+    assert [r.event["subject"] for r in receiver.received] == ["d-0", "d-0", "d-1"]
+    assert Subscription.objects.get().position == Event.objects.order_by("-position").first().position
+
+
+def test_a_deletion_during_a_delivery_stops_it(receiver):
+    subscription = services.subscription_create(url=receiver.url)
+    for index in range(3):
+        device_services.device_create(id=f"d-{index}", source="key:t")
+    receiver.on_request = in_receiver(lambda: services.subscription_delete(subscription_id=subscription.pk))
+
+    serve_now(subscription)
+
+    assert len(receiver.received) == 1 and not Subscription.objects.exists() and not Delivery.objects.exists()
+
+
+def test_a_subscription_is_claimed_by_one_connection_at_a_time():
+    subscription_id = uuid.uuid4()
+    taken_elsewhere, released = threading.Event(), threading.Event()
+
+    def other_worker():
+        try:
+            assert Claims().take(subscription_id)
+            taken_elsewhere.set()
+            released.wait(10)
+        finally:
+            connection.close()  # its lock goes with its connection
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    taken_elsewhere.wait(10)
+    claims = Claims()
+    assert not claims.take(subscription_id) and claims.held_here() == []
+    released.set()
+    thread.join()
+    assert claims.take(subscription_id) and claims.held_here() == [subscription_id]
+    claims.give_back(subscription_id)
+    assert claims.held_here() == []
+
+
+def test_sigterm_lets_the_delivery_in_hand_finish(receiver):
+    services.subscription_create(url=receiver.url)
+    receiver.hold = threading.Event()
+    worker = start_worker()
+    device_services.device_create(id="d-1", source="key:t")
+    receiver.wait_for(1)
+
+    worker.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    receiver.hold.set()
+
+    assert worker.wait(timeout=30) == 0
+    assert Delivery.objects.get().outcome == "delivered" and Subscription.objects.get().delivered_count == 1
