@@ -11,6 +11,7 @@ from standardwebhooks.webhooks import Webhook
 from devices import services as device_services
 from events.models import FeedCounter
 from tests.conftest import API, assert_error
+from webhooks import services
 from webhooks.models import Delivery, Subscription
 
 pytestmark = pytest.mark.django_db
@@ -304,3 +305,25 @@ def test_a_host_resolving_only_to_public_addresses_is_accepted(api_client, monke
     response = api_client.post(WEBHOOKS, {"url": "https://hooks.example/devmanager?x=1"}, format="json")
 
     assert response.status_code == 201 and response.json()["url"] == "https://hooks.example/devmanager?x=1"
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("patch", "", {"description": "x"}),
+        ("delete", "", None),
+        ("post", "/rotate-secret", None),
+        ("post", "/replay", {"after": "0"}),
+        ("post", "/test", None),
+    ],
+)
+def test_every_write_needs_events_read_beside_webhooks_write(client_with_scopes, receiver, method, suffix, body):
+    subscription = services.subscription_create(url=receiver.url)
+    url = f"{WEBHOOKS}/{subscription.pk}{suffix}"
+    assert client_with_scopes("webhooks:read").get(f"{WEBHOOKS}/{subscription.pk}/deliveries").status_code == 200
+
+    refused = getattr(client_with_scopes("webhooks:write"), method)(url, body, format="json")
+    allowed = getattr(client_with_scopes("webhooks:write", "events:read"), method)(url, body, format="json")
+
+    assert_error(refused, 403, "access_denied")
+    assert allowed.status_code in (200, 202, 204)
