@@ -11,14 +11,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 
 from django.utils import timezone
 
-from devmanager.bulk import copy_json, copy_text
 from devmanager.strictjson import JsonText, parse_json
-
-from .choices import DEFAULT_SLOT
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,8 @@ class Change:
 
 @dataclass(frozen=True)
 class EncodedChanges:
-    """Changes of one type by one actor whose subject and data are already encoded (`encode_created`)."""
+    """Changes of one type by one actor whose subject and data are already encoded: an import's new devices
+    (`devices.batch.encode_created`) and adapters (`adapters.api.serializers.encode_added`)."""
 
     type: str
     actor: str
@@ -105,14 +102,6 @@ def changes_held() -> Iterator[HeldChanges]:
         yield held
     finally:
         _held.items = None
-
-
-def encode_created(columns: dict) -> str:
-    """A new device's `device.created` subject and data, encoded for `EncodedChanges`, from its row's values
-    (`new_device_columns`): read as a device through a light stand-in, half the cost of a model instance in the
-    import's hot loop."""
-    device = SimpleNamespace(**columns, pk=columns["id"], identity=columns["slots"].get(DEFAULT_SLOT))
-    return f"{copy_text(device.pk)}\t{copy_json(device_data(device))}"
 
 
 def device_data(device) -> dict:

@@ -2,8 +2,9 @@
 
 It makes its own empty database on the server of DATABASE_URL (`<name>_import_bench`, dropped and re-created each
 run; the seeded one is left alone), writes N realistic devices as JSON Lines (seed_devices' generator, a quarter of
-them with a cellular adapter), imports them (validated, with their CREATED events), exports them, and COPYs the same
-rows, already encoded, into a table of the devices table's shape (its indexes included).
+them with a cellular adapter), imports them (validated, with their CREATED events and the feed's `device.created` and
+`device.adapter.added` events), exports them, and COPYs the same rows, already encoded, into a table of the devices
+table's shape (its indexes included).
 
 `scripts/bench` runs it with the other benchmarks; alone:
 `DATABASE_URL=postgres://... python tests/bench/bench_import_export.py [--rows N]` (default 1,000,000, or the
@@ -29,6 +30,7 @@ from django.db import connection, connections
 
 from devices.domain import DEVICE_COLUMNS
 from devices.models import Device, DeviceEvent
+from events.models import Event
 from tests.factories import imei_from
 from transfer.management.commands.seed_devices import synthetic_device
 
@@ -140,6 +142,7 @@ def main() -> None:
         call_command("import_devices", str(source), stdout=io.StringIO())
         imported = time.perf_counter() - started
         assert Device.objects.count() == args.rows and DeviceEvent.objects.count() == args.rows
+        assert Event.objects.count() == args.rows + (args.rows + 3) // 4  # and an adapter's for every fourth
         connection.cursor().execute("VACUUM ANALYZE")
 
         tenth, tenth_peak = export(database_url, exported, "--filter", "id[ct]:00")

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -71,8 +72,12 @@ class PreparedRows(Sequence):
         self.events.append(event_line)
         self.feed.append(feed_line)
         adapters = adapter_values(row, now)
-        self.adapter_lines.append(tuple(copy_line(values) for values in adapters))
-        self.adapter_feed.append(tuple(encode_added(adapter_of(values)) for values in adapters))
+        if adapters:
+            self.adapter_lines.append(tuple(copy_line(values) for values in adapters))
+            self.adapter_feed.append(tuple(encode_added(adapter_stand_in(values)) for values in adapters))
+        else:  # most rows
+            self.adapter_lines.append(())
+            self.adapter_feed.append(())
 
     def identifiers(self) -> list[tuple[str, str]]:
         return [(column, value) for adapters in self.adapters for _, _, column, value in adapters]
@@ -258,6 +263,11 @@ def device_values(row: DeviceRow, now: datetime) -> dict:
 def adapter_of(values: list) -> NetworkAdapter:
     """An adapter of `adapter_values`, unsaved: what its change shows."""
     return NetworkAdapter(**dict(zip(ADAPTER_COLUMNS, values, strict=True)))
+
+
+def adapter_stand_in(values: list) -> SimpleNamespace:
+    """An adapter of `adapter_values` as `encode_added` reads it: its fields, at a fifth of a model instance's cost."""
+    return SimpleNamespace(**dict(zip(ADAPTER_COLUMNS, values, strict=True)))
 
 
 def adapter_values(row: DeviceRow, now: datetime, adapters: list[Adapter] | None = None) -> list[list]:
