@@ -111,18 +111,17 @@ def feed_position() -> int:
     return FeedCounter.objects.filter(pk=1).values_list("position", flat=True).first() or 0
 
 
-def _get(subscription_id) -> Subscription:
+def _get(subscription_id, lock: bool = False) -> Subscription:
+    """The subscription, its row locked until the transaction ends with `lock`; NotFound if there is none."""
+    subscriptions = Subscription.objects.select_for_update() if lock else Subscription.objects
     try:
-        return Subscription.objects.get(pk=subscription_id)
+        return subscriptions.get(pk=subscription_id)
     except Subscription.DoesNotExist as exc:
         raise errors.NotFound(f"No webhook {subscription_id}.") from exc
 
 
 def _locked(subscription_id) -> Subscription:
-    try:
-        return Subscription.objects.select_for_update().get(pk=subscription_id)
-    except Subscription.DoesNotExist as exc:
-        raise errors.NotFound(f"No webhook {subscription_id}.") from exc
+    return _get(subscription_id, lock=True)
 
 
 def checked_fields(**fields) -> dict:
