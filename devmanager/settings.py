@@ -142,6 +142,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The test database is a file beside the real one, not Django's shared-cache in-memory database: shared cache
+    # answers a concurrent writer with "database table is locked" at once, ignoring the timeout above, so the tests
+    # with threads (long polling, webhooks) would see an error production never gives.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", f"{DATABASES['default']['NAME']}.test")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -58,15 +58,16 @@ FEED_FILTER_FIELDS = {
 
 
 # How each kind of device column is read from an event's data (`{data}`, JSON text) on each database.
-# PostgreSQL: a path (`#>`) parses the `json` text once, where `-> 'device' ->` would parse it twice.
+# PostgreSQL: the text cast to `json` and read by a path (`#>`) parses it once, where `-> 'device' ->` would parse it
+# twice (and a cast to `jsonb` would build its binary form first).
 POSTGRESQL_READS = {
-    "text": "({data} #>> '{{device,{name}}}')",
-    "timestamp": "(({data} #>> '{{device,{name}}}')::timestamptz)",
-    "json": "(({data} #> '{{device,{name}}}')::jsonb)",
+    "text": "({data}::json #>> '{{device,{name}}}')",
+    "timestamp": "(({data}::json #>> '{{device,{name}}}')::timestamptz)",
+    "json": "(({data}::json #> '{{device,{name}}}')::jsonb)",
     # `tag_terms` (devices/domain.py): each tag as `=<tag>` and `~<folded tag>`.
     "terms": (
         "(SELECT COALESCE(jsonb_agg(term.value), '[]'::jsonb) "
-        "FROM json_array_elements_text({data} #> '{{device,{name}}}') AS tag (value), LATERAL (VALUES "
+        "FROM json_array_elements_text({data}::json #> '{{device,{name}}}') AS tag (value), LATERAL (VALUES "
         f"('=' || tag.value), ('~' || LOWER(tag.value COLLATE \"{ICU_ROOT_COLLATION}\"))) AS term (value))"
     ),
 }

@@ -54,7 +54,7 @@ def record_changes(changes: list[Change]) -> None:
 
 def _record_in_one_statement(rows: list[tuple]) -> None:
     """PostgreSQL: the counter, the rows and the notification in one round trip (a single-device write's events)."""
-    values = ", ".join(["(%s, %s, %s, %s::timestamptz, %s, %s::json)"] * len(rows))
+    values = ", ".join(["(%s, %s, %s, %s::timestamptz, %s, %s)"] * len(rows))
     params = [len(rows)] + [value for index, row in enumerate(rows, start=1) for value in (index, *row)]
     with connection.cursor() as cursor:
         cursor.execute(
