@@ -11,14 +11,14 @@ from django.utils.html import format_html
 from rest_framework import serializers
 
 from devmanager.api.exceptions import flatten_errors
-from devmanager.api.filtering.expression import ATOM_START, ExpressionError, compile_expression
+from devmanager.api.filtering.expression import ATOM_START, ExpressionError, compile_expression, quoted_value
 from devmanager.errors import DomainError
 from devmanager.forms import ExactTextModelForm
 from devmanager.strictjson import load_json
 
 from . import services
 from .aggregation import MAX_LIMIT, count_by
-from .api.serializers import DeviceCreateSerializer
+from .api.serializers import DeviceCreateSerializer, DeviceUpdateSerializer
 from .choices import DeviceStatus
 from .filters import DEVICE_FILTER_FIELDS
 from .models import Device, DeviceEvent
@@ -66,9 +66,15 @@ class DeviceCreationForm(ExactTextModelForm):
         pass  # a duplicate id is reported by the service, as in the API
 
 
-class DeviceMetadataForm(forms.ModelForm):
-    """An existing device's metadata, edited as JSON with the API's validation."""
+class DeviceChangeForm(ExactTextModelForm):
+    """An existing device's editable fields, validated as `PUT /devices/{id}` validates them, and its metadata,
+    edited as JSON with the API's validation."""
 
+    alias = forms.CharField(required=False)
+    tags_text = forms.CharField(label="Tags", required=False, help_text="Comma-separated, in order.")
+    dms_owner = forms.CharField(label="DMS owner", required=False)
+    icon = forms.CharField(required=False)
+    icon_color = forms.CharField(required=False, help_text="#RGB, #RRGGBB or #RRGGBB-#RRGGBB.")
     metadata_json = forms.CharField(
         label="Metadata", widget=forms.Textarea(attrs={"rows": 16, "cols": 100}), help_text="A JSON object."
     )
@@ -79,7 +85,11 @@ class DeviceMetadataForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["metadata_json"].initial = json.dumps(self.instance.metadata, indent=2, ensure_ascii=False)
+        device = self.instance
+        for name in ("alias", "dms_owner", "icon", "icon_color"):
+            self.fields[name].initial = getattr(device, name)
+        self.fields["tags_text"].initial = ", ".join(device.tags)
+        self.fields["metadata_json"].initial = json.dumps(device.metadata, indent=2, ensure_ascii=False)
 
     def clean_metadata_json(self):
         try:
@@ -90,6 +100,21 @@ class DeviceMetadataForm(forms.ModelForm):
             return validate_metadata(metadata)
         except serializers.ValidationError as exc:
             raise forms.ValidationError(list(exc.detail)) from exc
+
+    def clean(self):
+        cleaned = super().clean()
+        body = {name: cleaned.get(name, "") for name in ("alias", "icon", "icon_color")}
+        body["dms_id"] = cleaned.get("dms_owner", "")
+        body["tags"] = [tag.strip() for tag in (cleaned.get("tags_text") or "").split(",") if tag.strip()]
+        serializer = DeviceUpdateSerializer(data=body)
+        if serializer.is_valid():
+            self.validated_fields = serializer.validated_data
+            return cleaned
+        for error in flatten_errors(serializer.errors):
+            name = error["name"].split("[")[0]
+            field = {"tags": "tags_text", "dms_id": "dms_owner"}.get(name, name)
+            self.add_error(field if field in self.fields else None, f"{error['name']}: {error['message']}")
+        return cleaned
 
 
 class CountedListFilter(admin.SimpleListFilter):
@@ -114,6 +139,11 @@ class CountedListFilter(admin.SimpleListFilter):
                 "display": title if counts is None else f"{title} ({counts.get(lookup, 0):,})",
             }
 
+    def selection(self) -> tuple[list[str], list[str]] | None:
+        """What the chosen value keeps, in the filter language: (filters, expressions), all of which must hold; None
+        when it cannot be written so (a fleet action over the whole list then refuses)."""
+        return None
+
     def _counts(self, changelist) -> dict:
         devices = changelist.get_queryset(self.request, exclude_parameters=self.expected_parameters())
         buckets = count_by(devices, self.group_by, MAX_LIMIT)["buckets"]
@@ -130,6 +160,9 @@ class StatusListFilter(CountedListFilter):
 
     def queryset(self, request, queryset):
         return queryset if self.value() is None else queryset.filter(status=self.value())
+
+    def selection(self):
+        return [f"status[eq]:{self.value()}"], []
 
 
 class DmsOwnerListFilter(CountedListFilter):
@@ -148,6 +181,9 @@ class DmsOwnerListFilter(CountedListFilter):
 
     def queryset(self, request, queryset):
         return queryset if self.value() is None else queryset.filter(dms_owner=self.value())
+
+    def selection(self):
+        return [], [f"dms_owner[eq]:{quoted_value(self.value())}"]
 
 
 def distinct_dms_owners(limit: int) -> list[str]:
@@ -229,6 +265,10 @@ class DeviceEventInline(admin.TabularInline):
         return False
 
 
+# What a device's change page edits (the rest of its fields are shown read-only).
+CHANGE_FORM_FIELDS = ["alias", "tags_text", "dms_owner", "icon", "icon_color", "metadata_json"]
+
+
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
     list_display = ["id", "alias", "status", "dms_owner", "tag_list", "creation_timestamp"]
@@ -246,7 +286,8 @@ class DeviceAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.ALLOW
     paginator = CappedCountPaginator
     list_per_page = 50
-    actions = ["decommission"]
+    # Apps above `devices` add theirs (fleet: the fleet actions, run as jobs) with `register_device_action`.
+    actions: list = []
     # Apps above `devices` add theirs first (adapters) with `register_device_inline`.
     inlines = [DeviceEventInline]
     readonly_fields = [
@@ -311,23 +352,25 @@ class DeviceAdmin(admin.ModelAdmin):
         return ", ".join(device.tags)
 
     def get_form(self, request, obj=None, **kwargs):
-        kwargs["form"] = DeviceCreationForm if obj is None else DeviceMetadataForm
+        kwargs["form"] = DeviceCreationForm if obj is None else DeviceChangeForm
         return super().get_form(request, obj, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj else []
+        return [name for name in self.readonly_fields if name not in CHANGE_FORM_FIELDS] if obj else []
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["id", "alias", "tags_text", "dms_owner", "icon", "icon_color", "metadata_text"]
-        return [*self.readonly_fields, "metadata_json"]
+        return [*self.get_readonly_fields(request, obj), *CHANGE_FORM_FIELDS]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
 
     def save_model(self, request, obj, form, change):
         if change:
-            # Only the metadata is editable here, through the same service as PUT /devices/{id}/metadata.
+            # Through the services of PUT /devices/{id} and PUT /devices/{id}/metadata, in the admin's transaction:
+            # their events, and none for what the form leaves as it was.
+            services.device_update(device_id=obj.pk, fields=form.validated_fields, source=admin_actor(request))
             services.device_replace_metadata(
                 device_id=obj.pk, metadata=form.cleaned_data["metadata_json"], source=admin_actor(request)
             )
@@ -349,14 +392,6 @@ class DeviceAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         services.device_delete(device_id=obj.pk, source=admin_actor(request))
 
-    @admin.action(description="Decommission the selected devices")
-    def decommission(self, request, queryset):
-        count = 0
-        for device_id in queryset.values_list("pk", flat=True):
-            services.device_decommission(device_id=device_id, source=admin_actor(request))
-            count += 1
-        self.message_user(request, f"{count} device(s) decommissioned.", messages.SUCCESS)
-
 
 def admin_actor(request) -> str:
     """Who acts in the admin, as the feed's `actor`."""
@@ -365,6 +400,10 @@ def admin_actor(request) -> str:
 
 # Extensions of the device admin by the apps above `devices`, registered from their own admin modules.
 DEVICE_SEARCHES: list = []  # search term -> ids of the devices it names, or None
+
+
+def register_device_action(action) -> None:
+    DeviceAdmin.actions.append(action)
 
 
 def register_device_inline(inline) -> None:

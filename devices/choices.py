@@ -21,6 +21,7 @@ class SlotStatus(models.TextChoices):
 
 class EventType(models.TextChoices):
     CREATED = "CREATED"
+    UPDATED = "UPDATED"
     PROVISIONED = "PROVISIONED"
     RENEWED = "RENEWED"
     IDENTITY_UPDATED = "IDENTITY-UPDATED"

@@ -2,6 +2,7 @@
 (many, devices/batch.py) build every device row and event with these, whatever the path (API, admin, import,
 seed, refresh)."""
 
+import json
 from datetime import datetime, timedelta
 
 from devmanager.api.filtering.lookups import fold
@@ -16,6 +17,9 @@ DEVICE_COLUMNS = [
 ]  # fmt: skip
 EVENT_COLUMNS = ["device_id", "timestamp", "type", "description", "source"]
 CREATED_DESCRIPTION = "Device created"
+METADATA_REPLACED = "Metadata replaced"
+# The fields `PATCH`/`PUT /devices/{id}` change (contract, section 9), with the value each goes back to.
+EDITABLE_FIELDS = {"alias": "", "tags": [], "icon": "", "icon_color": "", "dms_owner": ""}
 
 
 def tag_terms(tags: list[str]) -> list[str]:
@@ -88,7 +92,42 @@ def created_event_values(*, device_id: str, at: datetime, source: str) -> tuple:
                         at=at)  # fmt: skip
 
 
-def updated_event_values(*, device_id: str, changed: list[str], source: str, at: datetime, latest) -> tuple:
-    """The `METADATA-UPDATED` event of a device whose fields an import changed (the fields named)."""
-    return event_values(device_id=device_id, type=EventType.METADATA_UPDATED, source=source, at=at, latest=latest,
-                        description=f"Updated by import: {', '.join(changed)}")  # fmt: skip
+def field_changes(device, fields: dict) -> dict[str, tuple]:
+    """The editable fields (`EDITABLE_FIELDS`, and `metadata`) whose given value differs from the device's, each as
+    (old, new); the feed's `data.changes`. Compared as JSON: `1` and `1.0` differ, as the stored documents do."""
+    return {
+        name: (getattr(device, name), value)
+        for name, value in fields.items()
+        if not same_json(getattr(device, name), value)
+    }
+
+
+def apply_fields(device, changes: dict[str, tuple], at: datetime | None = None) -> None:
+    """Set the changed fields on the device (its tag terms follow its tags) and mark it changed; the caller saves."""
+    for name, (_, new) in changes.items():
+        setattr(device, name, new)
+    if "tags" in changes:
+        device.tag_terms = tag_terms(device.tags)
+    device.touch(at)
+
+
+def update_event_values(
+    *, device_id: str, changes: dict, source: str, at: datetime, latest, metadata_description: str = METADATA_REPLACED
+) -> list[tuple]:
+    """The history events of a change of fields: `UPDATED` naming the editable fields that changed, and
+    `METADATA-UPDATED` when the metadata did (an import's upsert can change both); timestamps strictly increasing."""
+    events = []
+    updated = [name for name in changes if name != "metadata"]
+    if updated:
+        events.append(event_values(device_id=device_id, type=EventType.UPDATED, source=source, at=at, latest=latest,
+                                   description=f"Updated: {', '.join(updated)}"))  # fmt: skip
+    if "metadata" in changes:
+        latest = events[-1][1] if events else latest
+        events.append(event_values(device_id=device_id, type=EventType.METADATA_UPDATED, source=source, at=at,
+                                   latest=latest, description=metadata_description))  # fmt: skip
+    return events
+
+
+def same_json(left, right) -> bool:
+    """Equal as JSON documents (Python's == would call 1, 1.0 and true equal)."""
+    return json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)

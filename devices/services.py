@@ -1,7 +1,8 @@
 """Writes to devices. The API, the admin and the management commands all go through these."""
 
 import copy
-import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jsonpatch
@@ -10,13 +11,22 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from devmanager.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from devmanager.bulk import filter_in
+from devmanager.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
 from devmanager.timestamps import format_timestamp
 
-from .batch import devices_bulk_save, latest_events
+from .batch import DeviceUpdate, devices_bulk_save, devices_bulk_update, latest_events
 from .changes import Change, publish
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType, SlotStatus
-from .domain import EVENT_COLUMNS, created_event_values, event_values, new_device_columns
+from .domain import (
+    EVENT_COLUMNS,
+    METADATA_REPLACED,
+    created_event_values,
+    event_values,
+    field_changes,
+    new_device_columns,
+    same_json,
+)
 from .models import Device, DeviceEvent
 from .validators import json_size, metadata_problem
 
@@ -75,36 +85,68 @@ def device_create(*, id: str, source: str, **fields) -> Device:
 
 
 @transaction.atomic
+def device_update(*, device_id: str, source: str, fields: dict, if_match: str | None = None) -> Device:
+    """Set any of the editable fields (`domain.EDITABLE_FIELDS`: `PATCH` and `PUT /devices/{id}`, the admin's form):
+    one `UPDATED` event naming those that change and `device.updated` in the feed; nothing when none changes."""
+    device = device_lock(device_id=device_id, if_match=if_match)
+    if changes := field_changes(device, fields):
+        devices_bulk_update(updates=[DeviceUpdate(device, changes)], at=timezone.now(), source=source)
+    return device
+
+
+@transaction.atomic
 def device_decommission(*, device_id: str, source: str, if_match: str | None = None) -> Device:
     """Final: status DECOMMISSIONED, a live identity slot REVOKED, one event. Repeating it changes nothing."""
     device = device_lock(device_id=device_id, if_match=if_match)
-    if device.status == DeviceStatus.DECOMMISSIONED:
-        return device
-    old_status, identity = device.status, device.slots.get(DEFAULT_SLOT)
-    changes = []
-    if identity and identity.get("status") not in (SlotStatus.EXPIRED, SlotStatus.REVOKED):
-        old_identity = copy.deepcopy(identity)
-        identity["status"] = SlotStatus.REVOKED
-        changes.append(("device.identity.updated", {"identity": (old_identity, identity)}))
-    device.status = DeviceStatus.DECOMMISSIONED
-    device.touch()
-    device.save(update_fields=["status", "slots", "version", "updated_timestamp"])
-    device_record_event(
-        device=device, type=EventType.DECOMMISSIONED, description="Device decommissioned", source=source
-    )
-    changes += [("device.status.updated", {"status": (old_status, device.status)}), ("device.decommissioned", {})]
-    publish([Change(type, device.pk, source, device=device, changes=fields) for type, fields in changes])
+    _decommission([device], source)
     return device
+
+
+def _decommission(devices: list[Device], source: str) -> None:
+    """Decommission the devices (locked by the caller) that are not yet: each a `DECOMMISSIONED` event, and in the
+    feed the slot's `device.identity.updated` if it was revoked, `device.status.updated`, `device.decommissioned`."""
+    devices = [device for device in devices if device.status != DeviceStatus.DECOMMISSIONED]
+    at, latest = timezone.now(), latest_events([device.pk for device in devices])
+    events, changes = [], []
+    for device in devices:
+        old_status, identity = device.status, device.slots.get(DEFAULT_SLOT)
+        if identity and identity.get("status") not in (SlotStatus.EXPIRED, SlotStatus.REVOKED):
+            old_identity = copy.deepcopy(identity)
+            identity["status"] = SlotStatus.REVOKED
+            changes.append(Change("device.identity.updated", device.pk, source, device=device, at=at,
+                                  changes={"identity": (old_identity, identity)}))  # fmt: skip
+        device.status = DeviceStatus.DECOMMISSIONED
+        device.touch(at)
+        events.append(event_values(device_id=device.pk, type=EventType.DECOMMISSIONED, source=source, at=at,
+                                   description="Device decommissioned", latest=latest.get(device.pk)))  # fmt: skip
+        changes += [
+            Change("device.status.updated", device.pk, source, device=device, at=at,
+                   changes={"status": (old_status, device.status)}),
+            Change("device.decommissioned", device.pk, source, device=device, at=at),
+        ]  # fmt: skip
+    devices_bulk_save(devices=devices, fields=["status", "slots", "version", "updated_timestamp"], events=events)
+    publish(changes)
 
 
 @transaction.atomic
 def device_delete(*, device_id: str, source: str = "", force: bool = False, if_match: str | None = None) -> None:
     """Delete a device with its history; only a decommissioned one unless forced. The feed keeps its events."""
     device = device_lock(device_id=device_id, if_match=if_match)
+    if refusal := _deletion_refused(device, force):
+        raise Conflict(refusal)
+    _delete([device], source)
+
+
+def _deletion_refused(device: Device, force: bool) -> str | None:
     if device.status != DeviceStatus.DECOMMISSIONED and not force:
-        raise Conflict(f"Device {device.id!r} is {device.status}; decommission it first or delete with ?force=true.")
-    publish([Change("device.deleted", device.pk, source, device=device)])  # before the row goes: as it was
-    device.delete()
+        return f"Device {device.id!r} is {device.status}; decommission it first or delete with force."
+    return None
+
+
+def _delete(devices: list[Device], source: str) -> None:
+    """Delete the devices (locked by the caller), each a `device.deleted` event showing it as it was."""
+    publish([Change("device.deleted", device.pk, source, device=device) for device in devices])
+    Device.objects.filter(pk__in=[device.pk for device in devices]).delete()
 
 
 SLOT_STATUS_ALIASES = {"RENEWAL_PENDING": SlotStatus.RENEWAL_WINDOW, "EXPIRING_SOON": SlotStatus.ABOUT_TO_EXPIRE}
@@ -181,7 +223,7 @@ def _format_expiration(value: datetime | None) -> str | None:
 @transaction.atomic
 def device_replace_metadata(*, device_id: str, metadata: dict, source: str, if_match: str | None = None) -> Device:
     device = device_lock(device_id=device_id, if_match=if_match)
-    return _store_metadata(device, metadata, source, "Metadata replaced")
+    return _store_metadata(device, metadata, source, METADATA_REPLACED)
 
 
 @transaction.atomic
@@ -190,7 +232,17 @@ def device_apply_metadata_patch(
 ) -> Device:
     """Apply an RFC 6902 patch wholly or not at all; 409 when a `test` fails or a path is missing."""
     device = device_lock(device_id=device_id, if_match=if_match)
-    patched, copied = copy.deepcopy(device.metadata), 0
+    return _store_metadata(device, patched_metadata(device.metadata, operations), source, _patched(operations))
+
+
+def _patched(operations: list[dict]) -> str:
+    return f"Metadata patched ({len(operations)} operation(s))"
+
+
+def patched_metadata(metadata: dict, operations: list[dict]) -> dict:
+    """The metadata with the patch applied (the stored document is left as it is); Conflict when a `test` fails
+    or a path is missing, Invalid when the result is not storable metadata."""
+    patched, copied = copy.deepcopy(metadata), 0
     for index, operation in enumerate(operations):
         if operation["op"] == "copy":
             # The one operation that can grow the document beyond what the body carries: a few dozen copies of
@@ -211,7 +263,7 @@ def device_apply_metadata_patch(
             raise Conflict(f"patches[{index}]: {_missing_location(patched, operation)}") from exc
     if problem := metadata_problem(patched):
         raise Invalid({"metadata": [problem]})
-    return _store_metadata(device, patched, source, f"Metadata patched ({len(operations)} operation(s))")
+    return patched
 
 
 def _shown(pointer: str) -> str:
@@ -244,21 +296,10 @@ def _copied_size(document, pointer: str) -> int:
     return 0 if isinstance(value, jsonpointer.EndOfList) else json_size(value)
 
 
-def same_json(left, right) -> bool:
-    """Equal as JSON documents (Python's == would call 1, 1.0 and true equal)."""
-    return json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
-
-
 def _store_metadata(device: Device, metadata: dict, source: str, description: str) -> Device:
-    if same_json(metadata, device.metadata):
-        return device
-    change = Change("device.metadata.updated", device.pk, source, device=device,
-                    changes={"metadata": (device.metadata, metadata)})  # fmt: skip
-    device.metadata = metadata
-    device.touch()
-    device.save(update_fields=["metadata", "version", "updated_timestamp"])
-    device_record_event(device=device, type=EventType.METADATA_UPDATED, description=description, source=source)
-    publish([change])
+    if changes := field_changes(device, {"metadata": metadata}):
+        devices_bulk_update(updates=[DeviceUpdate(device, changes)], at=timezone.now(), source=source,
+                            metadata_description=description)  # fmt: skip
     return device
 
 
@@ -336,3 +377,80 @@ def devices_refresh_status_batch(
     devices_bulk_save(devices=[device for device, _, _ in moved], fields=fields, events=events)
     publish(changes)
     return len(moved), candidates[-1].pk
+
+
+# --- Many devices at once: the fleet actions' batches (contract, section 9) ---------------------------------------
+# Each applies to every device of a batch what the single-device service above applies to one, with the same rules
+# and events, in one transaction: a device already as asked succeeds and records nothing; a device the rule refuses
+# fails alone, with the reason.
+
+
+@dataclass(frozen=True)
+class Outcome:
+    device_id: str
+    error: str = ""  # why the device was left as it was; empty when it was changed, or already was as asked
+
+
+def devices_lock(device_ids: list[str]) -> list[Device]:
+    """Lock the rows of the devices that exist among these, in id order (so that two batches never wait for each
+    other in a cycle), for the rest of the transaction."""
+    return list(filter_in(Device.objects.select_for_update(), "id", device_ids).order_by("pk"))
+
+
+@transaction.atomic
+def devices_set_fields(*, device_ids: list[str], fields_of: Callable[[Device], dict], source: str) -> list[Outcome]:
+    """Set editable fields on each device as `device_update` does: `fields_of(device)` gives its fields, or raises
+    a DomainError that fails the device alone."""
+    devices = devices_lock(device_ids)
+    outcomes, updates = _missing(device_ids, devices), []
+    for device in devices:
+        try:
+            changes = field_changes(device, fields_of(device))
+        except DomainError as exc:
+            outcomes.append(Outcome(device.pk, exc.message))
+            continue
+        if changes:
+            updates.append(DeviceUpdate(device, changes))
+        outcomes.append(Outcome(device.pk))
+    devices_bulk_update(updates=updates, at=timezone.now(), source=source)
+    return outcomes
+
+
+@transaction.atomic
+def devices_patch_metadata(*, device_ids: list[str], operations: list[dict], source: str) -> list[Outcome]:
+    """Apply an RFC 6902 patch to each device's metadata on its own, as `device_apply_metadata_patch` does; a device
+    whose metadata the patch does not apply to (a failed `test`, a missing path, too large) fails alone."""
+    devices = devices_lock(device_ids)
+    outcomes, updates = _missing(device_ids, devices), []
+    for device in devices:
+        try:
+            changes = field_changes(device, {"metadata": patched_metadata(device.metadata, operations)})
+        except DomainError as exc:
+            outcomes.append(Outcome(device.pk, exc.message))
+            continue
+        if changes:
+            updates.append(DeviceUpdate(device, changes))
+        outcomes.append(Outcome(device.pk))
+    devices_bulk_update(updates=updates, at=timezone.now(), source=source, metadata_description=_patched(operations))
+    return outcomes
+
+
+@transaction.atomic
+def devices_decommission(*, device_ids: list[str], source: str) -> list[Outcome]:
+    devices = devices_lock(device_ids)
+    _decommission(devices, source)
+    return _missing(device_ids, devices) + [Outcome(device.pk) for device in devices]
+
+
+@transaction.atomic
+def devices_delete(*, device_ids: list[str], force: bool, source: str) -> list[Outcome]:
+    """Delete each device as `device_delete` does; one that is gone already is as asked."""
+    devices = devices_lock(device_ids)
+    refused = {device.pk: refusal for device in devices if (refusal := _deletion_refused(device, force))}
+    _delete([device for device in devices if device.pk not in refused], source)
+    return [Outcome(device_id, refused.get(device_id, "")) for device_id in device_ids]
+
+
+def _missing(device_ids: list[str], devices: list[Device]) -> list[Outcome]:
+    found = {device.pk for device in devices}
+    return [Outcome(device_id, "the device no longer exists") for device_id in device_ids if device_id not in found]

@@ -2,6 +2,7 @@
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -85,6 +86,7 @@ INSTALLED_APPS = [
     "adapters",
     "transfer",
     "events",
+    "fleet",
     "webhooks",
 ]
 
@@ -219,6 +221,14 @@ DEVMANAGER_WEBHOOK_ALLOW_PRIVATE = env_bool("DEVMANAGER_WEBHOOK_ALLOW_PRIVATE", 
 DEVMANAGER_WEBHOOK_ALLOW_HTTP = env_bool("DEVMANAGER_WEBHOOK_ALLOW_HTTP", False)
 DEVMANAGER_WEBHOOK_THREADS = env_int("DEVMANAGER_WEBHOOK_THREADS", 8)
 
+# --- Fleet actions (contract, section 9) ------------------------------------------------------------------------------
+
+# Devices one transaction of a job acts on (at most 1,000); jobs one worker runs at once; how long a running job's
+# worker may be silent before another worker takes the job over (it died).
+DEVMANAGER_JOB_BATCH_SIZE = min(1000, max(1, env_int("DEVMANAGER_JOB_BATCH_SIZE", 1000)))
+DEVMANAGER_JOB_THREADS = env_int("DEVMANAGER_JOB_THREADS", 1)
+DEVMANAGER_JOB_HEARTBEAT_TIMEOUT = timedelta(seconds=env_float("DEVMANAGER_JOB_HEARTBEAT_TIMEOUT", 60.0))
+
 # Requests per API key, e.g. "600/minute" (per second, minute, hour or day); empty turns the limit off.
 DEVMANAGER_THROTTLE_RATE = env_rate("DEVMANAGER_THROTTLE_RATE")
 # Where the counts live: "local" (each process counts alone) or "database" (shared by all processes and servers,
@@ -278,6 +288,8 @@ SPECTACULAR_SETTINGS = {
         "EventTypeEnum": "devices.choices.EventType",
         "AdapterTypeEnum": "adapters.models.AdapterType",
         "WebhookStatusEnum": "webhooks.models.SubscriptionStatus",
+        "JobStatusEnum": "fleet.models.JobStatus",
+        "DeviceActionEnum": "fleet.models.Action",
         "DeliveryOutcomeEnum": "webhooks.models.DeliveryOutcome",
     },
     "POSTPROCESSING_HOOKS": [

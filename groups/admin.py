@@ -18,9 +18,9 @@ from devmanager.strictjson import load_json
 
 from . import services
 from .api.serializers import CriterionField
-from .criteria import q_error
+from .criteria import criterion_text, q_error
 from .models import MAX_CRITERIA, DeviceGroup
-from .querysets import member_condition, member_devices
+from .querysets import attach_inherited, member_condition, member_devices
 
 
 class DeviceGroupForm(ExactTextModelForm):
@@ -197,6 +197,14 @@ class DeviceGroupListFilter(CountedListFilter):
             return queryset
         group = DeviceGroup.objects.filter(pk=_uuid_or_none(self.value())).first()
         return queryset.filter(member_condition(group)) if group else queryset.none()
+
+    def selection(self):
+        group = DeviceGroup.objects.filter(pk=_uuid_or_none(self.value())).first()
+        if group is None:
+            return None
+        attach_inherited([group])
+        criteria = [criterion_text(criterion) for criterion in [*group.inherited_criteria, *group.criteria]]
+        return criteria, [q for q in [*group.inherited_q, group.q] if q]
 
 
 def _uuid_or_none(value: str):

@@ -3,6 +3,8 @@
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 
+from devices.admin import CHANGE_FORM_FIELDS
+
 
 def device_change_url(device_id: str) -> str:
     return reverse("admin:devices_device_change", args=[quote(device_id)])
@@ -13,7 +15,8 @@ def change_form_data(client, device_id: str) -> dict:
     forms and every field of every inline form (an unchecked box and an empty value are not sent)."""
     response = client.get(device_change_url(device_id))
     assert response.status_code == 200
-    data = {"metadata_json": response.context["adminform"].form["metadata_json"].value(), "_save": "Save"}
+    form = response.context["adminform"].form
+    data = {name: form[name].value() for name in CHANGE_FORM_FIELDS} | {"_save": "Save"}
     for inline in response.context["inline_admin_formsets"]:
         formset = inline.formset
         management = formset.management_form

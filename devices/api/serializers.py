@@ -1,3 +1,5 @@
+import copy
+
 import jsonpointer
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -14,6 +16,7 @@ from devmanager.api.serializers import (
 from devmanager.timestamps import TIMESTAMP_FORMAT, format_timestamp
 
 from ..choices import SLOT_TYPES, DeviceStatus, SlotStatus
+from ..domain import EDITABLE_FIELDS
 from ..models import Device, DeviceEvent
 from ..querysets import attach_recent_events
 from ..services import SLOT_STATUS_ALIASES
@@ -137,10 +140,10 @@ class DeviceSerializer(serializers.ModelSerializer):
         return device_representation(device)
 
 
-class DeviceCreateSerializer(StrictSerializer):
-    """The body of `POST /devices`."""
+class DeviceFieldsSerializer(StrictSerializer):
+    """The editable fields of a device, validated as `POST /devices` validates them; `dms_owner` is accepted as an
+    alias of `dms_id`. What a field's `null` means is the subclass's (`merged_dms`)."""
 
-    id = StrictCharField(min_length=1, max_length=TEXT_LIMITS["id"], validators=[validate_device_id])
     alias = StrictCharField(max_length=TEXT_LIMITS["alias"], required=False, allow_blank=True, allow_null=True)
     tags = ListField(
         child=StrictCharField(min_length=1, max_length=TEXT_LIMITS["tag"]),
@@ -149,7 +152,6 @@ class DeviceCreateSerializer(StrictSerializer):
         allow_null=True,
         validators=[validate_unique_tags],
     )
-    metadata = serializers.JSONField(required=False, allow_null=True, validators=[validate_metadata])
     dms_id = StrictCharField(
         max_length=TEXT_LIMITS["dms_id"],
         required=False,
@@ -174,13 +176,36 @@ class DeviceCreateSerializer(StrictSerializer):
         validators=[validate_icon_color],
     )
 
-    def validate(self, attrs):
+    def merged_dms(self, attrs: dict) -> dict:
+        """The attributes with `dms_id` and its alias `dms_owner` as one `dms_owner` (when either was given)."""
+        given = [name for name in ("dms_id", "dms_owner") if name in attrs]
         dms_id, dms_owner = attrs.pop("dms_id", None), attrs.pop("dms_owner", None)
         if dms_id is not None and dms_owner is not None and dms_id != dms_owner:
             raise serializers.ValidationError({"dms_owner": ["differs from dms_id; send one of them"]})
-        attrs["dms_owner"] = dms_id if dms_id is not None else dms_owner
+        if given:
+            attrs["dms_owner"] = dms_id if dms_id is not None else dms_owner
+        return attrs
+
+
+class DeviceCreateSerializer(DeviceFieldsSerializer):
+    """The body of `POST /devices`."""
+
+    id = StrictCharField(min_length=1, max_length=TEXT_LIMITS["id"], validators=[validate_device_id])
+    metadata = serializers.JSONField(required=False, allow_null=True, validators=[validate_metadata])
+
+    def validate(self, attrs):
         # An explicit null means "not given".
-        return {name: value for name, value in attrs.items() if value is not None}
+        return {name: value for name, value in self.merged_dms(attrs).items() if value is not None}
+
+
+class DeviceUpdateSerializer(DeviceFieldsSerializer):
+    """The body of `PATCH /devices/{id}` (a JSON merge patch: the fields given change, `null` sets a field back to
+    its default, `""` or `[]`) and of `PUT /devices/{id}` (every field: one not given goes back to its default)."""
+
+    def validate(self, attrs):
+        attrs = self.merged_dms(attrs)
+        given = attrs if self.partial else {**EDITABLE_FIELDS, **attrs}
+        return {name: copy.deepcopy(EDITABLE_FIELDS[name]) if value is None else value for name, value in given.items()}
 
 
 class IdentitySlotUpdateSerializer(StrictSerializer):

@@ -25,7 +25,7 @@ from devmanager.api.pagination import (
     refuse_unknown_parameters,
     single_param,
 )
-from devmanager.api.parsers import JSONParser, JSONPatchParser
+from devmanager.api.parsers import JSONParser, JSONPatchParser, MergePatchParser
 from devmanager.api.views import not_modified, parse_bool_param, request_source
 
 from .. import services
@@ -36,6 +36,7 @@ from .serializers import (
     DeviceCreateSerializer,
     DeviceEventSerializer,
     DeviceSerializer,
+    DeviceUpdateSerializer,
     IdentitySlotUpdateSerializer,
     MetadataPatchSerializer,
     MetadataReplaceSerializer,
@@ -54,6 +55,8 @@ DEVICE_SORT_FIELDS = {
 # The body of each write, by route and method (OPTIONS describes it).
 REQUEST_SERIALIZERS = {
     ("device-list", "POST"): DeviceCreateSerializer,
+    ("device-detail", "PUT"): DeviceUpdateSerializer,
+    ("device-detail", "PATCH"): DeviceUpdateSerializer,
     ("device-idslot", "PUT"): IdentitySlotUpdateSerializer,
     ("device-metadata", "PUT"): MetadataReplaceSerializer,
     ("device-metadata", "PATCH"): MetadataPatchSerializer,
@@ -134,6 +137,7 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
     default_sort = "creation_timestamp"
     lookup_value_regex = "[^/]+"
     etag_resource = True
+    parser_classes = [JSONParser, MergePatchParser]
 
     def get_serializer_class(self):
         # The body each write takes, for OPTIONS (which DRF answers with the view's serializer).
@@ -163,6 +167,38 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         if not_modified(request, device.etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": device.etag})
         return Response(DeviceSerializer(device).data, headers={"ETag": device.etag})
+
+    @extend_schema(
+        summary="Change a device's alias, tags, icon, icon colour or DMS (JSON merge patch)",
+        tags=["devices"],
+        parameters=[ID_PARAMETER, IF_MATCH],
+        request={"application/merge-patch+json": DeviceUpdateSerializer, "application/json": DeviceUpdateSerializer},
+        responses={200: DeviceSerializer},
+    )
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+    @extend_schema(
+        summary="Replace a device's alias, tags, icon, icon colour and DMS (one not given: its default)",
+        tags=["devices"],
+        parameters=[ID_PARAMETER, IF_MATCH],
+        request=DeviceUpdateSerializer,
+        responses={200: DeviceSerializer},
+    )
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    def _update(self, request, partial: bool) -> Response:
+        device = self.get_object()
+        serializer = DeviceUpdateSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        services.device_update(
+            device_id=device.pk,
+            source=request_source(request),
+            fields=serializer.validated_data,
+            if_match=request.headers.get("If-Match"),
+        )
+        return self._device_response(device.pk)
 
     def destroy(self, request, pk=None):
         refuse_unknown_parameters(request, ("force",))  # `?Force=true` must not quietly delete without force

@@ -26,3 +26,9 @@ class JSONPatchParser(JSONParser):
     """RFC 6902 bodies (`application/json-patch+json`): a bare array of operations."""
 
     media_type = "application/json-patch+json"
+
+
+class MergePatchParser(JSONParser):
+    """RFC 7396 bodies (`application/merge-patch+json`): an object of the fields to change, `null` to unset one."""
+
+    media_type = "application/merge-patch+json"

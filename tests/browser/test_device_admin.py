@@ -1,4 +1,4 @@
-"""An operator's day with the device admin, in a real browser: log in, create, find, edit, decommission."""
+"""An operator's day with the device admin, in a real browser: log in, create, find, edit, decommission (a job)."""
 
 import json
 import re
@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from devices import services
 from devices.models import Device
 from tests.factories import DeviceFactory
+from tests.fleet.helpers import run_jobs
 
 from .conftest import PASSWORD, add_form_ready
 
@@ -186,16 +187,26 @@ def test_invalid_metadata_json_shows_a_clear_error_and_keeps_the_stored_one(admi
 
 
 def test_decommission_with_the_admin_action(admin_page, fleet):
+    """The action asks for confirmation with the count, starts a job, and the job's page shows its progress as the
+    worker runs it, without a reload."""
     page = admin_page
     page.goto("/admin/devices/device/")
     row_of(page, "cold-store-7").get_by_role("checkbox").check()
     row_of(page, "gate-3").get_by_role("checkbox").check()
     expect(page.locator(".action-counter")).to_have_text("2 of 3 selected")
 
-    page.locator("select[name=action]").select_option(label="Decommission the selected devices")
+    page.locator("select[name=action]").select_option(label="Decommission (a job over the selected devices)")
     page.get_by_role("button", name="Go").click()
+    expect(page.locator(".fleet-count")).to_contain_text("will act on 2 devices")
+    page.get_by_role("button", name="Decommission: start the job").click()
 
-    expect(page.locator(".messagelist")).to_contain_text("2 device(s) decommissioned.")
+    expect(page.locator(".messagelist")).to_contain_text("Job started")
+    progress = page.locator(".job-progress-text")
+    expect(progress).to_contain_text("queued")
+    run_jobs()  # the worker, meanwhile
+    expect(progress).to_have_text("succeeded: 2 / 2", timeout=10_000)
+
+    page.goto("/admin/devices/device/")
     expect(row_of(page, "cold-store-7").locator("td.field-status")).to_have_text("Decommissioned")
     expect(row_of(page, "gate-3").locator("td.field-status")).to_have_text("Decommissioned")
     expect(row_of(page, "boiler-1").locator("td.field-status")).to_have_text("No Identity")

@@ -1,6 +1,5 @@
 """The operators' console: the device admin (list, add, decommission, history) and the API key admin."""
 
-import json
 import re
 
 import pytest
@@ -13,7 +12,7 @@ from devices import services
 from devices.choices import DeviceStatus, EventType
 from devices.models import Device, DeviceEvent
 from devmanager.api.models import ApiKey, hash_key
-from tests.admin_pages import device_change_url
+from tests.admin_pages import change_form_data, device_change_url
 from tests.conftest import API, assert_error
 from tests.factories import DeviceFactory
 
@@ -261,92 +260,68 @@ def test_device_change_page_shows_events_read_only(admin_client):
     assert 'name="events-0-DELETE"' not in content
 
 
-def test_device_change_page_fields_read_only(admin_client):
-    DeviceFactory(id="watched", alias="Original alias")
+def test_device_change_page_edits_the_five_fields_and_the_metadata_only(admin_client):
+    DeviceFactory(id="watched", alias="Original alias", tags=["a", "b"])
 
     response = admin_client.get(device_change_url("watched"))
 
     assert response.status_code == 200
-    assert 'name="alias"' not in response.content.decode()
-    assert "Original alias" in response.content.decode()
+    content = response.content.decode()
+    for name in ("alias", "tags_text", "dms_owner", "icon", "icon_color", "metadata_json"):
+        assert f'name="{name}"' in content
+    assert 'name="id"' not in content and 'name="status"' not in content
+    assert "Original alias" in content and 'value="a, b"' in content
 
 
-def test_device_change_post_changes_nothing(admin_client):
-    device = DeviceFactory(id="watched", alias="Original alias")
-    before = Device.objects.get(pk=device.id)
+def test_device_change_post_changes_the_fields_through_the_door_and_not_the_status(admin_client, admin_user):
+    device = DeviceFactory(id="watched", alias="Original alias", tags=["a"])
+    data = change_form_data(admin_client, "watched")
 
     response = admin_client.post(
-        device_change_url("watched"),
-        {
-            "alias": "Changed",
-            "status": "ACTIVE",
-            "metadata_json": json.dumps(before.metadata),
-            "adapters-TOTAL_FORMS": "0",
-            "adapters-INITIAL_FORMS": "0",
-            "events-TOTAL_FORMS": "1",
-            "events-INITIAL_FORMS": "1",
-            "events-MIN_NUM_FORMS": "0",
-            "events-MAX_NUM_FORMS": "1000",
-            "_save": "Save",
-        },
+        device_change_url("watched"), {**data, "alias": "Changed", "tags_text": "a, b", "status": "ACTIVE"}
     )
 
     assert response.status_code == 302
     after = Device.objects.get(pk=device.id)
-    assert (after.alias, after.status, after.version) == (before.alias, before.status, before.version)
+    assert (after.alias, after.tags, after.status) == ("Changed", ["a", "b"], DeviceStatus.NO_IDENTITY)
+    newest = DeviceEvent.objects.filter(device=device).order_by("-timestamp").first()
+    assert (newest.type, newest.description, newest.source) == ("UPDATED", "Updated: alias, tags", admin_user.username)
+
+
+def test_device_change_post_of_the_page_as_loaded_records_nothing(admin_client):
+    device = DeviceFactory(id="watched", alias="Original alias", tags=["a"], icon_color="#ABC")
+    version = Device.objects.get(pk="watched").version
+
+    response = admin_client.post(device_change_url("watched"), change_form_data(admin_client, "watched"))
+
+    assert response.status_code == 302
+    assert Device.objects.get(pk="watched").version == version
     assert DeviceEvent.objects.filter(device=device).count() == 1
 
 
-# --- Device decommission action -------------------------------------------------------------------------------
-
-
-def test_device_decommission_action_decommissions_selected(admin_client, admin_user):
-    chosen = [DeviceFactory(), DeviceFactory()]
-    spared = DeviceFactory()
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("tags_text", "a, a", "repeats the tag"),
+        ("icon_color", "red", "#RGB"),
+        ("dms_owner", "a/b", "'/'"),
+        ("alias", "x" * 256, "255"),
+    ],
+)
+def test_device_change_post_with_a_bad_field_shows_the_error_and_saves_nothing(admin_client, field, value, message):
+    DeviceFactory(id="watched", alias="Original alias")
+    version = Device.objects.get(pk="watched").version
 
     response = admin_client.post(
-        DEVICE_CHANGELIST, {"action": "decommission", "_selected_action": [device.id for device in chosen]}
+        device_change_url("watched"), {**change_form_data(admin_client, "watched"), field: value}
     )
 
-    assert response.status_code == 302
-    for device in chosen:
-        assert Device.objects.get(pk=device.id).status == DeviceStatus.DECOMMISSIONED
-        event = DeviceEvent.objects.get(device=device, type=EventType.DECOMMISSIONED)
-        assert event.source == admin_user.username
-    assert Device.objects.get(pk=spared.id).status == DeviceStatus.NO_IDENTITY
-    assert not DeviceEvent.objects.filter(device=spared, type=EventType.DECOMMISSIONED).exists()
-    assert any("2 device(s) decommissioned" in message for message in messages_of(response))
+    assert response.status_code == 200
+    assert message in " ".join(response.context["adminform"].form.errors.get(field, []))
+    assert Device.objects.get(pk="watched").version == version
 
 
-def test_device_decommission_action_revokes_live_identity(admin_client):
-    device = DeviceFactory()
-    slot = {"status": "ACTIVE", "active_version": 0, "type": "X509", "versions": {}, "expiration_date": None}
-    Device.objects.filter(pk=device.id).update(slots={"default": slot}, status=DeviceStatus.ACTIVE)
-
-    admin_client.post(DEVICE_CHANGELIST, {"action": "decommission", "_selected_action": [device.id]})
-
-    after = Device.objects.get(pk=device.id)
-    assert after.status == DeviceStatus.DECOMMISSIONED
-    assert after.slots["default"]["status"] == "REVOKED"
-
-
-def test_device_decommission_action_already_decommissioned_unchanged(admin_client):
-    device = DeviceFactory()
-    services.device_decommission(device_id=device.id, source="earlier")
-    version = Device.objects.get(pk=device.id).version
-
-    admin_client.post(DEVICE_CHANGELIST, {"action": "decommission", "_selected_action": [device.id]})
-
-    assert Device.objects.get(pk=device.id).version == version
-    assert DeviceEvent.objects.filter(device=device, type=EventType.DECOMMISSIONED).count() == 1
-
-
-def test_device_decommission_action_unusual_id(admin_client):
-    DeviceFactory(id="Gerät 100% #1_x")
-
-    admin_client.post(DEVICE_CHANGELIST, {"action": "decommission", "_selected_action": ["Gerät 100% #1_x"]})
-
-    assert Device.objects.get(pk="Gerät 100% #1_x").status == DeviceStatus.DECOMMISSIONED
+# The device list's actions (decommission and the other fleet actions) run as jobs: tests/fleet/test_admin.py.
 
 
 # --- API key admin --------------------------------------------------------------------------------------------

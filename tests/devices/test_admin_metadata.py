@@ -179,12 +179,10 @@ def test_save_valid_json_replaces_metadata_through_service(admin_client, admin_u
     assert DeviceEvent.objects.filter(device=device, type=EventType.METADATA_UPDATED).count() == 1
 
 
-def test_save_leaves_everything_but_metadata(admin_client):
+def test_save_leaves_what_the_page_does_not_edit_alone(admin_client):
     device = with_identity(DeviceFactory(id="watched", alias="Original", tags=["a", "b"]))
 
-    response = save_metadata(
-        admin_client, "watched", '{"new": true}', alias="Changed", status="REVOKED", tags="x", dms_owner="other"
-    )
+    response = save_metadata(admin_client, "watched", '{"new": true}', status="REVOKED", tags="x", slots="{}")
 
     assert response.status_code == 302
     after = Device.objects.get(pk="watched")

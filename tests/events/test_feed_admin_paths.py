@@ -8,6 +8,8 @@ from events.models import Event
 from groups.models import DeviceGroup
 from tests.admin_pages import change_form_data, device_change_url
 from tests.factories import DeviceFactory, DeviceGroupFactory
+from tests.fleet.admin_actions import start_action
+from tests.fleet.helpers import run_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -55,9 +57,8 @@ def test_decommission_action_in_the_admin(admin_client, actor):
     DeviceFactory(id="d-1")
     before = last_position()
 
-    admin_client.post(
-        reverse("admin:devices_device_changelist"), {"action": "decommission", "_selected_action": ["d-1"]}
-    )
+    start_action(admin_client, "decommission", ["d-1"])
+    run_jobs()
 
     assert recorded(before) == [("device.status.updated", "d-1", actor), ("device.decommissioned", "d-1", actor)]
 

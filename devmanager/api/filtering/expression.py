@@ -236,13 +236,14 @@ def _written(node: Node, fields: Mapping[str, FieldSpec], parent: Both | None) -
     except FilterError as exc:
         raise ExpressionError(f"at character {node.position}: {node.text!r}: {exc}") from exc
     field_and_operator, _, value = filter_text.partition("]:")
-    return f"{field_and_operator}]:{_quoted(value)}"
+    return f"{field_and_operator}]:{quoted_value(value)}"
 
 
 _NOT = Both(True, ())  # stands for a `not` parent in `_written`
 
 
-def _quoted(value: str) -> str:
+def quoted_value(value: str) -> str:
+    """An atom's value as an expression writes it: bare when it can be, else quoted."""
     if value and UNQUOTED.fullmatch(value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

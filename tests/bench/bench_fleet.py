@@ -1,0 +1,183 @@
+"""Benchmark of fleet actions (contract, section 9) on a fleet of N devices (default 1,000,000).
+
+It makes its own database on the server of DATABASE_URL (`<name>_fleet_bench`, dropped and re-created each run;
+the seeded one is left alone), seeds N devices (`seed_devices`), and then, with one `manage.py worker` process
+running the jobs as production does:
+
+1. a dry run of `add_tags` over every device (`POST /device-actions`, `dry_run: true`): its answer time;
+2. `add_tags` over every device, from the request to the job's end, with its events (history and feed); while it
+   runs, the device list (`GET /devices`, a page of 50) and single-device writes (`PATCH /devices/{id}`, devices
+   outside the job's way: created for the purpose, so that a write never changes a device twice) are timed from
+   here, one request after the other: their p50, p99 and worst, beside the job's batch transactions;
+3. `set_dms` over N/10 devices (the oldest tenth, by a `creation_timestamp[bf]` filter), from request to end.
+
+Requests go through Django's test client in this process (no socket), as the other benchmarks' do.
+Run it with `scripts/bench`, or: `DATABASE_URL=postgres://... python tests/bench/bench_fleet.py [--devices N]`.
+"""
+
+import argparse
+import io
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import harness  # noqa: F401  (sets Django up)
+import psycopg
+from django.core.management import call_command
+from django.db import connection, connections
+from harness import API, percentile
+
+from devices import services
+from devmanager.api.services import api_key_create
+from fleet.models import Job, JobStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTIONS = f"{API}/device-actions"
+
+
+def arguments():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=int(os.environ.get("BENCH_FLEET_DEVICES", 1_000_000)))
+    parser.add_argument("--iterations", type=int, help="Ignored (scripts/bench passes it to every benchmark).")
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("The benchmark runs against PostgreSQL (set DATABASE_URL).")
+    return args
+
+
+def use_empty_database() -> str:
+    settings = connection.settings_dict
+    name = f"{settings['NAME']}_fleet_bench"
+    libpq = {"host": settings["HOST"], "port": settings["PORT"], "user": settings["USER"]}
+    with psycopg.connect(**libpq, password=settings["PASSWORD"], dbname=settings["NAME"], autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    connections.close_all()
+    settings["NAME"] = name
+    call_command("migrate", verbosity=0)
+    return f"postgres://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:{settings['PORT']}/{name}"
+
+
+def start_worker(database_url: str) -> subprocess.Popen:
+    environment = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SECRET_KEY": "benchmark"}
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "worker"], cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True
+    )
+    assert "Worker running" in worker.stdout.readline()
+    return worker
+
+
+class Client:
+    def __init__(self):
+        from django.test import Client as DjangoClient
+
+        _, key = api_key_create(name="benchmark")
+        self.client = DjangoClient(HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    def act(self, body: dict) -> tuple[float, dict]:
+        started = time.perf_counter()
+        response = self.client.post(ACTIONS, body, content_type="application/json")
+        elapsed = time.perf_counter() - started
+        assert response.status_code in (200, 202), response.content
+        return elapsed, response.json()
+
+    def run_confirmed(self, body: dict) -> tuple[float, Job]:
+        """Dry run, execution, and the wait for the job's end: seconds from the execution's request to the end."""
+        _, dry = self.act({**body, "dry_run": True})
+        started = time.perf_counter()
+        _, job = self.act({**body, "confirmation": dry["confirmation"]})
+        while (current := Job.objects.get(pk=job["id"])).status in (JobStatus.QUEUED, JobStatus.RUNNING):
+            time.sleep(0.05)
+        assert current.status == JobStatus.SUCCEEDED, current.message
+        return time.perf_counter() - started, current
+
+
+class Traffic(threading.Thread):
+    """One client's requests, one after the other, timed, while the job runs."""
+
+    def __init__(self, request, stop: threading.Event):
+        super().__init__(daemon=True)
+        self.request, self.stop, self.times = request, stop, []
+
+    def run(self):
+        try:
+            index = 0
+            while not self.stop.is_set():
+                started = time.perf_counter()
+                self.request(index)
+                self.times.append((time.perf_counter() - started) * 1000)
+                index += 1
+        finally:
+            connection.close()
+
+    def summary(self) -> str:
+        times = self.times
+        return (
+            f"{len(times):6d} requests  p50 {statistics.median(times):6.1f} ms  p99 {percentile(times, 0.99):6.1f} ms"
+            f"  worst {max(times):6.1f} ms"
+        )
+
+
+def main() -> None:
+    args = arguments()
+    database_url = use_empty_database()
+    started = time.perf_counter()
+    call_command("seed_devices", count=args.devices, seed=1, prefix="fleet-", stdout=io.StringIO())
+    connection.cursor().execute("VACUUM ANALYZE")
+    print(f"devices: {args.devices:,} (seeded in {time.perf_counter() - started:.0f} s)   database: PostgreSQL")
+    client = Client()
+    for index in range(2000):  # the single writes' devices, outside the job's selection (no tag `all-of-them`)
+        services.device_create(id=f"zz-writes-{index:04d}", source="bench", tags=["writes"])
+
+    worker = start_worker(database_url)
+    try:
+        dry_times = [client.act({"action": "add_tags", "params": {"tags": ["w7"]}, "dry_run": True})[0]
+                     for _ in range(5)]  # fmt: skip
+        everything = {"action": "add_tags", "params": {"tags": ["all-of-them"]}, "q": "not tags[ct]:writes"}
+        stop = threading.Event()
+        lists = Traffic(lambda index: client.client.get(f"{API}/devices?page_size=50"), stop)
+        writes = Traffic(
+            lambda index: client.client.patch(
+                f"{API}/devices/zz-writes-{index % 2000:04d}",
+                f'{{"alias": "write {index}"}}',
+                content_type="application/merge-patch+json",
+            ),
+            stop,
+        )
+        lists.start()
+        writes.start()
+        tagged, job = client.run_confirmed(everything)
+        stop.set()
+        lists.join()
+        writes.join()
+        batches = -(-job.total // 1000)
+
+        cutoff = connection.cursor()
+        cutoff.execute(
+            "SELECT percentile_disc(0.1) WITHIN GROUP (ORDER BY creation_timestamp) FROM devices_device "
+            "WHERE id LIKE 'fleet-%%'"
+        )
+        tenth = cutoff.fetchone()[0].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        moved, dms_job = client.run_confirmed(
+            {"action": "set_dms", "params": {"dms_id": "dms-new"}, "filter": [f"creation_timestamp[bf]:{tenth}"]}
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+
+    print(f"{'scenario':58} {'result':>40}")
+    print(f"{'dry run of add_tags over every device (median of 5)':58} {statistics.median(dry_times) * 1000:37.0f} ms")
+    print(f"{f'add_tags over {job.total:,} devices, with events':58} {tagged:38.1f} s")
+    print(f"{'  its batch transactions (1,000 devices), on average':58} {tagged / batches * 1000:37.0f} ms")
+    print(f"{'  GET /devices (page of 50) meanwhile':58} {lists.summary():>40}")
+    print(f"{'  PATCH /devices/{id} meanwhile':58} {writes.summary():>40}")
+    print(f"{f'set_dms over {dms_job.total:,} devices, with events':58} {moved:38.1f} s")
+
+
+if __name__ == "__main__":
+    main()
