@@ -2,9 +2,9 @@
 apps above `devices` register (`events`: the fleet feed), inside the write's transaction, so that a change and its
 record commit or roll back together.
 
-A batch path that encodes rows ahead in other processes (the import) publishes `EncodedChanges`, and the new
-devices it COPYs as `CopiedDevices`; one that must choose the moment its changes are recorded (the import's
-batches, which commit in input order) holds them with `changes_held()` and releases them when its turn comes."""
+A batch path that encodes rows ahead in other processes (the import) publishes `EncodedChanges`; one that must
+choose the moment its changes are recorded (the import's batches, which commit in input order) holds them with
+`changes_held()` and releases them when its turn comes."""
 
 import threading
 from collections.abc import Callable, Iterator
@@ -35,8 +35,8 @@ class Change:
 
 @dataclass(frozen=True)
 class EncodedChanges:
-    """Changes of one type by one actor whose subject and data are already encoded: an import's new adapters
-    (`adapters.api.serializers.encode_added`)."""
+    """Changes of one type by one actor whose subject and data are already encoded: an import's new devices
+    (`devices.batch.encode_created`) and adapters (`adapters.api.serializers.encode_added`)."""
 
     type: str
     actor: str
@@ -44,29 +44,19 @@ class EncodedChanges:
 
 
 @dataclass(frozen=True)
-class CopiedDevices:
-    """New devices COPYed in this transaction (PostgreSQL: an import's, a seed's), in order: a `device.created`
-    change each, whose device the listener reads from the rows as written."""
-
-    actor: str
-    device_ids: list[str]
-
-
-@dataclass(frozen=True)
 class ChangeListener:
     record: Callable[[list[Change]], None]
     record_encoded: Callable[[EncodedChanges], None]
-    record_copied: Callable[[CopiedDevices], None]
 
 
 CHANGE_LISTENERS: list[ChangeListener] = []
 _held = threading.local()
 
 
-def register_change_listener(record, record_encoded, record_copied) -> None:
-    """From an app's `AppConfig.ready()`: `record(changes)` is called with the changes of each write, in order,
-    `record_encoded(encoded)` with encoded ones and `record_copied(copied)` with COPYed devices."""
-    CHANGE_LISTENERS.append(ChangeListener(record, record_encoded, record_copied))
+def register_change_listener(record, record_encoded) -> None:
+    """From an app's `AppConfig.ready()`: `record(changes)` is called with the changes of each write, in order, and
+    `record_encoded(encoded)` with encoded ones."""
+    CHANGE_LISTENERS.append(ChangeListener(record, record_encoded))
 
 
 def publish(changes: list[Change]) -> None:
@@ -79,11 +69,6 @@ def publish(changes: list[Change]) -> None:
 def publish_encoded(encoded: EncodedChanges) -> None:
     if encoded.lines:
         _dispatch("record_encoded", encoded)
-
-
-def publish_copied(copied: CopiedDevices) -> None:
-    if copied.device_ids:
-        _dispatch("record_copied", copied)
 
 
 def _dispatch(method: str, item) -> None:

@@ -9,6 +9,6 @@ class EventsConfig(AppConfig):
         # Every change the write door makes is recorded in the feed, in the change's transaction.
         from devices.changes import register_change_listener
 
-        from .recording import record_changes, record_copied, record_encoded
+        from .recording import record_changes, record_encoded
 
-        register_change_listener(record_changes, record_encoded, record_copied)
+        register_change_listener(record_changes, record_encoded)

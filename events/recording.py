@@ -18,12 +18,9 @@ transaction write at a time: the counter holds there the same.
 from django.db import connection
 from django.utils import timezone
 
-from devices.changes import Change, CopiedDevices, EncodedChanges
-from devices.choices import DEFAULT_SLOT
-from devices.models import Device
+from devices.changes import Change, EncodedChanges
 from devmanager.bulk import copy_lines, copy_text
 from devmanager.strictjson import compact_json
-from devmanager.timestamps import POSTGRESQL_TIMESTAMP_FORMAT
 
 from .models import Event, FeedCounter
 from .snapshots import events_data
@@ -35,23 +32,6 @@ COUNTER = FeedCounter._meta.db_table
 TAKE_POSITIONS = (
     f"INSERT INTO {COUNTER} (id, position, pruned_through) VALUES (1, %s, 0) "
     f"ON CONFLICT (id) DO UPDATE SET position = {COUNTER}.position + EXCLUDED.position RETURNING position"
-)
-
-
-# The data of `device_data`, read from the devices table: the fields in the API's order, the timestamps in its
-# format, the identity the default slot.
-_TIME = f"'{POSTGRESQL_TIMESTAMP_FORMAT}'"
-COPIED_DEVICES_SQL = (
-    f"INSERT INTO {Event._meta.db_table} (position, type, subject, time, actor, data) "
-    f"SELECT %s + copied.n - 1, 'device.created', device.id, %s, %s, "
-    f"""'{{"device":' || row_to_json(snapshot)::text || '}}' """
-    f"FROM unnest(%s::text[]) WITH ORDINALITY AS copied (id, n) "
-    f"JOIN {Device._meta.db_table} AS device ON device.id = copied.id, "
-    f"LATERAL (SELECT device.id, device.alias, device.tags, device.status, device.icon, device.icon_color, "
-    f"to_char(device.creation_timestamp AT TIME ZONE 'UTC', {_TIME}) AS creation_timestamp, "
-    f"to_char(device.updated_timestamp AT TIME ZONE 'UTC', {_TIME}) AS updated_timestamp, "
-    f"device.metadata, device.dms_owner, device.slots -> '{DEFAULT_SLOT}' AS identity, device.slots) AS snapshot "
-    f"ORDER BY copied.n"
 )
 
 
@@ -93,19 +73,6 @@ def record_encoded(encoded: EncodedChanges) -> None:
     head = f"{copy_text(encoded.type)}\t{timezone.now().isoformat()}\t{copy_text(encoded.actor)}\t"
     lines = [f"{first + index}\t{head}{line}" for index, line in enumerate(encoded.lines)]
     copy_lines(Event, ["position", "type", "time", "actor", "subject", "data"], lines)
-    notify_committed()
-
-
-def record_copied(copied: CopiedDevices) -> None:
-    """Append the `device.created` changes of devices just COPYed (PostgreSQL: an import's, a seed's), their data
-    built by the database from the rows as written, in one statement: what `device_data` makes of a device, its
-    JSON documents as the API writes them (jsonb's text), without a second encoding in Python or a second COPY of
-    the same documents (which an import of a million devices would pay for in its validating processes, its writer,
-    and the database's parsing of a gigabyte of text)."""
-    count = len(copied.device_ids)
-    first = take_positions(count) - count + 1
-    with connection.cursor() as cursor:
-        cursor.execute(COPIED_DEVICES_SQL, [first, timezone.now(), copied.actor, copied.device_ids])
     notify_committed()
 
 

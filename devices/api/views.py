@@ -182,7 +182,7 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         summary="Replace a device's alias, tags, icon, icon colour and DMS (one not given: its default)",
         tags=["devices"],
         parameters=[ID_PARAMETER, IF_MATCH],
-        request=DeviceUpdateSerializer,
+        request={"application/json": DeviceUpdateSerializer},
         responses={200: DeviceSerializer},
     )
     def update(self, request, pk=None):

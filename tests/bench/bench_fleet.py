@@ -73,10 +73,12 @@ def start_worker(database_url: str) -> subprocess.Popen:
 
 
 class Client:
-    def __init__(self):
+    """An API client of its own (Django's test client is not shared between threads)."""
+
+    def __init__(self, name: str):
         from django.test import Client as DjangoClient
 
-        _, key = api_key_create(name="benchmark")
+        _, key = api_key_create(name=name)
         self.client = DjangoClient(HTTP_AUTHORIZATION=f"Bearer {key}")
 
     def act(self, body: dict) -> tuple[float, dict]:
@@ -130,7 +132,7 @@ def main() -> None:
     call_command("seed_devices", count=args.devices, seed=1, prefix="fleet-", stdout=io.StringIO())
     connection.cursor().execute("VACUUM ANALYZE")
     print(f"devices: {args.devices:,} (seeded in {time.perf_counter() - started:.0f} s)   database: PostgreSQL")
-    client = Client()
+    client, reader, writer = Client("benchmark"), Client("benchmark-reader"), Client("benchmark-writer")
     for index in range(2000):  # the single writes' devices, outside the job's selection (no tag `all-of-them`)
         services.device_create(id=f"zz-writes-{index:04d}", source="bench", tags=["writes"])
 
@@ -140,9 +142,9 @@ def main() -> None:
                      for _ in range(5)]  # fmt: skip
         everything = {"action": "add_tags", "params": {"tags": ["all-of-them"]}, "q": "not tags[ct]:writes"}
         stop = threading.Event()
-        lists = Traffic(lambda index: client.client.get(f"{API}/devices?page_size=50"), stop)
+        lists = Traffic(lambda index: reader.client.get(f"{API}/devices?page_size=50"), stop)
         writes = Traffic(
-            lambda index: client.client.patch(
+            lambda index: writer.client.patch(
                 f"{API}/devices/zz-writes-{index % 2000:04d}",
                 f'{{"alias": "write {index}"}}',
                 content_type="application/merge-patch+json",

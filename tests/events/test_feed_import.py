@@ -1,7 +1,6 @@
-"""The import's events show what the API shows: on PostgreSQL a new device's data is built by the database from its
-row (events.recording.COPIED_DEVICES_SQL) and an adapter's encoded by hand (adapters' encode_added), which must agree
-with the device's and the adapter's representation whatever the row holds (escapes, non-ASCII text, numbers
-beyond 64 bits, no identity)."""
+"""The import's events show what the API shows: on PostgreSQL they are encoded by hand from the rows' COPY text
+(devices.batch.encode_created, adapters' encode_added), which must agree with the device's and the adapter's
+representation whatever the row holds (escapes, non-ASCII text, numbers beyond 64 bits, no identity)."""
 
 import io
 import json

@@ -111,7 +111,9 @@ def test_the_status_and_group_filters_are_applied_too(admin_client):
     make_devices(2, prefix="s", tags=["sensor"])
     make_devices(2, prefix="g", tags=["gateway"])
     services.device_decommission(device_id="s-001", source="test")
-    group = group_services.group_create(name="Sensors", criteria=[{"field": "tags", "operand": "ct", "value": "sensor"}], actor="test")
+    group = group_services.group_create(
+        name="Sensors", criteria=[{"field": "tags", "operand": "ct", "value": "sensor"}], actor="test"
+    )
     query = f"?group={group.pk}&status__exact=NO_IDENTITY"
 
     page = action_page(admin_client, "add_tags", ["s-000"], select_across=True, query=query)

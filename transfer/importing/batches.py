@@ -57,17 +57,19 @@ class PreparedRows(Sequence):
     adapters: list[tuple] = field(default_factory=list)  # each row's: ((name, type, column, identifier), ...)
     devices: list[str] = field(default_factory=list)  # COPY lines of the devices table
     events: list[str] = field(default_factory=list)  # of the CREATED events
+    feed: list[str] = field(default_factory=list)  # of their `device.created` changes, encoded
     adapter_lines: list[tuple[str, ...]] = field(default_factory=list)  # each row's adapters'
     adapter_feed: list[tuple[str, ...]] = field(default_factory=list)  # their `device.adapter.added`, encoded
 
     def add(self, row: DeviceRow, now: datetime, source: str) -> None:
-        device_line, event_line = device_copy_lines(device_values(row, now), source)
+        device_line, event_line, feed_line = device_copy_lines(device_values(row, now), source)
         self.lines.append(row.line)
         self.raws.append(row.raw)
         self.ids.append(row.id)
         self.adapters.append(tuple((a.name, a.fields["type"], *a.identifier) for a in row.adapters))
         self.devices.append(device_line)
         self.events.append(event_line)
+        self.feed.append(feed_line)
         adapters = adapter_values(row, now)
         if adapters:
             self.adapter_lines.append(tuple(copy_line(values) for values in adapters))
@@ -86,7 +88,7 @@ class PreparedRows(Sequence):
         if isinstance(index, slice):
             return PreparedRows(*(getattr(self, name)[index] for name in self.__dataclass_fields__))
         adapters = [Adapter(name, {"type": kind, column: value}) for name, kind, column, value in self.adapters[index]]
-        copy = (self.devices[index], self.events[index], list(self.adapter_lines[index]),
+        copy = (self.devices[index], self.events[index], self.feed[index], list(self.adapter_lines[index]),
                 list(self.adapter_feed[index]))  # fmt: skip
         return DeviceRow(self.lines[index], self.raws[index], {"id": self.ids[index]}, adapters=adapters, copy=copy)
 
@@ -158,7 +160,7 @@ class BatchWriter:
                 transaction.atomic(),
                 contextlib.nullcontext() if self.check_references else reference_checks_skipped(),
             ):
-                devices_copy_encoded(rows.devices, rows.events, device_ids=rows.ids, source=self.source)
+                devices_copy_encoded(rows.devices, rows.events, rows.feed, source=self.source)
                 if adapter_lines:
                     copy_lines(NetworkAdapter, ADAPTER_COLUMNS, adapter_lines)
                     feed = [line for lines in rows.adapter_feed for line in lines]
@@ -189,12 +191,12 @@ class BatchWriter:
         if not rows:
             return
         if all(row.copy for row in rows):  # prepared by the validating process
-            devices, events, _, _ = zip(*(row.copy for row in rows), strict=True)
-            devices_copy_encoded(devices, events, device_ids=[row.id for row in rows], source=self.source)
-            adapter_lines = [line for row in rows for line in row.copy[2]]
+            devices, events, feed, _, _ = zip(*(row.copy for row in rows), strict=True)
+            devices_copy_encoded(devices, events, feed, source=self.source)
+            adapter_lines = [line for row in rows for line in row.copy[3]]
             if adapter_lines:
                 copy_lines(NetworkAdapter, ADAPTER_COLUMNS, adapter_lines)
-                adapter_feed = [line for row in rows for line in row.copy[3]]
+                adapter_feed = [line for row in rows for line in row.copy[4]]
                 publish_encoded(EncodedChanges("device.adapter.added", self.source, adapter_feed))
             return
         devices_bulk_insert(devices=[device_values(row, now) for row in rows], source=self.source)
