@@ -173,7 +173,7 @@ def _update_changes(device: Device, changes: dict, source: str, at: datetime) ->
 def devices_bulk_save(*, devices: list[Device], fields: list[str], events: list[tuple]) -> None:
     """Save these fields of devices the caller changed and touched, and their events (rows of `event_values`)."""
     update_rows(devices, fields)
-    DeviceEvent.objects.bulk_create(DeviceEvent(**dict(zip(EVENT_COLUMNS, event, strict=True))) for event in events)
+    copy_rows(DeviceEvent, EVENT_COLUMNS, events)
 
 
 def latest_events(device_ids: list[str]) -> dict:

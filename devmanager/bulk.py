@@ -42,8 +42,9 @@ def _copy(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
 
 def update_rows(objects: Sequence[models.Model], columns: Sequence[str]) -> None:
     """Save these columns of the objects (found by primary key), as bulk_update does. On PostgreSQL one
-    `UPDATE … FROM unnest(<an array per column>)` per thousand: bulk_update writes a `CASE` of every row for each
-    column, which PostgreSQL evaluates row by row, a cost that grows with the square of the batch."""
+    `UPDATE … FROM json_to_recordset(<the rows as one JSON text>)` per thousand: bulk_update writes a `CASE` of every
+    row for each column, which PostgreSQL evaluates row by row, a cost that grows with the square of the batch; and
+    one JSON text is one parameter, where arrays of strings would be escaped element by element by psycopg."""
     if not objects:
         return
     model = type(objects[0])
@@ -52,31 +53,26 @@ def update_rows(objects: Sequence[models.Model], columns: Sequence[str]) -> None
         return
     meta = model._meta
     fields = [meta.pk, *(meta.get_field(name) for name in columns)]
-    names = ", ".join(f'"{field.column}"' for field in fields)
-    arrays = ", ".join(f"%s::{_array_type(field)}" for field in fields)
-    assignments = ", ".join(
-        f'"{field.column}" = row."{field.column}"' + ("::jsonb" if isinstance(field, models.JSONField) else "")
-        for field in fields[1:]
-    )
+    types = ", ".join(f'"{field.column}" {field.db_type(connection).split("(")[0]}' for field in fields)
+    assignments = ", ".join(f'"{field.column}" = row."{field.column}"' for field in fields[1:])
     sql = (
-        f'UPDATE "{meta.db_table}" AS t SET {assignments} FROM unnest({arrays}) AS row ({names}) '
+        f'UPDATE "{meta.db_table}" AS t SET {assignments} FROM json_to_recordset(%s::json) AS row ({types}) '
         f'WHERE t."{meta.pk.column}" = row."{meta.pk.column}"'
     )
     with connection.cursor() as cursor:
         for start in range(0, len(objects), 1000):
             chunk = objects[start : start + 1000]
-            cursor.execute(sql, [[_column_value(field, item) for item in chunk] for field in fields])
-
-
-def _array_type(field: models.Field) -> str:
-    """The SQL type of an array of the field's values, as text when JSON (each its `jsonb_text`, cast back)."""
-    db_type = field.db_type(connection)
-    return "text[]" if isinstance(field, models.JSONField) else f"{db_type.split('(')[0]}[]"
+            rows = [{field.column: _column_value(field, item) for field in fields} for item in chunk]
+            cursor.execute(sql, [jsonb_text(rows)])
 
 
 def _column_value(field: models.Field, item: models.Model):
+    """A value as JSON holds it for `json_to_recordset`: a JSON column's document, a time in ISO 8601, text and
+    numbers as they are."""
     value = getattr(item, field.attname)
-    return jsonb_text(value) if isinstance(field, models.JSONField) else field.get_db_prep_save(value, connection)
+    if isinstance(field, models.JSONField):
+        return json.loads(value) if isinstance(value, JsonText) else value
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def filter_in(queryset, field: str, values: list):

@@ -19,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from devices.changes import Change, EncodedChanges
-from devmanager.bulk import copy_lines, copy_text
+from devmanager.bulk import copy_lines, copy_rows, copy_text
 from devmanager.strictjson import compact_json
 
 from .models import Event, FeedCounter
@@ -46,9 +46,8 @@ def record_changes(changes: list[Change]) -> None:
         return
     last = take_positions(len(rows))
     first = last - len(rows) + 1
-    columns = ("type", "subject", "time", "actor", "data")
-    events = [Event(position=first + index, **dict(zip(columns, row, strict=True))) for index, row in enumerate(rows)]
-    Event.objects.bulk_create(events, batch_size=1000)
+    columns = ("position", "type", "subject", "time", "actor", "data")
+    copy_rows(Event, columns, ((first + index, *row) for index, row in enumerate(rows)))
     notify_committed()
 
 
