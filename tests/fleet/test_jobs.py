@@ -257,3 +257,18 @@ def test_a_job_over_an_empty_selection_succeeds(api_client):
 
     job.refresh_from_db()
     assert (job.status, job.total, job.processed) == (JobStatus.SUCCEEDED, 0, 0)
+
+
+def test_a_patch_that_makes_the_metadata_too_large_fails_that_device_alone(api_client, settings):
+    services.device_create(id="small", source="test", metadata={"a": 1})
+    services.device_create(id="large", source="test", metadata={"a": 1, "blob": "x" * 40_000})
+    patches = [{"op": "add", "path": "/more", "value": "y" * 30_000}]
+
+    job = job_of(act_confirmed(api_client, "patch_metadata", {"patches": patches}))
+    run_jobs()
+
+    job.refresh_from_db()
+    assert (job.succeeded, job.failed) == (1, 1)
+    assert job.errors[0]["device_id"] == "large" and "exceeds" in job.errors[0]["message"]
+    assert Device.objects.get(pk="small").metadata["more"] == "y" * 30_000
+    assert "more" not in Device.objects.get(pk="large").metadata

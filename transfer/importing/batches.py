@@ -115,7 +115,9 @@ class BatchWriter:
         now = timezone.now()
         ids = [row.id for row in rows]
         if self.mode == Mode.UPSERT:
-            existing = {device.pk: device for device in Device.objects.select_for_update().filter(pk__in=ids)}
+            # Locked in id order, as every batch of devices locks them (devices.services.devices_lock): no deadlock.
+            locked = Device.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            existing = {device.pk: device for device in locked}
         else:
             existing = self.existing_ids(ids)
         owners = self.identifier_owners([adapter.identifier for row in rows for adapter in row.adapters])
