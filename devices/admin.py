@@ -25,6 +25,15 @@ from .models import Device, DeviceEvent
 from .validators import validate_metadata
 
 
+def add_body_errors(form: forms.Form, errors, fields: dict[str, str]) -> None:
+    """A body serializer's errors on the form: each on the form field of its body field (`fields` names those the
+    form calls otherwise), the rest above the form; each message names the body field as the API would."""
+    for error in flatten_errors(errors):
+        name = error["name"].split("[")[0]
+        field = fields.get(name, name)
+        form.add_error(field if field in form.fields else None, f"{error['name']}: {error['message']}")
+
+
 class DeviceCreationForm(ExactTextModelForm):
     """Creating a device in the admin validates exactly as `POST /devices` does."""
 
@@ -54,10 +63,7 @@ class DeviceCreationForm(ExactTextModelForm):
         if body["id"] and Device.objects.filter(pk=body["id"]).exists():
             self.add_error("id", "A device with this id already exists.")
         elif not serializer.is_valid():
-            for error in flatten_errors(serializer.errors):
-                field = {"tags": "tags_text", "metadata": "metadata_text"}.get(error["name"].split("[")[0])
-                field = field or (error["name"] if error["name"] in self.fields else None)
-                self.add_error(field, f"{error['name']}: {error['message']}")
+            add_body_errors(self, serializer.errors, {"tags": "tags_text", "metadata": "metadata_text"})
         else:
             self.validated_body = serializer.validated_data
         return cleaned
@@ -110,10 +116,7 @@ class DeviceChangeForm(ExactTextModelForm):
         if serializer.is_valid():
             self.validated_fields = serializer.validated_data
             return cleaned
-        for error in flatten_errors(serializer.errors):
-            name = error["name"].split("[")[0]
-            field = {"tags": "tags_text", "dms_id": "dms_owner"}.get(name, name)
-            self.add_error(field if field in self.fields else None, f"{error['name']}: {error['message']}")
+        add_body_errors(self, serializer.errors, {"tags": "tags_text", "dms_id": "dms_owner"})
         return cleaned
 
 

@@ -398,9 +398,15 @@ def devices_lock(device_ids: list[str]) -> list[Device]:
 
 
 @transaction.atomic
-def devices_set_fields(*, device_ids: list[str], fields_of: Callable[[Device], dict], source: str) -> list[Outcome]:
-    """Set editable fields on each device as `device_update` does: `fields_of(device)` gives its fields, or raises
-    a DomainError that fails the device alone."""
+def devices_set_fields(
+    *,
+    device_ids: list[str],
+    fields_of: Callable[[Device], dict],
+    source: str,
+    metadata_description: str = METADATA_REPLACED,
+) -> list[Outcome]:
+    """Set editable fields (or the metadata) on each device as `device_update` (or `_store_metadata`) does:
+    `fields_of(device)` gives its fields, or raises a DomainError that fails the device alone."""
     devices = devices_lock(device_ids)
     outcomes, updates = _missing(device_ids, devices), []
     for device in devices:
@@ -412,27 +418,19 @@ def devices_set_fields(*, device_ids: list[str], fields_of: Callable[[Device], d
         if changes:
             updates.append(DeviceUpdate(device, changes))
         outcomes.append(Outcome(device.pk))
-    devices_bulk_update(updates=updates, at=timezone.now(), source=source)
+    devices_bulk_update(updates=updates, at=timezone.now(), source=source, metadata_description=metadata_description)
     return outcomes
 
 
-@transaction.atomic
 def devices_patch_metadata(*, device_ids: list[str], operations: list[dict], source: str) -> list[Outcome]:
     """Apply an RFC 6902 patch to each device's metadata on its own, as `device_apply_metadata_patch` does; a device
     whose metadata the patch does not apply to (a failed `test`, a missing path, too large) fails alone."""
-    devices = devices_lock(device_ids)
-    outcomes, updates = _missing(device_ids, devices), []
-    for device in devices:
-        try:
-            changes = field_changes(device, {"metadata": patched_metadata(device.metadata, operations)})
-        except DomainError as exc:
-            outcomes.append(Outcome(device.pk, exc.message))
-            continue
-        if changes:
-            updates.append(DeviceUpdate(device, changes))
-        outcomes.append(Outcome(device.pk))
-    devices_bulk_update(updates=updates, at=timezone.now(), source=source, metadata_description=_patched(operations))
-    return outcomes
+    return devices_set_fields(
+        device_ids=device_ids,
+        fields_of=lambda device: {"metadata": patched_metadata(device.metadata, operations)},
+        source=source,
+        metadata_description=_patched(operations),
+    )
 
 
 @transaction.atomic

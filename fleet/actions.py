@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from rest_framework import serializers
 
 from devices import services
-from devices.api.serializers import PatchOperationField
-from devices.validators import MAX_TAGS, TEXT_LIMITS, validate_dms_id, validate_unique_tags
-from devmanager.api.serializers import ListField, StrictBooleanField, StrictCharField, StrictSerializer
+from devices.api.serializers import PatchOperationField, dms_id_field, tags_field
+from devices.validators import MAX_TAGS
+from devmanager.api.serializers import ListField, StrictBooleanField, StrictSerializer
 from devmanager.errors import Invalid
 
 from .models import Action
@@ -19,16 +19,11 @@ Apply = Callable[[list[str], dict, str], list[services.Outcome]]  # (device ids,
 
 
 class TagsParams(StrictSerializer):
-    tags = ListField(
-        child=StrictCharField(min_length=1, max_length=TEXT_LIMITS["tag"]),
-        min_length=1,
-        max_length=MAX_TAGS,
-        validators=[validate_unique_tags],
-    )
+    tags = tags_field(min_length=1)
 
 
 class DmsParams(StrictSerializer):
-    dms_id = StrictCharField(max_length=TEXT_LIMITS["dms_id"], allow_blank=True, validators=[validate_dms_id])
+    dms_id = dms_id_field(allow_blank=True)
 
 
 class PatchParams(StrictSerializer):

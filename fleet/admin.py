@@ -2,8 +2,6 @@
 over the selected devices or all that the list's filters match, shown with their count before the operator
 confirms, and run as the API's jobs; and the jobs' pages, whose progress updates without reloading."""
 
-import uuid
-
 from django import forms
 from django.contrib import admin, messages
 from django.core import signing
@@ -13,10 +11,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from rest_framework import serializers
 
-from devices.admin import admin_actor, register_device_action
-from devmanager.api.exceptions import flatten_errors
-from devmanager.api.filtering.expression import ATOM_START, MAX_ATOMS, ExpressionError, quoted_value
-from devmanager.api.filtering.fields import FilterErrors
+from devices.admin import add_body_errors, admin_actor, register_device_action
+from devmanager.api.filtering.expression import ATOM_START, MAX_ATOMS, quoted_value
+from devmanager.api.views import uuid_or_none
 from devmanager.errors import DomainError
 
 from . import selection, services
@@ -98,10 +95,8 @@ def _normalised(filters: list[str], expressions: list[str]) -> tuple[list[str], 
     q = " and ".join(f"({expression})" for expression in expressions if expression)
     try:
         return selection.normalised(filters, q)
-    except DomainError as exc:
+    except DomainError as exc:  # `normalised` says what is wrong in the filter language's words
         raise SelectionError(f"The list's filters cannot be applied: {exc.message}") from exc
-    except (ExpressionError, FilterErrors) as exc:
-        raise SelectionError(f"The list's filters cannot be applied: {exc}") from exc
 
 
 def make_device_action(action: str, label: str, form_class: type[forms.Form], permission: str):
@@ -139,8 +134,8 @@ def device_action(modeladmin, request, queryset, action: str, label: str, form_c
             modeladmin.message_user(request, "The confirmation has expired: start the action again.", messages.ERROR)
             return None
         except serializers.ValidationError as exc:
-            for error in flatten_errors(exc.detail):
-                form.add_error(None, f"{error['name']}: {error['message']}")
+            fields = {"params.tags": "tag", "params.dms_id": "dms_id", "params.force": "force"}
+            add_body_errors(form, exc.detail, fields)
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
@@ -175,14 +170,19 @@ for _action, _label, _form, _permission in ADMIN_ACTIONS:
     register_device_action(make_device_action(_action, _label, _form, _permission))
 
 
+def progress_percent(job: Job) -> int:
+    if job.status == JobStatus.SUCCEEDED:
+        return 100
+    return 100 * job.processed // job.total if job.total else 0
+
+
 def progress_bar(job: Job) -> str:
-    percent = 100 if job.status == JobStatus.SUCCEEDED else (100 * job.processed // job.total if job.total else 0)
     return format_html(
         '<span class="job-progress" data-job="{}" data-finished="{}">'
         '<progress max="100" value="{}"></progress> <span class="job-progress-text">{}</span></span>',
         job.pk,
         "true" if job.finished else "false",
-        percent,
+        progress_percent(job),
         progress_text(job),
     )
 
@@ -223,16 +223,14 @@ class JobAdmin(admin.ModelAdmin):
 
     def progress_view(self, request):
         """The progress of the jobs named (`?id=…`), for the pages' script."""
-        ids = [value for value in request.GET.getlist("id") if _is_uuid(value)][:200]
+        ids = [job_id for value in request.GET.getlist("id") if (job_id := uuid_or_none(value))][:200]
         jobs = Job.objects.filter(pk__in=ids)
         return JsonResponse(
             {
                 str(job.pk): {
                     "status": job.status,
                     "finished": job.finished,
-                    "percent": 100
-                    if job.status == JobStatus.SUCCEEDED
-                    else (100 * job.processed // job.total if job.total else 0),
+                    "percent": progress_percent(job),
                     "text": progress_text(job),
                     "message": job.message,
                 }
@@ -266,11 +264,3 @@ class JobAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{str(job.pk)[:8]}: {exc.message}", messages.WARNING)
             else:
                 self.message_user(request, f"{str(job.pk)[:8]}: cancelled.")
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

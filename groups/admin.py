@@ -1,5 +1,4 @@
 import json
-import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,6 +11,7 @@ from rest_framework import serializers
 from devices.admin import CountedListFilter, admin_actor, register_device_list_filter
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.serializers import ListField
+from devmanager.api.views import uuid_or_none
 from devmanager.errors import DomainError, Invalid
 from devmanager.forms import ExactTextModelForm
 from devmanager.strictjson import load_json
@@ -189,29 +189,22 @@ class DeviceGroupListFilter(CountedListFilter):
         groups = list(DeviceGroup.objects.order_by("tree_id", "lft")[: self.max_choices])
         selected = self.value()
         if selected and all(str(group.pk) != selected for group in groups):
-            groups += list(DeviceGroup.objects.filter(pk=_uuid_or_none(selected)))
+            groups += list(DeviceGroup.objects.filter(pk=uuid_or_none(selected)))
         return [(str(group.pk), f"{'  ' * group.level}{group.name}") for group in groups]
 
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        group = DeviceGroup.objects.filter(pk=_uuid_or_none(self.value())).first()
+        group = DeviceGroup.objects.filter(pk=uuid_or_none(self.value())).first()
         return queryset.filter(member_condition(group)) if group else queryset.none()
 
     def selection(self):
-        group = DeviceGroup.objects.filter(pk=_uuid_or_none(self.value())).first()
+        group = DeviceGroup.objects.filter(pk=uuid_or_none(self.value())).first()
         if group is None:
             return None
         attach_inherited([group])
         criteria = [criterion_text(criterion) for criterion in [*group.inherited_criteria, *group.criteria]]
         return criteria, [q for q in [*group.inherited_q, group.q] if q]
-
-
-def _uuid_or_none(value: str):
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 register_device_list_filter(DeviceGroupListFilter)

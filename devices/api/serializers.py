@@ -140,33 +140,29 @@ class DeviceSerializer(serializers.ModelSerializer):
         return device_representation(device)
 
 
+def tags_field(**kwargs) -> ListField:
+    """A device's tags as a body gives them: at most 50, each 1 to 128 characters, none repeated."""
+    return ListField(
+        child=StrictCharField(min_length=1, max_length=TEXT_LIMITS["tag"]),
+        max_length=MAX_TAGS,
+        validators=[validate_unique_tags],
+        **kwargs,
+    )
+
+
+def dms_id_field(**kwargs) -> StrictCharField:
+    """A DMS id as a body gives it (it names the list `/devices/dms/{dms_id}`: one path segment)."""
+    return StrictCharField(max_length=TEXT_LIMITS["dms_id"], validators=[validate_dms_id], **kwargs)
+
+
 class DeviceFieldsSerializer(StrictSerializer):
     """The editable fields of a device, validated as `POST /devices` validates them; `dms_owner` is accepted as an
     alias of `dms_id`. What a field's `null` means is the subclass's (`merged_dms`)."""
 
     alias = StrictCharField(max_length=TEXT_LIMITS["alias"], required=False, allow_blank=True, allow_null=True)
-    tags = ListField(
-        child=StrictCharField(min_length=1, max_length=TEXT_LIMITS["tag"]),
-        max_length=MAX_TAGS,
-        required=False,
-        allow_null=True,
-        validators=[validate_unique_tags],
-    )
-    dms_id = StrictCharField(
-        max_length=TEXT_LIMITS["dms_id"],
-        required=False,
-        allow_blank=True,
-        allow_null=True,
-        validators=[validate_dms_id],
-    )
-    dms_owner = StrictCharField(
-        max_length=TEXT_LIMITS["dms_owner"],
-        required=False,
-        allow_blank=True,
-        allow_null=True,
-        validators=[validate_dms_id],
-        help_text="Alias of dms_id.",
-    )
+    tags = tags_field(required=False, allow_null=True)
+    dms_id = dms_id_field(required=False, allow_blank=True, allow_null=True)
+    dms_owner = dms_id_field(required=False, allow_blank=True, allow_null=True, help_text="Alias of dms_id.")
     icon = StrictCharField(max_length=TEXT_LIMITS["icon"], required=False, allow_blank=True, allow_null=True)
     icon_color = StrictCharField(
         max_length=TEXT_LIMITS["icon_color"],

@@ -13,10 +13,16 @@ from .pagination import refuse_unknown_parameters, single_param
 FILTER_PARAMETER_DESCRIPTION = "Repeatable `<field>[<operator>]<value>` expressions, all of which must hold, e.g. "
 
 
-def filter_condition(filters, fields) -> Q:
-    """The AND of `filter` expressions against a resource's fields; a 400 naming each bad one (`filter[i]`)."""
+def refuse_too_many_filters(filters) -> None:
+    """A 400 naming `filter` when a request gives more filters than `DEVMANAGER_MAX_FILTERS` (each one's length is
+    the filter language's to judge)."""
     if len(filters) > settings.DEVMANAGER_MAX_FILTERS:
         raise exceptions.ValidationError({"filter": [f"at most {settings.DEVMANAGER_MAX_FILTERS} filters"]})
+
+
+def filter_condition(filters, fields) -> Q:
+    """The AND of `filter` expressions against a resource's fields; a 400 naming each bad one (`filter[i]`)."""
+    refuse_too_many_filters(filters)
     try:
         return compile_filters(filters, fields)
     except FilterErrors as exc:

@@ -1,5 +1,7 @@
 """View plumbing shared by every resource."""
 
+import uuid
+
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 from django.utils.http import parse_etags
@@ -17,6 +19,22 @@ def request_source(request) -> str:
     if request.user and not isinstance(request.user, AnonymousUser):
         return f"admin:{request.user.get_username()}"
     return ""
+
+
+def uuid_or_none(value) -> uuid.UUID | None:
+    """An id given as text (a path's, a query's) as a UUID; None when it is not one."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def get_by_uuid(queryset, object_id, what: str):
+    """The object of a path id; a string that is not a UUID names none (404, not 400)."""
+    found = queryset.filter(pk=pk).first() if (pk := uuid_or_none(object_id)) else None
+    if found is None:
+        raise Http404(f"No {what} {str(object_id)[:100]!r}.")
+    return found
 
 
 def not_modified(request, etag: str) -> bool:

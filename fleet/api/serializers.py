@@ -16,12 +16,12 @@ class ActionRequestSerializer(StrictSerializer):
         "applied to each device on its own); `decommission`: none; `delete`: `force` (default false).",
     )
     filter = ListField(
-        child=StrictCharField(max_length=4096),
+        child=StrictCharField(),
         required=False,
         default=list,
         help_text="Filters of the device list (section 2), all of which must hold.",
     )
-    q = StrictCharField(required=False, allow_blank=True, default="", max_length=4096, help_text="Section 8.")
+    q = StrictCharField(required=False, allow_blank=True, default="", help_text="Section 8.")
     dry_run = StrictBooleanField(required=False, default=False)
     confirmation = StrictCharField(
         required=False,

@@ -1,10 +1,8 @@
 """`/device-actions`: fleet actions, their dry runs and their jobs (contract, section 9). Scope `devices:read` to
 read, `devices:write` to act."""
 
-import uuid
 from urllib.parse import quote
 
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
@@ -12,9 +10,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from devmanager.api.filtering import EnumField
-from devmanager.api.filters import FilterLanguageBackend
+from devmanager.api.filters import FilterLanguageBackend, refuse_too_many_filters
 from devmanager.api.pagination import BookmarkPagination, ListQueryMixin
-from devmanager.api.views import request_source
+from devmanager.api.views import get_by_uuid, request_source
 
 from .. import services
 from ..actions import validated_params
@@ -27,11 +25,7 @@ TAGS = ["device actions"]
 
 
 def get_job(job_id) -> Job:
-    """The job of a path id; a string that is not a UUID names none (404)."""
-    try:
-        return Job.objects.get(pk=uuid.UUID(str(job_id)))
-    except (ValueError, Job.DoesNotExist) as exc:
-        raise Http404(f"No job {str(job_id)[:100]!r}.") from exc
+    return get_by_uuid(Job.objects.all(), job_id, "job")
 
 
 @extend_schema_view(
@@ -77,6 +71,7 @@ class DeviceActionViewSet(ListQueryMixin, viewsets.GenericViewSet):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         params = validated_params(data["action"], data.get("params"))
+        refuse_too_many_filters(data["filter"])
         filters, q = normalised(data["filter"], data["q"])
         if data["dry_run"]:
             outcome = services.dry_run(action=data["action"], params=params, filters=filters, q=q)

@@ -1,4 +1,3 @@
-import uuid
 from urllib.parse import quote
 
 from django.http import Http404
@@ -28,7 +27,7 @@ from devmanager.api.pagination import (
     ListQueryMixin,
     refuse_unknown_parameters,
 )
-from devmanager.api.views import not_modified, parse_bool_param, request_source
+from devmanager.api.views import get_by_uuid, not_modified, parse_bool_param, request_source
 
 from .. import services
 from ..filters import GROUP_FILTER_FIELDS
@@ -48,10 +47,7 @@ IF_MATCH = OpenApiParameter(
 
 def get_group(group_id) -> DeviceGroup:
     """The group of a path id; a string that is not a UUID names no group (404, not 400)."""
-    try:
-        group = DeviceGroup.objects.get(pk=uuid.UUID(str(group_id)))
-    except (ValueError, DeviceGroup.DoesNotExist) as exc:
-        raise Http404(f"No device group {str(group_id)[:100]!r}.") from exc
+    group = get_by_uuid(DeviceGroup.objects.all(), group_id, "device group")
     attach_inherited([group])
     return group
 

@@ -27,10 +27,9 @@ import time
 from pathlib import Path
 
 import harness  # noqa: F401  (sets Django up)
-import psycopg
 from django.core.management import call_command
-from django.db import connection, connections
-from harness import API, percentile
+from django.db import connection
+from harness import API, percentile, use_empty_database
 
 from devices import services
 from devmanager.api.services import api_key_create
@@ -48,19 +47,6 @@ def arguments():
     if connection.vendor != "postgresql":
         raise SystemExit("The benchmark runs against PostgreSQL (set DATABASE_URL).")
     return args
-
-
-def use_empty_database() -> str:
-    settings = connection.settings_dict
-    name = f"{settings['NAME']}_fleet_bench"
-    libpq = {"host": settings["HOST"], "port": settings["PORT"], "user": settings["USER"]}
-    with psycopg.connect(**libpq, password=settings["PASSWORD"], dbname=settings["NAME"], autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    connections.close_all()
-    settings["NAME"] = name
-    call_command("migrate", verbosity=0)
-    return f"postgres://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:{settings['PORT']}/{name}"
 
 
 def start_worker(database_url: str) -> subprocess.Popen:
@@ -130,7 +116,7 @@ class Traffic(threading.Thread):
 
 def main() -> None:
     args = arguments()
-    database_url = use_empty_database()
+    database_url = use_empty_database("fleet_bench")
     started = time.perf_counter()
     call_command("seed_devices", count=args.devices, seed=1, prefix="fleet-", stdout=io.StringIO())
     connection.cursor().execute("VACUUM ANALYZE")

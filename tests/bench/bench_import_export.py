@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import harness  # noqa: F401  (sets Django up)
-import psycopg
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
+from harness import use_empty_database
 
 from devices.domain import DEVICE_COLUMNS
 from devices.models import Device, DeviceEvent
@@ -50,24 +50,6 @@ def arguments():
     if connection.vendor != "postgresql":
         raise SystemExit("The benchmark runs against PostgreSQL (set DATABASE_URL).")
     return args
-
-
-def use_empty_database() -> str:
-    """Point Django at a fresh database beside the configured one and migrate it; returns its URL."""
-    settings = connection.settings_dict
-    name = f"{settings['NAME']}_import_bench"
-    with psycopg.connect(**_libpq(settings, settings["NAME"]), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    connections.close_all()
-    settings["NAME"] = name
-    call_command("migrate", verbosity=0)
-    return f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:{settings['PORT']}/{name}"
-
-
-def _libpq(settings: dict, name: str) -> dict:
-    keys = {"host": "HOST", "port": "PORT", "user": "USER", "password": "PASSWORD"}
-    return {key: settings[setting] for key, setting in keys.items()} | {"dbname": name}
 
 
 def write_rows(path: Path, copy_path: Path, count: int) -> None:
@@ -131,7 +113,7 @@ def export(database_url: str, path: Path, *options: str) -> tuple[float, float]:
 
 def main() -> None:
     args = arguments()
-    database_url = use_empty_database()
+    database_url = use_empty_database("import_bench")
     with tempfile.TemporaryDirectory() as directory:
         source, exported = Path(directory, "devices.jsonl"), Path(directory, "export.jsonl")
         copy_source = Path(directory, "devices.copy")

@@ -38,6 +38,24 @@ DATA_TABLES = (
 )  # fmt: skip
 
 
+def use_empty_database(suffix: str) -> str:
+    """Point Django at a fresh database beside the configured one (`<name>_<suffix>`, dropped and made again) and
+    migrate it; its URL (for the processes a benchmark starts)."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    settings = connection.settings_dict
+    name = f"{settings['NAME']}_{suffix}"
+    libpq = {"host": settings["HOST"], "port": settings["PORT"], "user": settings["USER"]}
+    with psycopg.connect(**libpq, password=settings["PASSWORD"], dbname=settings["NAME"], autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    connections.close_all()
+    settings["NAME"] = name
+    call_command("migrate", verbosity=0)
+    return f"postgres://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:{settings['PORT']}/{name}"
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]

@@ -81,6 +81,17 @@ def test_add_tag_asks_for_the_tag(admin_client):
     assert Device.objects.get(pk="d-001").tags == ["a"]
 
 
+def test_a_parameter_the_action_refuses_is_shown_on_its_field(admin_client):
+    make_devices(1)
+    page = action_page(admin_client, "set_dms", ["d-000"])
+
+    refused = confirm(admin_client, page, dms_id="a/b")
+
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["dms_id"] == ["params.dms_id: must not contain '/'"]
+    assert Job.objects.count() == 0
+
+
 def test_remove_tag_and_set_dms(admin_client):
     make_devices(2, tags=["a", "b"])
 

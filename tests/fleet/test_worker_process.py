@@ -1,12 +1,7 @@
 """A fleet-action job in `python manage.py worker` processes, on PostgreSQL: a worker killed (SIGKILL) mid-job and a
 new one started finish the job, with no device changed twice."""
 
-import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -16,38 +11,18 @@ from devices.models import Device, DeviceEvent
 from events.models import Event
 from fleet.models import Job, JobStatus
 from tests.fleet.helpers import act_confirmed
+from tests.workers import wait_until, worker_process
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes share a PostgreSQL database"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 DEVICES = 600
 
 
-def start_worker() -> subprocess.Popen:
-    settings = connection.settings_dict
-    url = f"postgres://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:{settings['PORT']}/"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": url + settings["NAME"],
-        "DJANGO_SECRET_KEY": "x",
-        "DEVMANAGER_JOB_BATCH_SIZE": "10",
-        "DEVMANAGER_JOB_HEARTBEAT_TIMEOUT": "1",
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "worker"], cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True
-    )
-    assert "Worker running" in worker.stdout.readline()
-    return worker
-
-
-def wait_until(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+def start_worker():
+    return worker_process(DEVMANAGER_JOB_BATCH_SIZE="10", DEVMANAGER_JOB_HEARTBEAT_TIMEOUT="1")
 
 
 def test_a_worker_killed_mid_job_and_restarted_finishes_it_changing_no_device_twice(api_client):
@@ -63,7 +38,7 @@ def test_a_worker_killed_mid_job_and_restarted_finishes_it_changing_no_device_tw
 
     worker = start_worker()
     try:
-        wait_until(lambda: Job.objects.get(pk=job.pk).processed >= 50)
+        wait_until(lambda: Job.objects.get(pk=job.pk).processed >= 50, timeout=60)
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
@@ -72,7 +47,7 @@ def test_a_worker_killed_mid_job_and_restarted_finishes_it_changing_no_device_tw
 
     worker = start_worker()
     try:
-        wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED)
+        wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED, timeout=60)
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0

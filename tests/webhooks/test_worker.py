@@ -2,14 +2,11 @@
 nothing when killed mid-delivery (the event is sent again, with the same `webhook-id`), and two workers never
 serve one subscription at once."""
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -17,6 +14,7 @@ from django.db import connection
 from devices import services as device_services
 from events.models import Event
 from tests.webhooks.receiver import Receiver
+from tests.workers import wait_until, worker_process
 from webhooks import services
 from webhooks.claims import Claims
 from webhooks.delivery import Clients
@@ -28,38 +26,19 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes share a PostgreSQL database"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def start_worker() -> subprocess.Popen:
-    settings = connection.settings_dict
-    url = f"postgres://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:{settings['PORT']}/"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": url + settings["NAME"],
-        "DJANGO_SECRET_KEY": "x",
-        "DEVMANAGER_WEBHOOK_ALLOW_PRIVATE": "true",
-        "DEVMANAGER_WEBHOOK_ALLOW_HTTP": "true",
-        "DEVMANAGER_WEBHOOK_TIMEOUT": "5",
-        "DEVMANAGER_WEBHOOK_THREADS": "4",
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "worker"], cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True
-    )  # its log goes to the test's stderr, shown when a test fails
-    assert "Worker running" in worker.stdout.readline()  # its signal handlers are in place
-    return worker
+def start_worker():
+    return worker_process(
+        DEVMANAGER_WEBHOOK_ALLOW_PRIVATE="true",
+        DEVMANAGER_WEBHOOK_ALLOW_HTTP="true",
+        DEVMANAGER_WEBHOOK_TIMEOUT="5",
+        DEVMANAGER_WEBHOOK_THREADS="4",
+    )
 
 
 def stop(worker: subprocess.Popen) -> int:
     worker.send_signal(signal.SIGTERM)
     return worker.wait(timeout=30)
-
-
-def wait_until(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_the_worker_delivers_what_commits_and_stops_on_sigterm(receiver):

@@ -2,10 +2,8 @@
 section 7). Scopes `webhooks:read` / `webhooks:write`; a write also needs `events:read`, since a subscription
 receives the events."""
 
-import uuid
 from urllib.parse import quote
 
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
@@ -15,6 +13,7 @@ from rest_framework.response import Response
 
 from devmanager.api.filters import FilterLanguageBackend
 from devmanager.api.pagination import BookmarkPagination, ListQueryMixin
+from devmanager.api.views import get_by_uuid
 
 from .. import services
 from ..models import Delivery, Subscription
@@ -32,11 +31,7 @@ TAGS = ["webhooks"]
 
 
 def get_subscription(subscription_id) -> Subscription:
-    """The subscription of a path id; a string that is not a UUID names none (404)."""
-    try:
-        return Subscription.objects.get(pk=uuid.UUID(str(subscription_id)))
-    except (ValueError, Subscription.DoesNotExist) as exc:
-        raise Http404(f"No webhook {str(subscription_id)[:100]!r}.") from exc
+    return get_by_uuid(Subscription.objects.all(), subscription_id, "webhook")
 
 
 class WebhookScopes:
