@@ -226,7 +226,8 @@ DEVMANAGER_WEBHOOK_THREADS = env_int("DEVMANAGER_WEBHOOK_THREADS", 8)
 # Devices one transaction of a job acts on (at most 1,000); jobs one worker runs at once; how long a running job's
 # worker may be silent before another worker takes the job over (it died).
 DEVMANAGER_JOB_BATCH_SIZE = min(1000, max(1, env_int("DEVMANAGER_JOB_BATCH_SIZE", 1000)))
-DEVMANAGER_JOB_THREADS = env_int("DEVMANAGER_JOB_THREADS", 1)
+DEVMANAGER_JOB_THREADS = env_int("DEVMANAGER_JOB_THREADS", 2)
+DEVMANAGER_JOB_STREAMS = max(1, env_int("DEVMANAGER_JOB_STREAMS", 2))
 DEVMANAGER_JOB_HEARTBEAT_TIMEOUT = timedelta(seconds=env_float("DEVMANAGER_JOB_HEARTBEAT_TIMEOUT", 60.0))
 
 # Requests per API key, e.g. "600/minute" (per second, minute, hour or day); empty turns the limit off.

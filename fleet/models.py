@@ -27,8 +27,8 @@ MAX_ERRORS = 100  # the devices' errors a job keeps: the first ones
 
 class Job(models.Model):
     """A fleet action (contract, section 9): one change applied by the worker to every device a selection matches,
-    batch by batch (fleet/jobs.py). The row is the job's truth: its state, its progress (`cursor`, the last device
-    id done, committed with each batch's changes) and who runs it (`worker`, alive while `heartbeat_at` is recent)."""
+    batch by batch (fleet/jobs.py). The row is the job's truth: its state and counters; who resolves its selection
+    (`worker`, alive while `heartbeat_at` is recent); its parts (`JobStream`) say how far each has gone."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     action = models.CharField(max_length=32, choices=Action.choices)
@@ -44,7 +44,6 @@ class Job(models.Model):
     failed = models.PositiveBigIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)  # the first MAX_ERRORS {"device_id", "message"}
     selected = models.BooleanField(default=False)  # the selection is resolved into `JobDevice` rows
-    cursor = models.CharField(max_length=255, blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
     worker = models.CharField(max_length=64, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -80,3 +79,23 @@ class JobDevice(models.Model):
 
     def __str__(self):
         return f"{self.job_id}: {self.device_id}"
+
+
+class JobStream(models.Model):
+    """A part of a job's selection (its devices after `cursor` up to `last`, by id), run batch by batch by one worker
+    thread: a job's parts run side by side, in the threads of one worker or of several. `cursor` is the last device
+    done, committed with each batch's changes; `worker` runs the part while `heartbeat_at` is recent."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="streams")
+    number = models.PositiveSmallIntegerField()
+    cursor = models.CharField(max_length=255, blank=True, default="")
+    last = models.CharField(max_length=255)
+    done = models.BooleanField(default=False)
+    worker = models.CharField(max_length=64, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="job_stream_unique")]
+
+    def __str__(self):
+        return f"{self.job_id} #{self.number}"

@@ -12,8 +12,9 @@ from django.utils import timezone
 from devices import services
 from devices.choices import DeviceStatus, EventType
 from devices.models import Device, DeviceEvent
-from fleet.jobs import claim, run, step
-from fleet.models import Job, JobDevice, JobStatus
+from fleet.actions import ACTIONS, ActionSpec
+from fleet.jobs import claim_selection, claim_stream, run, select, step
+from fleet.models import Job, JobDevice, JobStatus, JobStream
 from tests.fleet.helpers import act, act_confirmed, feed_after, history, last_position, make_devices, run_jobs
 
 pytestmark = pytest.mark.django_db
@@ -189,14 +190,20 @@ def test_errors_keep_the_first_hundred(api_client, settings):
     assert job.errors[0]["device_id"] == "d-000" and job.errors[-1]["device_id"] == "d-099"
 
 
+def selected_by(token: str) -> Job:
+    """A worker's first piece of work: a waiting job claimed and its selection resolved."""
+    job = claim_selection(token)
+    select(job.pk, token)
+    return job
+
+
 def test_devices_that_match_after_the_job_started_are_left_alone(api_client):
     make_devices(3, tags=["a"])
     job = job_of(act_confirmed(api_client, "add_tags", {"tags": ["x"]}, filter=["tags[ct]:a"]))
-    claimed = claim("w")
-    assert step(claimed.pk, "w")  # the selection resolved
+    selected_by("w")
     services.device_create(id="d-0005", source="test", tags=["a"])  # sorts between the first devices
 
-    run(job.pk, "w", threading.Event())
+    run_jobs("w")
 
     job.refresh_from_db()
     assert (job.status, job.total, job.succeeded) == (JobStatus.SUCCEEDED, 3, 3)
@@ -207,47 +214,120 @@ def test_devices_that_match_after_the_job_started_are_left_alone(api_client):
 def test_cancel_stops_a_running_job_between_batches(api_client):
     make_devices(6)
     job = job_of(act_confirmed(api_client, "add_tags", {"tags": ["x"]}))
-    claim("w")
-    assert step(job.pk, "w") and step(job.pk, "w")  # the selection, then one batch of 2
+    selected_by("w")
+    stream = claim_stream("w")
+    assert step(stream.pk, "w")  # one batch of 2
 
     response = api_client.post(f"/api/devmanager/v1/device-actions/{job.pk}/cancel")
     assert response.status_code == 202 and response.json()["status"] == "running"
-    assert not step(job.pk, "w")
+    assert not step(stream.pk, "w")
 
     job.refresh_from_db()
     assert (job.status, job.processed) == (JobStatus.CANCELLED, 2)
     assert job.finished_at is not None
     assert Device.objects.filter(tags=["x"]).count() == 2
+    assert claim_stream("w") is None  # the other part is left alone
+
+
+def test_a_job_is_cut_into_contiguous_parts_of_at_least_a_batch(api_client, settings):
+    settings.DEVMANAGER_JOB_STREAMS = 3
+    ids = make_devices(10)
+    job = job_of(act_confirmed(api_client, "add_tags", {"tags": ["x"]}))
+    selected_by("w")
+
+    parts = list(JobStream.objects.filter(job=job).order_by("number").values_list("cursor", "last"))
+    assert parts == [("", "d-002"), ("d-002", "d-005"), ("d-005", "d-009")]
+    assert [device_id for device_id in ids if any(low < device_id <= high for low, high in parts)] == ids
+
+    make_devices(3, prefix="small")
+    small = job_of(act_confirmed(api_client, "add_tags", {"tags": ["x"]}, filter=["id[ct]:small"]))
+    selected_by("w")
+    assert JobStream.objects.filter(job=small).count() == 1  # fewer than two batches' devices: one part
+
+
+def test_parts_run_side_by_side_and_the_last_one_done_ends_the_job(api_client):
+    ids = make_devices(8)
+    before = last_position()
+    job = job_of(act_confirmed(api_client, "add_tags", {"tags": ["x"]}))
+    selected_by("w")
+    first, second = claim_stream("one"), claim_stream("two")
+    assert claim_stream("three") is None
+
+    assert step(second.pk, "two") and step(first.pk, "one")
+    assert not step(second.pk, "two")  # its last batch: the second part is done, the job is not
+    job.refresh_from_db()
+    assert (job.status, job.processed) == (JobStatus.RUNNING, 6)
+    assert not step(first.pk, "one")
+
+    job.refresh_from_db()
+    assert (job.status, job.total, job.processed, job.succeeded) == (JobStatus.SUCCEEDED, 8, 8, 8)
+    assert sorted(subject for _, subject, _, _ in feed_after(before)) == ids
+    assert set(Device.objects.values_list("version", flat=True)) == {2}
+
+
+def test_a_batch_that_finds_its_job_ended_changes_nothing(api_client, monkeypatch):
+    make_devices(4)
+    job = job_of(act_confirmed(api_client, "add_tags", {"tags": ["x"]}))
+    selected_by("w")
+    stream = claim_stream("w")
+    add_tags = ACTIONS["add_tags"]
+
+    def ending_the_job_meanwhile(*args):
+        outcomes = add_tags.apply(*args)
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED)  # as another part would, on an error
+        return outcomes
+
+    monkeypatch.setitem(ACTIONS, "add_tags", ActionSpec(add_tags.params, ending_the_job_meanwhile))
+    assert not step(stream.pk, "w")
+
+    assert not Device.objects.filter(tags=["x"]).exists()
+    assert JobStream.objects.get(pk=stream.pk).cursor == ""
 
 
 def test_a_job_of_a_dead_worker_is_taken_over_and_no_device_is_changed_twice(api_client, settings):
     make_devices(7)
     job = job_of(act_confirmed(api_client, "add_tags", {"tags": ["x"]}))
-    claim("dead")
-    for _ in range(3):  # the selection and two batches, then the worker dies without a word
-        assert step(job.pk, "dead")
-    assert claim("alive") is None  # its heartbeat is recent: the job is still its
+    selected_by("dead")
+    first, second = claim_stream("dead"), claim_stream("dead")
+    assert step(first.pk, "dead") and step(second.pk, "dead")  # a batch of each part, then the worker dies
+    assert claim_stream("alive") is None  # their heartbeats are recent: the parts are still its
 
-    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    JobStream.objects.filter(job=job).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
     run_jobs("alive")
 
     job.refresh_from_db()
     assert (job.status, job.processed, job.succeeded) == (JobStatus.SUCCEEDED, 7, 7)
     updated = DeviceEvent.objects.filter(type=EventType.UPDATED)
     assert sorted(updated.values_list("device_id", flat=True)) == [f"d-{index:03d}" for index in range(7)]
-    assert not step(job.pk, "dead")  # the dead worker, back, finds the job no longer its
+    assert not step(first.pk, "dead")  # the dead worker, back, finds the part no longer its
 
 
-def test_a_stopping_worker_hands_its_job_back_at_once(api_client):
-    make_devices(4)
+def test_a_selection_left_by_a_dead_worker_is_taken_over(api_client):
+    make_devices(3)
     job = job_of(act_confirmed(api_client, "add_tags", {"tags": ["x"]}))
-    claim("leaving")
+    claim_selection("dead")
+    assert claim_selection("alive") is None
+
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    run_jobs("alive")
+
+    job.refresh_from_db()
+    assert (job.status, job.succeeded) == (JobStatus.SUCCEEDED, 3)
+    select(job.pk, "dead")  # the dead worker, back, finds the selection no longer its
+    assert JobStream.objects.filter(job=job).count() == 1
+
+
+def test_a_stopping_worker_hands_its_part_back_at_once(api_client):
+    make_devices(4)
+    job_of(act_confirmed(api_client, "add_tags", {"tags": ["x"]}))
+    selected_by("leaving")
+    stream = claim_stream("leaving")
     stopping = threading.Event()
     stopping.set()
 
-    run(job.pk, "leaving", stopping)
+    run(stream.pk, "leaving", stopping)
 
-    assert claim("next").pk == job.pk
+    assert claim_stream("next").pk == stream.pk
 
 
 def test_a_job_over_an_empty_selection_succeeds(api_client):
