@@ -5,6 +5,8 @@ seed, refresh)."""
 import json
 from datetime import datetime, timedelta
 
+import orjson
+
 from devmanager.api.filtering.lookups import fold
 
 from .choices import DeviceStatus, EventType
@@ -130,4 +132,13 @@ def update_event_values(
 
 def same_json(left, right) -> bool:
     """Equal as JSON documents (Python's == would call 1, 1.0 and true equal)."""
-    return json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
+    return _canonical(left) == _canonical(right)
+
+
+def _canonical(value) -> bytes:
+    """A document's JSON with sorted keys: orjson's, or the json module's where orjson refuses (an integer beyond
+    64 bits, a NonFinite number); two documents that differ in those are unequal whichever spelled them."""
+    try:
+        return b"o" + orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return b"j" + json.dumps(value, sort_keys=True).encode()

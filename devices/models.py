@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
+from devmanager.fields import JSONField
+
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType
 from .querysets import DeviceQuerySet
 
@@ -12,14 +14,14 @@ class Device(models.Model):
     alias = models.CharField(max_length=255, blank=True, default="")
     # The tags in the order given, and the terms the tag filters search (`domain.tag_terms`): on PostgreSQL one GIN
     # index over the terms answers a conjunction of tag filters by intersecting posting lists.
-    tags = models.JSONField(default=list, blank=True)
-    tag_terms = models.JSONField(default=list, blank=True, editable=False)
+    tags = JSONField(default=list, blank=True)
+    tag_terms = JSONField(default=list, blank=True, editable=False)
     status = models.CharField(max_length=32, choices=DeviceStatus.choices, default=DeviceStatus.NO_IDENTITY)
     icon = models.CharField(max_length=255, blank=True, default="")
     icon_color = models.CharField(max_length=15, blank=True, default="")
     dms_owner = models.CharField(max_length=255, blank=True, default="")
-    metadata = models.JSONField(default=dict, blank=True)
-    slots = models.JSONField(default=dict, blank=True)
+    metadata = JSONField(default=dict, blank=True)
+    slots = JSONField(default=dict, blank=True)
     # The identity slot's expiration_date, as a column so that refresh_device_status finds due devices by index.
     identity_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped by every write; with the creation time it makes the ETag.

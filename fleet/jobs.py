@@ -58,12 +58,10 @@ def work_once(token: str, stopping: threading.Event) -> bool:
     return True
 
 
-def _abandoned(prefix: str = "") -> Q:
+def _abandoned() -> Q:
     """Work whose holder is gone: handed back, or silent for longer than the heartbeat timeout."""
     stale = timezone.now() - settings.DEVMANAGER_JOB_HEARTBEAT_TIMEOUT
-    return Q(**{f"{prefix}worker": ""}) | Q(**{f"{prefix}heartbeat_at__isnull": True}) | Q(
-        **{f"{prefix}heartbeat_at__lt": stale}
-    )
+    return Q(worker="") | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale)
 
 
 def claim_selection(token: str) -> Job | None:
