@@ -27,7 +27,7 @@ import uuid
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from .actions import ACTIONS
@@ -169,7 +169,7 @@ def step(stream_id, token: str) -> bool:
         if stream.done or stream.worker != token or job.status != JobStatus.RUNNING:
             return False
         if job.cancel_requested:
-            _finish(Job.objects.select_for_update().get(pk=job.pk), JobStatus.CANCELLED, "Cancelled.")
+            _end_running(job.pk, JobStatus.CANCELLED, "Cancelled.")
             return False
         device_ids = list(
             JobDevice.objects.filter(job=job, device_id__gt=stream.cursor, device_id__lte=stream.last)
@@ -194,14 +194,12 @@ def _count(job_id, outcomes: list) -> bool:
     if job.status != JobStatus.RUNNING:
         return False
     failures = [outcome for outcome in outcomes if outcome.error]
-    room = MAX_ERRORS - len(job.errors)
-    errors = job.errors + [{"device_id": failure.device_id, "message": failure.error} for failure in failures[:room]]
-    Job.objects.filter(pk=job_id).update(
-        processed=F("processed") + len(outcomes),
-        failed=F("failed") + len(failures),
-        succeeded=F("succeeded") + len(outcomes) - len(failures),
-        errors=errors,
-    )
+    job.processed += len(outcomes)
+    job.failed += len(failures)
+    job.succeeded += len(outcomes) - len(failures)
+    job.errors += [{"device_id": failure.device_id, "message": failure.error}
+                   for failure in failures[: MAX_ERRORS - len(job.errors)]]  # fmt: skip
+    job.save(update_fields=["processed", "failed", "succeeded", "errors"])
     return True
 
 
@@ -210,6 +208,13 @@ def _end_if_last(job_id) -> None:
     job = Job.objects.select_for_update().get(pk=job_id)
     if job.status == JobStatus.RUNNING and not JobStream.objects.filter(job=job, done=False).exists():
         _finish(job, JobStatus.SUCCEEDED, "")
+
+
+def _end_running(job_id, status: str, message: str) -> None:
+    """End the job, unless another part has ended it first (its row locked, its status read again)."""
+    job = Job.objects.select_for_update().get(pk=job_id)
+    if job.status == JobStatus.RUNNING:
+        _finish(job, status, message)
 
 
 def _finish(job: Job, status: str, message: str) -> None:
@@ -222,8 +227,7 @@ def _fail(stream_id, token: str, message: str) -> None:
     try:
         with transaction.atomic():
             stream = JobStream.objects.select_for_update(of=("self",)).get(pk=stream_id)
-            job = Job.objects.select_for_update().get(pk=stream.job_id)
-            if stream.worker == token and job.status == JobStatus.RUNNING:
-                _finish(job, JobStatus.FAILED, message[:2000])
+            if stream.worker == token:
+                _end_running(stream.job_id, JobStatus.FAILED, message[:2000])
     except Exception:  # the database is gone: the part stays claimed, and is claimed again once its heartbeat is old
         logger.exception("Job of part %s could not be marked failed.", stream_id)
