@@ -32,7 +32,7 @@ def adapter_create(*, device_id: str, type: str, actor: str = "", **fields) -> N
     adapter = NetworkAdapter(device=device, type=type, created_at=now, updated_at=now, **fields)
     _save(adapter)
     device_touch(device=device)
-    publish([Change("device.adapter.added", device.pk, actor, adapter=adapter, at=now)])
+    publish([Change("device.adapter.added", device.pk, actor, adapter=adapter, at=now, dms=device.dms_owner)])
     return adapter
 
 
@@ -59,7 +59,9 @@ def adapter_update(
         adapter.updated_at = timezone.now()
         _save(adapter)
         device_touch(device=device)
-        publish([Change("device.adapter.updated", device.pk, actor, adapter=adapter, changes=changes)])
+        publish(
+            [Change("device.adapter.updated", device.pk, actor, adapter=adapter, changes=changes, dms=device.dms_owner)]
+        )
     return adapter
 
 
@@ -69,4 +71,4 @@ def adapter_delete(*, adapter: NetworkAdapter, if_match: str | None = None, acto
     deleted, _ = NetworkAdapter.objects.filter(pk=adapter.pk).delete()
     if deleted:
         device_touch(device=device)
-        publish([Change("device.adapter.removed", device.pk, actor, adapter=adapter)])
+        publish([Change("device.adapter.removed", device.pk, actor, adapter=adapter, dms=device.dms_owner)])

@@ -82,7 +82,7 @@ def device_copy_lines(device: dict, source: str) -> tuple[str, str, str]:
 
 
 def encode_created(device: dict, documents: tuple[str, str, str], times: tuple[str, str]) -> str:
-    """A new device's `device.created` subject and data, encoded for `EncodedChanges`: `device_data`'s document
+    """A new device's `device.created` subject, DMS and data, encoded for `EncodedChanges`: `device_data`'s document
     written by hand from the row's values and the text its COPY line holds (the JSON `documents`: tags, metadata and
     slots; the creation and update `times` as the API writes them), at a third of the cost of building the device's
     snapshot and serialising its documents again (tests/events/test_feed_import.py checks that the two agree)."""
@@ -108,7 +108,7 @@ def encode_created(device: dict, documents: tuple[str, str, str], times: tuple[s
         data = jsonb_text(device_data(SimpleNamespace(**device, pk=device["id"], identity=identity)))
     # JSON holds no tab, newline or carriage return (its strings escape them): only its backslashes need escaping
     # for COPY's text format, at a fraction of `copy_text`'s cost.
-    return f"{copy_text(device['id'])}\t" + data.replace("\\", "\\\\")
+    return f"{copy_text(device['id'])}\t{copy_text(device['dms_owner'])}\t" + data.replace("\\", "\\\\")
 
 
 def _json_text(value) -> str:

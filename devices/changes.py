@@ -31,6 +31,15 @@ class Change:
     group: object = None
     changes: dict = field(default_factory=dict)
     at: datetime = field(default_factory=timezone.now)
+    dms: str | None = None  # the device's DMS, for a change of one of its adapters given without the device
+
+    def dms_columns(self) -> tuple[str | None, str | None]:
+        """The DMS of the change's device (after the change; before it, for a deletion), and its DMS before the
+        change when the change moved it: who may see the change. (None, None) for a group's change."""
+        if self.device is None:
+            return self.dms, None
+        moved = self.changes.get("dms_owner")
+        return self.device.dms_owner, (moved[0] if moved else None)
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,7 @@ class EncodedChanges:
 
     type: str
     actor: str
-    lines: list[str]  # each `<subject>\t<data>` in COPY's text format
+    lines: list[str]  # each `<subject>\t<dms>\t<data>` in COPY's text format (`dms`: the device's DMS)
 
 
 @dataclass(frozen=True)

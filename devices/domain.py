@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
+from devmanager.access import check_dms_allowed
 from devmanager.api.filtering.lookups import fold
 
 from .choices import DeviceStatus, EventType
@@ -96,12 +97,16 @@ def created_event_values(*, device_id: str, at: datetime, source: str) -> tuple:
 
 def field_changes(device, fields: dict) -> dict[str, tuple]:
     """The editable fields (`EDITABLE_FIELDS`, and `metadata`) whose given value differs from the device's, each as
-    (old, new); the feed's `data.changes`. Compared as JSON: `1` and `1.0` differ, as the stored documents do."""
-    return {
+    (old, new); the feed's `data.changes`. Compared as JSON: `1` and `1.0` differ, as the stored documents do.
+    Raises AccessDenied when the device would move to a DMS the running code may not see (a restricted key's)."""
+    changes = {
         name: (getattr(device, name), value)
         for name, value in fields.items()
         if not same_json(getattr(device, name), value)
     }
+    if "dms_owner" in changes:
+        check_dms_allowed(changes["dms_owner"][1])
+    return changes
 
 
 def apply_fields(device, changes: dict[str, tuple], at: datetime | None = None) -> None:

@@ -4,7 +4,7 @@ from django.utils import timezone
 from devmanager.fields import JSONField
 
 from .choices import DEFAULT_SLOT, DeviceStatus, EventType
-from .querysets import DeviceQuerySet
+from .querysets import DeviceManager
 
 
 class Device(models.Model):
@@ -29,7 +29,7 @@ class Device(models.Model):
     creation_timestamp = models.DateTimeField(default=timezone.now)
     updated_timestamp = models.DateTimeField(default=timezone.now)
 
-    objects = DeviceQuerySet.as_manager()
+    objects = DeviceManager()
 
     class Meta:
         ordering = ["creation_timestamp", "id"]

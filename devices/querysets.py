@@ -8,6 +8,8 @@ from django.db.models import ExpressionWrapper, F, TextField
 from django.db.models.fields.json import KeyTransform
 from django.utils.dateparse import parse_datetime
 
+from devmanager.access import RestrictedManager, RestrictedQuerySet
+
 # The JSON columns a device's representation shows.
 DOCUMENT_FIELDS = ("tags", "metadata", "slots")
 
@@ -21,7 +23,10 @@ def register_device_reference(lookup: Callable[[str], models.QuerySet | None]) -
     DEVICE_REFERENCES.append(lookup)
 
 
-class DeviceQuerySet(models.QuerySet):
+class DeviceQuerySet(RestrictedQuerySet):
+    def restriction(self, dms: list[str]) -> models.Q:
+        return models.Q(dms_owner__in=dms)
+
     def for_representation(self):
         """What `device_representation` reads, fetched for it: the JSON columns (and the identity slot within `slots`)
         as their stored text, in `<name>_json`, which the response passes through without decoding and encoding it
@@ -66,6 +71,12 @@ class DeviceQuerySet(models.QuerySet):
 
         counts = {bucket["key"]: bucket["count"] for bucket in count_by(self, "status", MAX_LIMIT)["buckets"]}
         return {status: counts.get(status, 0) for status in DeviceStatus.values}
+
+
+class DeviceManager(RestrictedManager.from_queryset(DeviceQuerySet)):
+    """Every query of devices starts here, and sees only the devices the running code may see
+    (`devmanager.access`: a restricted API key's DMSs). Django's own internals (cascades, a relation's object) go
+    through the plain base manager, which is never restricted."""
 
 
 class RecentEvent(NamedTuple):

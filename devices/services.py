@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from devmanager.access import check_dms_allowed
 from devmanager.bulk import filter_in
 from devmanager.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
 from devmanager.timestamps import format_timestamp
@@ -71,6 +72,7 @@ def device_touch(*, device: Device) -> Device:
 def device_create(*, id: str, source: str, **fields) -> Device:
     """Create a `NO_IDENTITY` device with its `CREATED` event; 409 when the id is taken. `fields` are those of
     `POST /devices` (alias, tags, metadata, dms_owner, icon, icon_color: see `new_device_columns`)."""
+    check_dms_allowed(fields.get("dms_owner", ""))
     now = timezone.now()
     device = Device(**new_device_columns(id=id, created=now, **fields))
     try:

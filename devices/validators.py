@@ -2,12 +2,11 @@
 
 import json
 import re
-import unicodedata
 
 from django.conf import settings
 from rest_framework import serializers
 
-from devmanager.validation import json_document_problem
+from devmanager.validation import dms_id_problem, json_document_problem, path_segment_problem
 
 RESERVED_IDS = {"dms", ".", ".."}
 ICON_COLOR = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{6}-#[0-9A-Fa-f]{6})")
@@ -22,17 +21,14 @@ def validate_device_id(value: str) -> str:
 
 def validate_dms_id(value: str) -> str:
     """A DMS id names the list `/devices/dms/{dms_id}`: like a device id, it must fit in one path segment."""
-    return _one_path_segment(value, {".", ".."})
+    if problem := dms_id_problem(value):
+        raise serializers.ValidationError(problem)
+    return value
 
 
 def _one_path_segment(value: str, reserved: set[str]) -> str:
-    if "/" in value:
-        raise serializers.ValidationError("must not contain '/'")
-    # U+0000 is the text field's own refusal (NUL_MESSAGE): not reported twice.
-    if any(unicodedata.category(char) == "Cc" and char != "\x00" for char in value):
-        raise serializers.ValidationError("must not contain control characters")
-    if value in reserved:
-        raise serializers.ValidationError(f"{value!r} is reserved")
+    if problem := path_segment_problem(value, reserved):
+        raise serializers.ValidationError(problem)
     return value
 
 

@@ -44,3 +44,12 @@ def _messages(fields) -> list[str]:
     if isinstance(fields, list):
         return [message for value in fields for message in _messages(value)]
     return [str(fields)]
+
+
+class AccessDenied(DomainError):
+    """The caller may not make this change (a restricted key placing a device in a DMS outside its own); `field`
+    names the input at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field

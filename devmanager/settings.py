@@ -96,6 +96,7 @@ MIDDLEWARE = [
     # Every response, including those made by the middleware below, gets a request ID
     # and the contract's error body.
     "devmanager.api.middleware.RequestIdMiddleware",
+    "devmanager.api.middleware.DeviceScopeMiddleware",
     "devmanager.api.middleware.ErrorBodyMiddleware",
     # Before the HTTPS redirect: a key in the URL is refused, not redirected (which would have it sent again).
     "devmanager.api.middleware.RequestGuardMiddleware",
@@ -187,8 +188,6 @@ X_FRAME_OPTIONS = "DENY"
 # When set, /metrics answers only `Authorization: Bearer <this token>` (Prometheus' `authorization` scrape setting).
 DEVMANAGER_METRICS_TOKEN = os.environ.get("DEVMANAGER_METRICS_TOKEN", "")
 
-# How long a process may trust a cached API key row (revocation elsewhere takes effect within this delay).
-DEVMANAGER_API_KEY_CACHE_SECONDS = env_int("DEVMANAGER_API_KEY_CACHE_SECONDS", 5)
 
 # --- Limits ----------------------------------------------------------------------------------------------------------
 
@@ -244,7 +243,7 @@ if DEVMANAGER_THROTTLE_CACHE not in THROTTLE_CACHES:
         f"DEVMANAGER_THROTTLE_CACHE must be local or database, not {DEVMANAGER_THROTTLE_CACHE!r}"
     )
 CACHES = {
-    # API key rows (DEVMANAGER_API_KEY_CACHE_SECONDS): per process.
+    # Django's default; the API keeps nothing in it (a key is read from the database on each request).
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "throttle": THROTTLE_CACHES[DEVMANAGER_THROTTLE_CACHE],
 }

@@ -16,6 +16,7 @@ urlpatterns = [
     path(API_PREFIX, include("events.api.urls")),
     path(API_PREFIX, include("webhooks.api.urls")),
     path(API_PREFIX, include("fleet.api.urls")),
+    path(API_PREFIX, include("devmanager.api.keys.urls")),
     path("api/schema/", SpectacularAPIView.as_view(**READ_ONLY), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", **READ_ONLY), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", **READ_ONLY), name="redoc"),

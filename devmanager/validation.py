@@ -1,5 +1,7 @@
 """Rules for any text or JSON a client sends, whatever it is for: the API, the admin and the import apply them."""
 
+import unicodedata
+
 # PostgreSQL can store U+0000 in neither text nor JSON: every path refuses it, with this message, on both databases.
 NUL_MESSAGE = "must not contain the character U+0000 (NUL)"
 # SQLite's JSON functions stop at 1,000 levels, the interpreter's recursion near there: far below both.
@@ -54,3 +56,23 @@ def json_document_problem(value) -> str | None:
         return None
     where = f" (at {pointer[:200]})" if pointer else ""
     return f"{NUL_MESSAGE}{where}"
+
+
+def path_segment_problem(value: str, reserved: set[str]) -> str | None:
+    """What keeps a text from naming something in one path segment (a device id, a DMS id), or None. U+0000 is the
+    text field's own refusal (NUL_MESSAGE): not reported twice."""
+    if "/" in value:
+        return "must not contain '/'"
+    if any(unicodedata.category(char) == "Cc" and char != "\x00" for char in value):
+        return "must not contain control characters"
+    if value in reserved:
+        return f"{value!r} is reserved"
+    return None
+
+
+RESERVED_DMS_IDS = {".", ".."}
+
+
+def dms_id_problem(value: str) -> str | None:
+    """A DMS id names the list `/devices/dms/{dms_id}`: like a device id, it must fit in one path segment."""
+    return path_segment_problem(value, RESERVED_DMS_IDS)

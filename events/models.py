@@ -17,6 +17,11 @@ class Event(models.Model):
     subject = models.CharField(max_length=255)
     time = models.DateTimeField()
     actor = models.CharField(max_length=300, blank=True, default="")
+    # Who may see the event (contract, section 10): the DMS of its device after the change (before it, for a
+    # deletion), and before it when the change moved the device; both None for a group's event (seen by all). None
+    # is not "": a device may have no DMS ("").
+    dms = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    dms_before = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     # The CloudEvent's `data`, as JSON text: written once, served as it is, and read into only by `q` (which parses
     # it). Plain text rather than PostgreSQL's `json`, whose check on the way in was a tenth of an import's cost of
     # its events: the text is orjson's, or `compact_json`'s, already.

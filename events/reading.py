@@ -8,6 +8,8 @@ gives a short page, or an empty one, whose next position is past every event it 
 not look at.
 """
 
+from collections.abc import Iterable
+
 from django.db.models import Q
 from rest_framework import exceptions
 
@@ -18,6 +20,16 @@ from .models import Event, FeedCounter
 from .waiting import wait_for_events
 
 SCAN_WINDOW = 10_000
+
+
+def visible_events(dms: Iterable[str] | None) -> Q:
+    """The events a caller restricted to DMSs may see (contract, section 10): those of its devices, before or after
+    the change (a device moved out is seen leaving), and every group's (group definitions are shared). Events
+    recorded before the feed kept their DMS (migration events 0003) are shown to unrestricted callers only."""
+    if dms is None:
+        return Q()
+    listed = sorted(dms)
+    return Q(type__startswith="group.") | Q(dms__in=listed) | Q(dms_before__in=listed)
 
 
 def feed_page(condition: Q, after: int | None, page_size: int) -> tuple[list[Event], int]:

@@ -26,6 +26,7 @@ from .models import Event, FeedCounter
 from .snapshots import events_data
 from .waiting import CHANNEL, notify_committed
 
+ROW_COLUMNS = ("type", "subject", "time", "actor", "dms", "dms_before", "data")  # an event's, but its position
 ONE_STATEMENT_MAX = 20  # events a write records in one statement on PostgreSQL; a batch goes by bulk insert
 COUNTER = FeedCounter._meta.db_table
 # An upsert, so that the counter's row exists whatever emptied the table (a test's flush).
@@ -38,7 +39,7 @@ TAKE_POSITIONS = (
 def record_changes(changes: list[Change]) -> None:
     """Append the changes to the feed, in order, with consecutive positions."""
     rows = [
-        (change.type, change.subject, change.at, change.actor, compact_json(data))
+        (change.type, change.subject, change.at, change.actor, *change.dms_columns(), compact_json(data))
         for change, data in zip(changes, events_data(changes), strict=True)
     ]
     if connection.vendor == "postgresql" and len(rows) <= ONE_STATEMENT_MAX:
@@ -46,21 +47,22 @@ def record_changes(changes: list[Change]) -> None:
         return
     last = take_positions(len(rows))
     first = last - len(rows) + 1
-    columns = ("position", "type", "subject", "time", "actor", "data")
+    columns = ("position", *ROW_COLUMNS)
     copy_rows(Event, columns, ((first + index, *row) for index, row in enumerate(rows)))
     notify_committed()
 
 
 def _record_in_one_statement(rows: list[tuple]) -> None:
     """PostgreSQL: the counter, the rows and the notification in one round trip (a single-device write's events)."""
-    values = ", ".join(["(%s, %s, %s, %s::timestamptz, %s, %s)"] * len(rows))
+    values = ", ".join(["(%s, %s, %s, %s::timestamptz, %s, %s, %s, %s)"] * len(rows))
     params = [len(rows)] + [value for index, row in enumerate(rows, start=1) for value in (index, *row)]
+    columns = ", ".join(ROW_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH taken AS ({TAKE_POSITIONS}), notified AS (SELECT pg_notify('{CHANNEL}', '')) "
-            f"INSERT INTO {Event._meta.db_table} (position, type, subject, time, actor, data) "
-            f"SELECT taken.position - {len(rows)} + row.n, row.type, row.subject, row.time, row.actor, row.data "
-            f"FROM taken, notified, (VALUES {values}) AS row (n, type, subject, time, actor, data)",
+            f"INSERT INTO {Event._meta.db_table} (position, {columns}) "
+            f"SELECT taken.position - {len(rows)} + row.n, {', '.join(f'row.{name}' for name in ROW_COLUMNS)} "
+            f"FROM taken, notified, (VALUES {values}) AS row (n, {columns})",
             params,
         )
 
@@ -71,7 +73,7 @@ def record_encoded(encoded: EncodedChanges) -> None:
     first = last - len(encoded.lines) + 1
     head = f"{copy_text(encoded.type)}\t{timezone.now().isoformat()}\t{copy_text(encoded.actor)}\t"
     lines = [f"{first + index}\t{head}{line}" for index, line in enumerate(encoded.lines)]
-    copy_lines(Event, ["position", "type", "time", "actor", "subject", "data"], lines)
+    copy_lines(Event, ["position", "type", "time", "actor", "subject", "dms", "data"], lines)
     notify_committed()
 
 

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from devices import services
 from devices.api.serializers import PatchOperationField, dms_id_field, tags_field
 from devices.validators import MAX_TAGS
+from devmanager.access import check_dms_allowed
 from devmanager.api.serializers import ListField, StrictBooleanField, StrictSerializer
 from devmanager.errors import Invalid
 
@@ -77,16 +78,21 @@ def _delete(device_ids: list[str], params: dict, actor: str) -> list[services.Ou
     return services.devices_delete(device_ids=device_ids, force=params["force"], source=actor)
 
 
+def _may_set_dms(params: dict) -> None:
+    check_dms_allowed(params["dms_id"], field="params.dms_id")
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     params: type[StrictSerializer]
     apply: Apply
+    authorise: Callable[[dict], None] = lambda params: None  # raises AccessDenied for params the caller may not use
 
 
 ACTIONS: dict[str, ActionSpec] = {
     Action.ADD_TAGS: ActionSpec(TagsParams, _add_tags),
     Action.REMOVE_TAGS: ActionSpec(TagsParams, _remove_tags),
-    Action.SET_DMS: ActionSpec(DmsParams, _set_dms),
+    Action.SET_DMS: ActionSpec(DmsParams, _set_dms, _may_set_dms),
     Action.PATCH_METADATA: ActionSpec(PatchParams, _patch_metadata),
     Action.DECOMMISSION: ActionSpec(NoParams, _decommission),
     Action.DELETE: ActionSpec(DeleteParams, _delete),

@@ -30,6 +30,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from devmanager.access import restricted_to
+
 from .actions import ACTIONS
 from .models import MAX_ERRORS, Job, JobDevice, JobStatus, JobStream
 from .selection import selected
@@ -124,7 +126,8 @@ def select(job_id, token: str) -> None:
 
 
 def _copy_selection(job: Job) -> int:
-    matching = selected(job.filter, job.q).values("pk")
+    with restricted_to(job.dms):  # a restricted key's job selects among its DMSs' devices only
+        matching = selected(job.filter, job.q).values("pk")
     sql, params = matching.query.sql_with_params()
     job_key = JobDevice._meta.get_field("job").get_db_prep_value(job.pk, connection)
     with connection.cursor() as cursor:
@@ -176,7 +179,8 @@ def step(stream_id, token: str) -> bool:
             .order_by("device_id")
             .values_list("device_id", flat=True)[: settings.DEVMANAGER_JOB_BATCH_SIZE]
         )
-        outcomes = ACTIONS[job.action].apply(device_ids, job.params, job.actor) if device_ids else []
+        with restricted_to(job.dms):  # a device moved out of the key's DMSs since the selection is not touched
+            outcomes = ACTIONS[job.action].apply(device_ids, job.params, job.actor) if device_ids else []
         if not _count(job.pk, outcomes):  # the job ended meanwhile: nothing of this batch stays
             transaction.set_rollback(True)
             return False

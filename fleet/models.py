@@ -3,6 +3,8 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from devmanager.access import CreatedWithinQuerySet, RestrictedManager
+
 
 class Action(models.TextChoices):
     ADD_TAGS = "add_tags"
@@ -48,9 +50,13 @@ class Job(models.Model):
     worker = models.CharField(max_length=64, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     actor = models.CharField(max_length=300, blank=True, default="")
+    # The DMSs of the key that started the job (None: every device): its selection and batches see only theirs.
+    dms = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedManager.from_queryset(CreatedWithinQuerySet)()
 
     class Meta:
         ordering = ["-created_at"]

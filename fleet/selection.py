@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 
 from devices.filters import DEVICE_FILTER_FIELDS
 from devices.models import Device
+from devmanager.access import visible_dms_list
 from devmanager.api.filtering import compile_filters
 from devmanager.api.filtering.expression import ExpressionError, compile_expression, normalise_expression
 from devmanager.api.filtering.fields import FilterErrors, normalise_filters
@@ -43,7 +44,10 @@ def sample(queryset: QuerySet) -> list[str]:
 
 
 def _binding(action: str, params: dict, filters: list[str], q: str) -> str:
-    return jsonb_text({"action": action, "params": params, "filter": filters, "q": q})
+    """What a confirmation is bound to: the action, params and selection, and the DMSs the caller sees (a restricted
+    key's count is of its devices, so its confirmation is no one else's)."""
+    scope = visible_dms_list()
+    return jsonb_text({"action": action, "params": params, "filter": filters, "q": q, "dms": scope})
 
 
 def confirmation(action: str, params: dict, filters: list[str], q: str, count: int) -> str:

@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from devmanager.access import visible_dms_list
 from devmanager.errors import Conflict, Invalid, NotFound
 
 from . import selection
+from .actions import ACTIONS
 from .models import Job, JobStatus
 
 
@@ -21,6 +23,7 @@ class DryRun:
 def dry_run(*, action: str, params: dict, filters: list[str], q: str) -> DryRun:
     """How many devices the action would act on now, ten of them, and the confirmation its execution needs.
     `params`, `filters` and `q` are normalised (`actions.validated_params`, `selection.normalised`)."""
+    ACTIONS[action].authorise(params)
     devices = selection.selected(filters, q)
     count = devices.count()
     token = selection.confirmation(action, params, filters, q, count)
@@ -29,7 +32,9 @@ def dry_run(*, action: str, params: dict, filters: list[str], q: str) -> DryRun:
 
 def job_create(*, action: str, params: dict, filters: list[str], q: str, confirmation: str, actor: str) -> Job:
     """A queued job for the worker. A selection of more than one device needs the `confirmation` of a dry run of the
-    same action, params and selection; the job never acts on more devices than that dry run counted."""
+    same action, params and selection; the job never acts on more devices than that dry run counted. A restricted
+    key's job acts within its DMSs (`dms`), as its dry run counted."""
+    ACTIONS[action].authorise(params)
     if confirmation:
         limit = selection.confirmed_count(confirmation, action, params, filters, q)
     else:
@@ -38,7 +43,9 @@ def job_create(*, action: str, params: dict, filters: list[str], q: str, confirm
             raise Invalid({"confirmation": [
                 f"the selection matches {limit} devices: acting on more than one needs the confirmation of a dry run"
             ]})  # fmt: skip
-    return Job.objects.create(action=action, params=params, filter=filters, q=q, limit=limit, actor=actor)
+    return Job.objects.create(
+        action=action, params=params, filter=filters, q=q, limit=limit, actor=actor, dms=visible_dms_list()
+    )
 
 
 @transaction.atomic

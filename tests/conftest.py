@@ -2,7 +2,7 @@ import pytest
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
-from devmanager.api.models import SCOPES
+from devmanager.api.models import SCOPES, ApiKey
 from devmanager.api.services import api_key_create
 from events.waiting import NOTIFIER
 
@@ -19,20 +19,29 @@ def _plain_http_allowed(settings):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Cached API keys and rate-limit counts must not leak from one test into another."""
+    """Rate-limit counts must not leak from one test into another."""
     caches["default"].clear()
     caches["throttle"].clear()
 
 
 @pytest.fixture
 def api_key(db):
-    """Make a key: `api_key(scopes=[...], name=...)` returns its plaintext."""
+    """Make a key: `api_key(scopes=[...], name=..., dms=[...])` returns its plaintext. `expires_at` may lie in the
+    past (an expired key), which the service refuses."""
 
-    def make(scopes=SCOPES, name="test-key", expires_at=None):
-        _, plaintext = api_key_create(name=name, scopes=list(scopes), expires_at=expires_at)
+    def make(scopes=SCOPES, name="test-key", expires_at=None, dms=None):
+        key, plaintext = api_key_create(name=name, scopes=list(scopes), dms=dms)
+        if expires_at is not None:
+            ApiKey.objects.filter(pk=key.pk).update(expires_at=expires_at)
         return plaintext
 
     return make
+
+
+def mark_key_used(client) -> None:
+    """Record the client's key's use this minute now, so that a request measured next (for its SQL queries) does not
+    record it: a key's first request of a minute writes `last_used_at` once."""
+    assert client.options(f"{API}/devices").status_code == 200
 
 
 @pytest.fixture

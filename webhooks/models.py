@@ -4,6 +4,8 @@ from datetime import datetime
 from django.db import models
 from django.utils import timezone
 
+from devmanager.access import CreatedWithinQuerySet, RestrictedManager
+
 EVENT_TYPES = (
     "device.created",
     "device.updated",
@@ -37,6 +39,8 @@ class Subscription(models.Model):
     description = models.CharField(max_length=1000, blank=True, default="")
     event_types = models.JSONField(default=list)  # names, or prefixes ending in `*`; empty: every type
     q = models.TextField(blank=True, default="")  # a boolean expression over the device of device events
+    # The DMSs of the key that created it (None: every device): only their devices' events are delivered.
+    dms = models.JSONField(null=True, blank=True, editable=False)
     active = models.BooleanField(default=True)
     secret = models.CharField(max_length=100, editable=False)
     # Secrets replaced by a rotation, each still signing until its expiry: [[secret, ISO expiry], ...].
@@ -55,6 +59,8 @@ class Subscription(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedManager.from_queryset(CreatedWithinQuerySet)()
 
     class Meta:
         ordering = ["created_at"]

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from devmanager import errors
+from devmanager.access import visible_dms_list
 from devmanager.api.filtering.expression import ExpressionError
 from events.filters import normalise_device_q
 from events.models import FeedCounter
@@ -32,10 +33,16 @@ def new_secret() -> str:
 def subscription_create(
     *, url: str, description: str = "", event_types: list[str] | None = None, q: str = "", active: bool = True
 ) -> Subscription:
-    """A subscription to the events committed from now on; its secret is in `secret` (shown once)."""
+    """A subscription to the events committed from now on; its secret is in `secret` (shown once). A restricted
+    key's subscription receives the events of its DMSs' devices only (and the groups')."""
     fields = checked_fields(url=url, event_types=[ALL_TYPES] if event_types is None else event_types, q=q)
     return Subscription.objects.create(
-        **fields, description=description, active=active, secret=new_secret(), position=feed_position()
+        **fields,
+        description=description,
+        active=active,
+        secret=new_secret(),
+        position=feed_position(),
+        dms=visible_dms_list(),
     )
 
 

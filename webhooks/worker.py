@@ -28,7 +28,7 @@ from django.utils import timezone
 from devmanager.api.exceptions import Gone
 from events.filters import device_q
 from events.models import Event, FeedCounter
-from events.reading import feed_page
+from events.reading import feed_page, visible_events
 from events.waiting import NOTIFIER
 
 from .claims import CLAIMS
@@ -129,7 +129,8 @@ def send(subscription: Subscription, event: Event, clients: Clients) -> Outcome:
 
 
 def subscription_condition(subscription: Subscription) -> Q:
-    """The feed's condition for a subscription's events: its types (names or `prefix*`), and its `q`."""
+    """The feed's condition for a subscription's events: its types (names or `prefix*`), its `q`, and the DMSs of
+    the key that created it."""
     condition = Q()
     if ALL_TYPES not in subscription.event_types:
         names = [name for name in subscription.event_types if not name.endswith("*")]
@@ -138,7 +139,7 @@ def subscription_condition(subscription: Subscription) -> Q:
             condition |= Q(type__startswith=prefix)
     if subscription.q:
         condition &= device_q(subscription.q)
-    return condition
+    return condition & visible_events(subscription.dms)
 
 
 def _unchanged(subscription: Subscription) -> bool:

@@ -168,18 +168,19 @@ def adapter_data(adapter) -> dict:
     return {"adapter": NetworkAdapterSerializer(adapter).data, "device_id": adapter.device_id}
 
 
-def encode_added(adapter) -> str:
+def encode_added(adapter, dms: str) -> str:
     """A new adapter's `device.adapter.added` subject and data, encoded for `EncodedChanges` (an import's), from a
     model instance or a stand-in with its fields: `adapter_data` built by hand, for the import's hot loop, where a
     serializer's fields cost more to build than the rest of the row (tests/events/test_feed_import.py checks
-    that the two agree)."""
+    that the two agree). `dms` is its device's DMS (who may see the change)."""
     shown = {name: getattr(adapter, name) for name in SHOWN_FIELDS[adapter.type]}
     shown["id"] = str(shown["id"])
     shown["created_at"] = created = format_timestamp(adapter.created_at)
     shown["updated_at"] = created if adapter.updated_at == adapter.created_at else format_timestamp(adapter.updated_at)
     if shown.get("dvn_uuid") is not None:
         shown["dvn_uuid"] = str(shown["dvn_uuid"])
-    return f"{copy_text(adapter.device_id)}\t{copy_json({'adapter': shown, 'device_id': adapter.device_id})}"
+    data = copy_json({"adapter": shown, "device_id": adapter.device_id})
+    return f"{copy_text(adapter.device_id)}\t{copy_text(dms)}\t{data}"
 
 
 # The fields each type of adapter shows, in NetworkAdapterSerializer's order.

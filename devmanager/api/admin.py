@@ -13,28 +13,57 @@ class ApiKeyForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="`:write` implies `:read` of the same resource.",
     )
+    dms = forms.CharField(
+        required=False,
+        label="DMSs",
+        help_text="The DMSs whose devices the key sees and changes, separated by commas; empty: every device.",
+    )
 
     class Meta:
         model = ApiKey
-        fields = ["name", "scopes", "expires_at"]
+        fields = ["name", "scopes", "dms", "expires_at"]
+
+    def clean_dms(self) -> list[str] | None:
+        names = [name.strip() for name in self.cleaned_data["dms"].split(",") if name.strip()]
+        return names or None
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data["expires_at"]
+        if expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError("must be in the future")
+        return expires_at
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     form = ApiKeyForm
-    list_display = ["name", "prefix", "scopes", "created_at", "expires_at", "revoked_at", "active"]
+    list_display = [
+        "name",
+        "prefix",
+        "scopes",
+        "dms_shown",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "active",
+    ]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix"]
-    readonly_fields = ["prefix", "created_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
+
+    @admin.display(description="DMSs")
+    def dms_shown(self, key):
+        return ", ".join(key.dms) if key.dms is not None else "every DMS"
 
     @admin.display(boolean=True)
     def active(self, key):
         return key.is_active
 
     def get_readonly_fields(self, request, obj=None):
-        # A key's scopes are fixed once its plaintext has been handed out; revoke and create another instead.
-        return [*self.readonly_fields, "scopes"] if obj else self.readonly_fields
+        # A key's scopes and DMSs are fixed once its plaintext has been handed out; revoke and create another instead.
+        return [*self.readonly_fields, "scopes", "dms"] if obj else self.readonly_fields
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is not None:
@@ -46,7 +75,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
             obj.save()
             return
         key, plaintext = api_key_create(
-            name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], expires_at=obj.expires_at
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            dms=form.cleaned_data["dms"],
+            expires_at=obj.expires_at,
         )
         obj.pk = key.pk
         obj.refresh_from_db()

@@ -3,6 +3,8 @@
 from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions
 
+from devmanager.access import restrict
+
 from .models import ApiKey, is_key_shaped
 
 
@@ -24,6 +26,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = ApiKey.objects.lookup(token)
         if key is None or not key.is_active:
             raise exceptions.AuthenticationFailed("The API key is unknown, revoked or expired.", code="invalid_apikey")
+        key.mark_used()
+        restrict(key.dms)  # every device query of the request sees the key's DMSs only (devmanager.access)
         return (AnonymousUser(), key)
 
     def authenticate_header(self, request):

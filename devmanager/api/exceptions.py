@@ -46,6 +46,14 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
+class FieldAccessDenied(exceptions.PermissionDenied):
+    """403 `access_denied` naming the input at fault (a restricted key's `dms_id` outside its DMSs)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.fields = [{"name": field, "message": message}]
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
@@ -129,6 +137,8 @@ def _classify(exc: exceptions.APIException) -> tuple[str, str, list[dict]]:
         return "method_not_supported", str(exc.detail), []
     if isinstance(exc, exceptions.Throttled):
         return "too_many_requests", str(exc.detail), []
+    if isinstance(exc, FieldAccessDenied):
+        return "access_denied", str(exc.detail), exc.fields
     return default_type(exc.status_code), str(exc.detail), []
 
 
@@ -142,6 +152,8 @@ def api_exception(exc: errors.DomainError) -> exceptions.APIException:
         return PreconditionFailed(exc.message)
     if isinstance(exc, errors.Gone):
         return Gone(exc.message)
+    if isinstance(exc, errors.AccessDenied):
+        return FieldAccessDenied(exc.field, exc.message)
     return Conflict(exc.message)
 
 

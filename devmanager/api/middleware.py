@@ -1,4 +1,5 @@
-"""Request-wide behaviour: request IDs, the error body on every error, HTTPS, body size and keys in URLs."""
+"""Request-wide behaviour: request IDs, the device restriction's end, the error body on every error, HTTPS, body
+size and keys in URLs."""
 
 import ipaddress
 import json
@@ -10,6 +11,8 @@ from django.conf import settings
 from django.http import HttpResponseBadRequest, HttpResponsePermanentRedirect
 from django.utils.log import log_response
 
+from devmanager.access import restricted_to
+
 from .exceptions import default_type, error_response
 from .request_id import API_KEY_PATTERN, bind_request_id, new_request_id, unbind_request_id
 
@@ -20,6 +23,18 @@ HTTPS_EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics")
 
 access_log = logging.getLogger("devmanager.access")
 MAX_LOGGED_PATH = 2048
+
+
+class DeviceScopeMiddleware:
+    """Lifts a request's device restriction (its API key's DMSs, `devmanager.access`) when the request ends, so that
+    the next request on the thread starts unrestricted until its own key authenticates."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with restricted_to(None):
+            return self.get_response(request)
 
 
 class RequestIdMiddleware:

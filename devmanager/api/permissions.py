@@ -4,8 +4,9 @@ from .models import ApiKey
 
 
 class HasScope(permissions.BasePermission):
-    """The view's `scope_resource` decides the scope: `<resource>:read` for reads, `<resource>:write` otherwise; a view
-    that also returns or counts devices names `devices:read` in `also_requires` (no other scope reveals a device)."""
+    """The view's `scope_resource` decides the scope: `<resource>:read` for reads, `<resource>:write` otherwise, or
+    always `<resource>:<scope_access>` when the view names one (`/api-keys`: `keys:write` even to read); a view that
+    also returns or counts devices names `devices:read` in `also_requires` (no other scope reveals a device)."""
 
     def has_permission(self, request, view):
         key = request.auth
@@ -20,5 +21,5 @@ class HasScope(permissions.BasePermission):
 
 
 def required_scopes(request, view) -> list[str]:
-    access = "read" if request.method in permissions.SAFE_METHODS else "write"
+    access = getattr(view, "scope_access", None) or ("read" if request.method in permissions.SAFE_METHODS else "write")
     return [f"{view.scope_resource}:{access}", *getattr(view, "also_requires", ())]

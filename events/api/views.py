@@ -8,6 +8,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from devmanager.access import visible_dms
 from devmanager.api.filtering import normalise_filters
 from devmanager.api.filtering.expression import MAX_LENGTH, ExpressionError
 from devmanager.api.filtering.fields import FilterErrors
@@ -16,7 +17,7 @@ from devmanager.api.pagination import parse_integer, refuse_unknown_parameters, 
 
 from ..envelope import event_object
 from ..filters import FEED_FILTER_FIELDS, device_q, normalise_device_q
-from ..reading import SCAN_WINDOW, feed_page, wait_for_page
+from ..reading import SCAN_WINDOW, feed_page, visible_events, wait_for_page
 from .streaming import SLOTS, event_stream
 
 FEED_SALT = "devmanager.feed.v1"
@@ -102,7 +103,8 @@ class FeedView(APIView):
         )  # fmt: skip
         wait = parse_integer(single_param(params, "wait"), "wait", 0, MAX_WAIT_SECONDS, minimum=0)
         filters, q, after = _position(params)
-        condition = filter_condition(filters, FEED_FILTER_FIELDS) & _device_condition(q)
+        # The caller's DMSs are read now: a stream goes on after the request's restriction has been lifted.
+        condition = filter_condition(filters, FEED_FILTER_FIELDS) & _device_condition(q) & visible_events(visible_dms())
         if "text/event-stream" in request.headers.get("Accept", ""):
             return _stream(request, condition, after)
         events, last = wait_for_page(condition, after, page_size, wait)

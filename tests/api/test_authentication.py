@@ -429,10 +429,10 @@ def test_create_api_key_prints_key_alone_on_last_line():
     assert ApiKey.objects.get(key_hash=hashlib.sha256(last_line.encode()).hexdigest()).name == "ci-pipeline"
 
 
-def test_create_api_key_all_scopes_by_default():
+def test_create_api_key_every_scope_but_keys_write_by_default():
     create_key_with_command("ci-pipeline")
 
-    assert ApiKey.objects.get(name="ci-pipeline").scopes == list(SCOPES)
+    assert ApiKey.objects.get(name="ci-pipeline").scopes == [scope for scope in SCOPES if scope != "keys:write"]
 
 
 def test_create_api_key_repeated_scope_option():
@@ -485,7 +485,7 @@ def test_revocation_applies_to_a_key_already_in_use(api_key):
     plaintext = api_key(name="soon-revoked")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-    assert client.get(f"{API}/devices").status_code == 200  # the key is now cached
+    assert client.get(f"{API}/devices").status_code == 200  # the key is in use
 
     api_key_revoke(key=ApiKey.objects.get(name="soon-revoked"))
 

@@ -62,7 +62,8 @@ class PreparedRows(Sequence):
     adapter_feed: list[tuple[str, ...]] = field(default_factory=list)  # their `device.adapter.added`, encoded
 
     def add(self, row: DeviceRow, now: datetime, source: str) -> None:
-        device_line, event_line, feed_line = device_copy_lines(device_values(row, now), source)
+        device = device_values(row, now)
+        device_line, event_line, feed_line = device_copy_lines(device, source)
         self.lines.append(row.line)
         self.raws.append(row.raw)
         self.ids.append(row.id)
@@ -73,7 +74,8 @@ class PreparedRows(Sequence):
         adapters = adapter_values(row, now)
         if adapters:
             self.adapter_lines.append(tuple(copy_line(values) for values in adapters))
-            self.adapter_feed.append(tuple(encode_added(adapter_stand_in(values)) for values in adapters))
+            dms = device["dms_owner"]
+            self.adapter_feed.append(tuple(encode_added(adapter_stand_in(values), dms) for values in adapters))
         else:  # most rows
             self.adapter_lines.append(())
             self.adapter_feed.append(())
@@ -201,8 +203,10 @@ class BatchWriter:
                 adapter_feed = [line for row in rows for line in row.copy[4]]
                 publish_encoded(EncodedChanges("device.adapter.added", self.source, adapter_feed))
             return
-        devices_bulk_insert(devices=[device_values(row, now) for row in rows], source=self.source)
-        self.add_adapters([values for row in rows for values in adapter_values(row, now)])
+        devices = [device_values(row, now) for row in rows]
+        devices_bulk_insert(devices=devices, source=self.source)
+        dms_of = {device["id"]: device["dms_owner"] for device in devices}
+        self.add_adapters([values for row in rows for values in adapter_values(row, now)], dms_of)
 
     def update(self, rows: list[DeviceRow], existing: dict, owners: dict, now: datetime) -> list:
         """Upsert: the row's fields onto the stored device, and its adapters not there yet; unchanged rows are
@@ -230,15 +234,16 @@ class BatchWriter:
             new_adapters += adapter_values(row, now, adding)
             outcomes.append((row, "updated" if changed or adding else "skipped"))
         devices_bulk_update(updates=updates, at=now, source=self.source)
-        self.add_adapters(new_adapters)
+        self.add_adapters(new_adapters, {row.id: existing[row.id].dms_owner for row in rows})
         return outcomes
 
-    def add_adapters(self, adapters: list[list]) -> None:
-        """Insert adapters (rows of `adapter_values`), each a `device.adapter.added` change."""
+    def add_adapters(self, adapters: list[list], dms_of: dict[str, str]) -> None:
+        """Insert adapters (rows of `adapter_values`), each a `device.adapter.added` change; `dms_of` maps each
+        device's id to its DMS."""
         if adapters:
             copy_rows(NetworkAdapter, ADAPTER_COLUMNS, adapters)
-            publish([Change("device.adapter.added", values[1], self.source, adapter=adapter_of(values))
-                     for values in adapters])  # fmt: skip
+            publish([Change("device.adapter.added", values[1], self.source, adapter=adapter_of(values),
+                            dms=dms_of[values[1]]) for values in adapters])  # fmt: skip
 
 
 def device_values(row: DeviceRow, now: datetime) -> dict:
