@@ -44,10 +44,15 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=10_000)
         parser.add_argument("--prefix", default="", help="Id prefix (default: seed-<random>-).")
         parser.add_argument("--seed", type=int, help="Random seed, for a reproducible data set.")
+        parser.add_argument(
+            "--dms-count", type=int, help="Spread the devices evenly over this many DMSs (dms-00, dms-01, ...) instead."
+        )
 
-    def handle(self, *args, count, batch_size, prefix, seed, **options):
+    def handle(self, *args, count, batch_size, prefix, seed, dms_count, **options):
         if count < 1 or batch_size < 1:
             raise CommandError("--count and --batch-size must be positive")
+        if dms_count is not None and dms_count < 1:
+            raise CommandError("--dms-count must be positive")
         rng = random.Random(seed)
         prefix = prefix or f"seed-{secrets.token_hex(3)}-"
         now = datetime.now(UTC)
@@ -55,6 +60,8 @@ class Command(BaseCommand):
             for start in range(0, count, batch_size):
                 size = min(batch_size, count - start)
                 devices = [synthetic_device(rng, f"{prefix}{start + n:07d}", now) for n in range(size)]
+                for device in devices if dms_count else ():
+                    device["dms_owner"] = f"dms-{rng.randrange(dms_count):02d}"
                 with transaction.atomic():
                     devices_bulk_insert(devices=devices, source="command:seed_devices")
                 progress.update(size)
