@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from devmanager.validation import dms_id_problem
+
 from .models import SCOPES, ApiKey
 from .services import api_key_create, api_key_revoke
 
@@ -25,6 +27,9 @@ class ApiKeyForm(forms.ModelForm):
 
     def clean_dms(self) -> list[str] | None:
         names = [name.strip() for name in self.cleaned_data["dms"].split(",") if name.strip()]
+        problems = [f"{name!r} {problem}" for name in names if (problem := dms_id_problem(name))]
+        if problems:
+            raise forms.ValidationError(problems)
         return names or None
 
     def clean_expires_at(self):

@@ -129,11 +129,21 @@ def lists(fleet) -> dict:
     return {
         ("get", "/devices"): [f"/devices{query}" for query in everything],
         ("get", "/devices/dms/{dms_id}"): [f"/devices/dms/{THEIRS}", "/devices/dms/", f"/devices/dms/{MINE}"],
-        ("get", "/stats"): ["/stats", "/stats?group_by=dms_owner", "/stats?group_by=tags", "/stats?group_by=icon"],
+        ("get", "/stats"): [
+            "/stats",
+            "/stats?group_by=dms_owner",
+            "/stats?group_by=tags",
+            "/stats?group_by=icon",
+            "/stats?group_by=metadata:$.secret",
+            f"/stats?q=dms_owner[eq]:{THEIRS}",
+        ],
         ("get", "/device-groups"): ["/device-groups", "/device-groups?include=total_count"],
         ("get", "/device-groups/{id}"): [f"/device-groups/{group}"],
         ("get", "/device-groups/{id}/devices"): [f"/device-groups/{group}/devices{query}" for query in everything],
-        ("get", "/device-groups/{id}/stats"): [f"/device-groups/{group}/stats"],
+        ("get", "/device-groups/{id}/stats"): [
+            f"/device-groups/{group}/stats",
+            f"/device-groups/{group}/stats?group_by=dms_owner",
+        ],
         ("get", "/events"): ["/events", "/events?page_size=1000", "/events?filter=subject[eq]:theirs-1"],
         ("get", "/webhooks"): ["/webhooks"],
         ("get", "/webhooks/{id}"): [f"/webhooks/{webhook}"],

@@ -382,6 +382,35 @@ def test_api_key_add_without_scopes_shows_error(admin_client):
     assert not ApiKey.objects.exists()
 
 
+def test_api_key_add_with_dms_restricts_the_key(admin_client):
+    DeviceFactory(id="north-1", dms_owner="north")
+    DeviceFactory(id="west-1", dms_owner="west")
+    key, plaintext = add_key(admin_client, dms="north, south")
+
+    assert key.dms == ["north", "south"]
+    listed = bearer_client(plaintext).get(f"{API}/devices").json()["list"]
+    assert [device["id"] for device in listed] == ["north-1"]
+    page = admin_client.get(KEY_CHANGELIST).content.decode()
+    assert "north, south" in page and "Last used at" in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"dms": "north, a/b"}, "dms"),
+        ({"dms": ".."}, "dms"),
+        ({"expires_at_0": "2001-01-01", "expires_at_1": "00:00:00"}, "expires_at"),
+    ],
+)
+def test_api_key_add_with_bad_dms_or_expiry_shows_error(admin_client, fields, field):
+    data = {"name": "bad", "scopes": ["devices:read"], "expires_at": "", "_save": "Save", **fields}
+
+    response = admin_client.post(KEY_ADD, data)
+
+    assert field in form_errors(response)
+    assert not ApiKey.objects.exists()
+
+
 def test_api_key_revoke_action_revokes(admin_client):
     key, plaintext = add_key(admin_client)
     client = bearer_client(plaintext)
