@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import connections, models, router
 from django.db.models import ExpressionWrapper, F, TextField
 from django.db.models.fields.json import KeyTransform
 from django.utils.dateparse import parse_datetime
@@ -96,7 +96,7 @@ def attach_recent_events(devices) -> None:
     if not devices:
         return
     placeholders = ", ".join(["%s"] * len(devices))
-    with connection.cursor() as cursor:
+    with connections[router.db_for_read(DeviceEvent)].cursor() as cursor:  # where the page's devices were read
         cursor.execute(
             f"SELECT device_id, timestamp, type, description FROM ("
             f"  SELECT device_id, timestamp, type, description,"

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 from django_prometheus.exports import ExportToDjangoView
 from prometheus_client import CollectorRegistry, generate_latest
 
+from devmanager import replicas
 from devmanager.api.exceptions import error_response
 
 # Figures read from the database at each scrape (apps register their collectors: webhook deliveries), the same
@@ -21,6 +22,9 @@ def register_metrics_collector(collector) -> None:
     DATABASE_METRICS.register(collector)
 
 
+register_metrics_collector(replicas.ReplicaCollector())
+
+
 # csrf_exempt: a POST is a 405 for these, not a CSRF refusal (403); they change nothing and read no cookie.
 @csrf_exempt
 @require_safe
@@ -31,12 +35,24 @@ def healthz(request):
 @csrf_exempt
 @require_safe
 def readyz(request):
+    """Ready while the primary answers; each replica's state and lag beside it (one that is down or lags is skipped,
+    never a reason to take the server out of service)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception:
         return error_response(503, "service_unavailable", "The database is not reachable.")
-    return JsonResponse({"status": "ok", "database": "ok"})
+    databases = {"default": {"role": "primary", "state": "ok"}}
+    limit = settings.DEVMANAGER_REPLICA_MAX_LAG_SECONDS
+    for alias, state in replicas.STATES.current().items():
+        lagging = state.reachable and state.lag_seconds > limit
+        databases[alias] = {
+            "role": "replica",
+            "state": "lagging" if lagging else "ok" if state.reachable else "unreachable",
+            "lag_seconds": None if state.lag_seconds is None else round(state.lag_seconds, 3),
+            **({"error": state.error} if state.error else {}),
+        }
+    return JsonResponse({"status": "ok", "database": "ok", "databases": databases})
 
 
 @csrf_exempt

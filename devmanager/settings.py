@@ -107,6 +107,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After the session's: a GET's reads may go to a replica; a write's answer carries its consistency token.
+    "devmanager.replicas.ReplicaRoutingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -149,6 +151,33 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # answers a concurrent writer with "database table is locked" at once, ignoring the timeout above, so the tests
     # with threads (long polling, webhooks) would see an error production never gives.
     DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", f"{DATABASES['default']['NAME']}.test")
+
+# PostgreSQL streaming replicas of DATABASE_URL (comma-separated URLs): GET requests may read from them, with
+# read-your-writes (devmanager/replicas.py). Tests read the primary through them (MIRROR).
+for number, url in enumerate(filter(None, os.environ.get("DATABASE_REPLICA_URLS", "").split(",")), start=1):
+    DATABASES[f"replica{number}"] = {
+        **dj_database_url.parse(url.strip(), conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["devmanager.replicas.ReplicaRouter"]
+# Queries counted and timed per database (django_prometheus' wrappers of Django's backends): /metrics.
+for database in DATABASES.values():
+    database["ENGINE"] = database["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
+# Behind PgBouncer in transaction pooling mode a transaction, not a session, is ours: no server-side cursors and no
+# prepared statements (PgBouncer 1.18 keeps none). What needs a session (the feed's LISTEN) connects directly to the
+# primary, at DATABASE_DIRECT_URL (default: DATABASE_URL); run the worker (advisory locks) on that URL too.
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "")
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER must be pgbouncer or empty, not {DATABASE_POOLER!r}")
+if DATABASE_POOLER:
+    for database in DATABASES.values():
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        database.setdefault("OPTIONS", {})["prepare_threshold"] = None
+DATABASE_DIRECT = (
+    dj_database_url.parse(os.environ["DATABASE_DIRECT_URL"]) if os.environ.get("DATABASE_DIRECT_URL") else None
+)
+# A replica that has not replayed WAL the primary wrote longer ago than this is skipped (the primary answers).
+DEVMANAGER_REPLICA_MAX_LAG_SECONDS = env_float("DEVMANAGER_REPLICA_MAX_LAG_SECONDS", 5.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 
+from django.conf import settings as django_settings
 from django.db import connection
 
 CHANNEL = "devmanager_feed"
@@ -60,7 +61,11 @@ class FeedNotifier:
     def _listen(self) -> None:
         import psycopg
 
-        settings = connection.settings_dict
+        # Directly to the primary's server (DATABASE_DIRECT_URL), the same database: LISTEN needs a session of its
+        # own, which a transaction pooler does not keep.
+        direct = django_settings.DATABASE_DIRECT or {}
+        settings = {**connection.settings_dict, **{name: direct[name] for name in ("HOST", "PORT", "USER", "PASSWORD")
+                                                   if name in direct}}  # fmt: skip
         while not self.stopping:
             try:
                 with psycopg.connect(

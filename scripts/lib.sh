@@ -41,6 +41,21 @@ ensure_chromium() {
   fi
 }
 
+# The topology (scripts/cluster, tests/topology) runs Debian's pgbouncer and haproxy: install them when missing, and
+# stop the services the packages start (the topology runs its own, on free ports).
+ensure_topology_packages() {
+  local missing=()
+  [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
+  [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "The topology tests need ${missing[*]}, which are missing: apt-get install ..." >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    as_root service pgbouncer stop >/dev/null 2>&1 || true
+    as_root service haproxy stop >/dev/null 2>&1 || true
+  fi
+}
+
 # Start a PostgreSQL server in a temporary directory on a free loopback port, export DATABASE_URL for it,
 # and stop and remove it when the calling script exits. Installs Debian's postgresql package if needed.
 start_throwaway_postgres() {

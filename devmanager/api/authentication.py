@@ -4,6 +4,7 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions
 
 from devmanager.access import restrict
+from devmanager.replicas import require_position
 
 from .models import ApiKey, is_key_shaped
 
@@ -28,6 +29,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The API key is unknown, revoked or expired.", code="invalid_apikey")
         key.mark_used()
         restrict(key.dms)  # every device query of the request sees the key's DMSs only (devmanager.access)
+        request._request.devmanager_key = key  # its writes are noted for its next reads (devmanager.replicas)
+        require_position(key.last_write_to_see())
         return (AnonymousUser(), key)
 
     def authenticate_header(self, request):

@@ -1,6 +1,7 @@
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -59,6 +60,9 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="To the minute.")
+    # The primary's WAL position after the key's last write, and when: its reads see that far (devmanager.replicas).
+    last_write_position = models.BigIntegerField(default=0, editable=False)
+    last_write_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -68,6 +72,16 @@ class ApiKey(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    def note_write(self, position: int) -> None:
+        """The key's client wrote up to `position`: its reads within the replicas' lag limit must see that far."""
+        ApiKey.objects.filter(pk=self.pk).update(last_write_position=position, last_write_at=timezone.now())
+
+    def last_write_to_see(self) -> int:
+        """The position the key's reads must see: its last write's, while replicas may still lag behind it."""
+        limit = timedelta(seconds=settings.DEVMANAGER_REPLICA_MAX_LAG_SECONDS)
+        recent = self.last_write_at is not None and timezone.now() - self.last_write_at <= limit
+        return self.last_write_position if recent else 0
 
     def mark_used(self) -> None:
         """Keep `last_used_at` to the minute: one conditional write per key and minute, not one per request."""

@@ -95,6 +95,20 @@ IF_NONE_MATCH = {
     "schema": {"type": "string"},
 }
 NOT_MODIFIED = {"description": "Not modified: `If-None-Match` names the current ETag."}
+CONSISTENCY_TOKEN_HEADER = {
+    "description": "Where the write left the database: send it back in a read's `X-Consistency-Token` to read from a "
+    "database that has replayed at least that far (read replicas).",
+    "required": True,
+    "schema": {"type": "string"},
+}
+CONSISTENCY_TOKEN = {
+    "name": "X-Consistency-Token",
+    "in": "header",
+    "required": False,
+    "description": "A write's `X-Consistency-Token`: the answer reflects that write (a replica that has not replayed "
+    "it is not read). A token this service did not make is a 400.",
+    "schema": {"type": "string"},
+}
 
 API = "/api/devmanager/v1"
 # The answers that carry the resource's ETag (and Location, on creation), by operation.
@@ -113,7 +127,7 @@ ETAG_ANSWERS = {
 def add_response_headers(result, generator, request, public):
     """Postprocessing hook: the response headers of the contract. X-Request-ID on every response, Retry-After on
     429, WWW-Authenticate on 401, ETag where the resource is answered (and the 304 of a read with If-None-Match),
-    Location on 201."""
+    Location on 201, X-Consistency-Token on a write's success (and as a read's optional request header)."""
     for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():
             etag_codes = ETAG_ANSWERS.get((method, path), [])
@@ -121,9 +135,13 @@ def add_response_headers(result, generator, request, public):
                 operation.setdefault("parameters", []).append(IF_NONE_MATCH)
                 operation["responses"]["304"] = dict(NOT_MODIFIED)
                 etag_codes = [*etag_codes, "304"]
+            if method == "get":
+                operation.setdefault("parameters", []).append(CONSISTENCY_TOKEN)
             for code, response in operation.get("responses", {}).items():
                 headers = response.setdefault("headers", {})
                 headers["X-Request-ID"] = REQUEST_ID_HEADER
+                if method != "get" and code.startswith("2"):
+                    headers["X-Consistency-Token"] = CONSISTENCY_TOKEN_HEADER
                 if code == "429":
                     headers["Retry-After"] = RETRY_AFTER_HEADER
                 if code == "401":

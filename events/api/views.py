@@ -14,6 +14,7 @@ from devmanager.api.filtering.expression import MAX_LENGTH, ExpressionError
 from devmanager.api.filtering.fields import FilterErrors
 from devmanager.api.filters import filter_condition, filter_parameter
 from devmanager.api.pagination import parse_integer, refuse_unknown_parameters, single_param
+from devmanager.replicas import reads_from_primary
 
 from ..envelope import event_object
 from ..filters import FEED_FILTER_FIELDS, device_q, normalise_device_q
@@ -107,6 +108,8 @@ class FeedView(APIView):
         condition = filter_condition(filters, FEED_FILTER_FIELDS) & _device_condition(q) & visible_events(visible_dms())
         if "text/event-stream" in request.headers.get("Accept", ""):
             return _stream(request, condition, after)
+        if wait:
+            reads_from_primary()  # a long poll wakes on the primary's notifications: a replica may not have them yet
         events, last = wait_for_page(condition, after, page_size, wait)
         return Response({"next": _bookmark(last, filters, q), "list": [event_object(event) for event in events]})
 

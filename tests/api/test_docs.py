@@ -77,7 +77,11 @@ def test_readyz_answers_without_key(anon_client):
     response = anon_client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "databases": {"default": {"role": "primary", "state": "ok"}},
+    }
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
