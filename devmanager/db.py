@@ -1,5 +1,5 @@
-"""Timestamps read from PostgreSQL through psycopg's C loader instead of the Python one Django registers: a page
-of devices reads a hundred of them."""
+"""PostgreSQL plumbing: timestamps read through psycopg's C loader instead of the Python one Django registers (a page
+of devices reads a hundred of them), and connections of their own straight to the primary."""
 
 from datetime import UTC
 
@@ -28,3 +28,17 @@ class UtcTimestamptzLoader(Loader):
 
     def load(self, data):  # replaced per instance in __init__
         raise NotImplementedError
+
+
+def direct_connect(connection, **options) -> psycopg.Connection:
+    """A connection of its own to the database of Django's `connection`, straight to the primary's server
+    (DATABASE_DIRECT_URL) when a transaction pooler stands between: for what needs a session that stays ours
+    between statements (LISTEN, session advisory locks)."""
+    from django.conf import settings
+
+    params = {**connection.settings_dict, **(settings.DATABASE_DIRECT or {})}
+    options = {"dbname": connection.settings_dict["NAME"], **options}
+    return psycopg.connect(
+        host=params["HOST"] or None, port=params["PORT"] or None, user=params["USER"], password=params["PASSWORD"],
+        **options,
+    )  # fmt: skip

@@ -165,10 +165,12 @@ for database in DATABASES.values():
     database["ENGINE"] = database["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
 # Behind PgBouncer in transaction pooling mode a transaction, not a session, is ours: no server-side cursors and no
 # prepared statements (PgBouncer 1.18 keeps none). What needs a session (the feed's LISTEN) connects directly to the
-# primary, at DATABASE_DIRECT_URL (default: DATABASE_URL); run the worker (advisory locks) on that URL too.
+# primary's server, at DATABASE_DIRECT_URL, as do the worker's session advisory locks.
 DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "")
 if DATABASE_POOLER not in ("", "pgbouncer"):
     raise ImproperlyConfigured(f"DATABASE_POOLER must be pgbouncer or empty, not {DATABASE_POOLER!r}")
+if DATABASE_POOLER and "postgresql" not in DATABASES["default"]["ENGINE"]:
+    DATABASE_POOLER = ""  # an SQLite file has no pooler
 if DATABASE_POOLER:
     for database in DATABASES.values():
         database["DISABLE_SERVER_SIDE_CURSORS"] = True
@@ -176,6 +178,8 @@ if DATABASE_POOLER:
 DATABASE_DIRECT = (
     dj_database_url.parse(os.environ["DATABASE_DIRECT_URL"]) if os.environ.get("DATABASE_DIRECT_URL") else None
 )
+if DATABASE_POOLER and DATABASE_DIRECT is None:
+    raise ImproperlyConfigured("DATABASE_POOLER=pgbouncer needs DATABASE_DIRECT_URL: the primary, not the pooler")
 # A replica that has not replayed WAL the primary wrote longer ago than this is skipped (the primary answers).
 DEVMANAGER_REPLICA_MAX_LAG_SECONDS = env_float("DEVMANAGER_REPLICA_MAX_LAG_SECONDS", 5.0)
 

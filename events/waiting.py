@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 
-from django.conf import settings as django_settings
 from django.db import connection
 
 CHANNEL = "devmanager_feed"
@@ -59,19 +58,12 @@ class FeedNotifier:
             thread.join(timeout=5)
 
     def _listen(self) -> None:
-        import psycopg
+        from devmanager.db import direct_connect
 
-        # Directly to the primary's server (DATABASE_DIRECT_URL), the same database: LISTEN needs a session of its
-        # own, which a transaction pooler does not keep.
-        direct = django_settings.DATABASE_DIRECT or {}
-        settings = {**connection.settings_dict, **{name: direct[name] for name in ("HOST", "PORT", "USER", "PASSWORD")
-                                                   if name in direct}}  # fmt: skip
         while not self.stopping:
             try:
-                with psycopg.connect(
-                    host=settings["HOST"] or None, port=settings["PORT"] or None, user=settings["USER"],
-                    password=settings["PASSWORD"], dbname=settings["NAME"], autocommit=True,
-                ) as listener:  # fmt: skip
+                # Straight to the primary: LISTEN needs a session of its own, which a transaction pooler does not keep.
+                with direct_connect(connection, autocommit=True) as listener:
                     self.listener = listener
                     listener.execute(f"LISTEN {CHANNEL}")
                     self._notify()  # anything committed while not listening is looked for again

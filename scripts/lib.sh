@@ -93,6 +93,49 @@ stop_throwaway_postgres() {
   fi
 }
 
+# Put PgBouncer, in transaction pooling mode, in front of the PostgreSQL server of DATABASE_URL: the suite then talks
+# to it through the pooler (DATABASE_POOLER=pgbouncer), and to the server itself for sessions (DATABASE_DIRECT_URL).
+start_test_pooler() {
+  local direct=$DATABASE_URL hostport host port dir bouncer_port
+  hostport=${direct#*@}; hostport=${hostport%%/*}; host=${hostport%%:*}; port=${hostport##*:}
+  dir=$(mktemp -d /tmp/devmanager-pgbouncer.XXXXXX)
+  bouncer_port=$(free_port)
+  echo '"postgres" ""' >"$dir/users"
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=$host port=$port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users
+pool_mode = transaction
+max_client_conn = 1000
+default_pool_size = 40
+ignore_startup_parameters = extra_float_digits,options
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  local runas=()
+  if [ "$(id -u)" -eq 0 ]; then
+    chown -R postgres "$dir"
+    runas=(runuser -u postgres --)
+  fi
+  "${runas[@]}" /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini"
+  PGBOUNCER_DIR=$dir
+  export DATABASE_DIRECT_URL=$direct DATABASE_POOLER=pgbouncer
+  export DATABASE_URL="postgres://${direct#postgres://}"
+  DATABASE_URL=${DATABASE_URL/$hostport/127.0.0.1:$bouncer_port}
+  echo "PgBouncer (transaction pooling) on port $bouncer_port in front of $hostport" >&2
+}
+
+stop_test_pooler() {
+  if [ -n "${PGBOUNCER_DIR:-}" ] && [ -f "$PGBOUNCER_DIR/pgbouncer.pid" ]; then
+    kill "$(cat "$PGBOUNCER_DIR/pgbouncer.pid")" 2>/dev/null || true
+  fi
+}
+
 # Migrate the database of DATABASE_URL and top it up to N seeded devices (benchmarks and the load test).
 migrate_and_seed() {
   local count=$1 have

@@ -24,6 +24,28 @@ def _empty_cache():
     caches["throttle"].clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _pooled_sessions_ended(request):
+    """Behind PgBouncer (DATABASE_POOLER), the pooler keeps server sessions open on the test database, which would
+    refuse to be dropped at the end: end them first (this fixture's teardown runs before the database's)."""
+    from django.conf import settings
+
+    if not settings.DATABASE_POOLER:
+        yield
+        return
+    request.getfixturevalue("django_db_setup")
+    yield
+    from django.db import connection
+
+    from devmanager.db import direct_connect
+
+    with direct_connect(connection, autocommit=True, dbname="postgres") as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [connection.settings_dict["NAME"]],
+        )
+
+
 @pytest.fixture
 def api_key(db):
     """Make a key: `api_key(scopes=[...], name=..., dms=[...])` returns its plaintext. `expires_at` may lie in the

@@ -9,7 +9,10 @@ writer and no such locks: the threads of one worker share a set, and the quick s
 import threading
 import uuid
 
+from django.conf import settings as django_settings
 from django.db import connection
+
+from devmanager.db import direct_connect
 
 
 class Claims:
@@ -57,9 +60,23 @@ KEEPALIVES = (("tcp_keepalives_idle", "30"), ("tcp_keepalives_interval", "10"), 
 def _advisory(subscription_id: uuid.UUID, function: str) -> bool:
     key = int.from_bytes(subscription_id.bytes[:8], "big", signed=True)  # a UUID's first 64 bits: random enough
     settings = ", ".join(f"set_config('{name}', '{value}', false)" for name, value in KEEPALIVES)
-    with connection.cursor() as cursor:
+    with _session().cursor() as cursor:
         cursor.execute(f"SELECT {function}(%s), {settings}", [key])
         return bool(cursor.fetchone()[0])
+
+
+_direct = threading.local()
+
+
+def _session():
+    """Where the thread's locks live: its Django connection; behind a transaction pooler (DATABASE_POOLER), whose
+    sessions are not ours between statements, a connection of its own straight to the primary."""
+    if not django_settings.DATABASE_POOLER:
+        return connection
+    own = getattr(_direct, "connection", None)
+    if own is None or own.closed:
+        own = _direct.connection = direct_connect(connection, autocommit=True)
+    return own
 
 
 CLAIMS = Claims()

@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +27,10 @@ pytestmark = [
         ),
         reason="the topology needs pgbouncer and haproxy (scripts/test installs them)",
     ),
-    # The topology is PostgreSQL's whatever the suite runs on: once, in the PostgreSQL run.
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="run with the suite on PostgreSQL"),
+    # The topology is its own whatever the suite runs on: once, in the plain PostgreSQL run.
+    pytest.mark.skipif(
+        connection.vendor != "postgresql" or bool(settings.DATABASE_POOLER), reason="run with the suite on PostgreSQL"
+    ),
 ]
 
 
