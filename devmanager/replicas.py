@@ -133,6 +133,10 @@ class ReplicaStates:
         with self.lock:
             self.states[alias] = ReplicaState(alias, error=error[:200])
 
+    def replayed(self, alias: str) -> int:
+        state = self.states.get(alias)
+        return state.replayed if state is not None else 0
+
     def usable(self, needed: int) -> str | None:
         """A replica that is reachable, within the lag limit and past `needed`; None: the primary must answer."""
         limit = settings.DEVMANAGER_REPLICA_MAX_LAG_SECONDS
@@ -157,9 +161,9 @@ class ReadRouting:
     chosen: bool = False
 
     def require(self, position: int) -> None:
-        if self.chosen:
-            return  # reads have begun; a later requirement (the key's) is met by checking before the first read
         self.needed = max(self.needed, position)
+        if self.chosen and self.alias is not None and STATES.replayed(self.alias) < position:
+            self.alias = None  # reads began on a replica not that far: the rest come from the primary
 
     def database(self) -> str:
         if not self.chosen:

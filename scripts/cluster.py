@@ -64,6 +64,8 @@ class Cluster:
 
     app_servers: int = 2
     max_lag_seconds: float = 5.0
+    replica_reads: bool = True  # False: the app servers read from the primary only (to compare)
+    settings: dict[str, str] = field(default_factory=dict)  # more environment for every process (DEVMANAGER_…)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="devmanager-cluster.")))
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -136,16 +138,23 @@ class Cluster:
     def _start_bouncer(self, name: str) -> None:
         config = self.root / f"bouncer-{name}.ini"
         (self.root / f"bouncer-{name}.users").write_text('"postgres" ""\n')
+        # A replica that is down must fail its reads fast, so that the app servers take them to the primary: a
+        # client waits at most 2 s for a server connection (PgBouncer's default is 120 s), retried every second.
+        fail_fast = "query_wait_timeout = 2\nserver_login_retry = 1\n" if name == "replica" else ""
         config.write_text(
             f"[databases]\n* = host=127.0.0.1 port={self.ports[name]}\n"
             f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.ports[f'bouncer-{name}']}\n"
             f"unix_socket_dir =\nauth_type = trust\nauth_file = {self.root / f'bouncer-{name}.users'}\n"
             "pool_mode = transaction\nmax_client_conn = 1000\ndefault_pool_size = 20\n"
-            "ignore_startup_parameters = extra_float_digits,options\n"
+            f"ignore_startup_parameters = extra_float_digits,options\n{fail_fast}"
             f"logfile = {self.root / f'bouncer-{name}.log'}\n"
         )
         shutil.chown(config, "postgres") if AS_POSTGRES else None
-        self.processes[f"bouncer-{name}"] = subprocess.Popen([*AS_POSTGRES, program("pgbouncer"), str(config)])
+        self.processes[f"bouncer-{name}"] = subprocess.Popen(
+            [*AS_POSTGRES, program("pgbouncer"), "-q", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # its log is in the directory
         wait_for_port(self.ports[f"bouncer-{name}"], f"PgBouncer ({name})")
 
     def environment(self) -> dict[str, str]:
@@ -153,7 +162,7 @@ class Cluster:
         return {
             **os.environ,
             "DATABASE_URL": self.dsn("bouncer-primary"),
-            "DATABASE_REPLICA_URLS": self.dsn("bouncer-replica"),
+            "DATABASE_REPLICA_URLS": self.dsn("bouncer-replica") if self.replica_reads else "",
             "DATABASE_DIRECT_URL": self.dsn("primary"),
             "DATABASE_POOLER": "pgbouncer",
             "DATABASE_CONN_MAX_AGE": "60",
@@ -162,6 +171,7 @@ class Cluster:
             "DEVMANAGER_REQUIRE_HTTPS": "false",
             "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "cluster-" + self.root.name),
             "DJANGO_ALLOWED_HOSTS": "*",
+            **self.settings,
         }
 
     def _manage(self, *arguments: str) -> str:

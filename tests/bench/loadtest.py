@@ -52,7 +52,9 @@ def run_locust(url: str, users: int, duration: str, key: str, fixture_file: str,
         "--headless", "--users", str(users), "--spawn-rate", str(users), "--run-time", duration,
         "--host", url, "--csv", csv_prefix, "--only-summary", "--stop-timeout", "10", "--loglevel", "WARNING",
     ]  # fmt: skip
-    environment = {**os.environ, "LOADTEST_KEY": key, "LOADTEST_FIXTURES": fixture_file, "LOADTEST_LEDGER": ledger}
+    _, reader = api_key_create(name="loadtest-reader")
+    environment = {**os.environ, "LOADTEST_KEY": key, "LOADTEST_READ_KEY": reader, "LOADTEST_FIXTURES": fixture_file,
+                   "LOADTEST_LEDGER": ledger}  # fmt: skip
     with open(Path(csv_prefix).parent / "locust.log", "w") as log:
         return subprocess.run(command, env=environment, check=False, stdout=log, stderr=subprocess.STDOUT).returncode
 

@@ -1,7 +1,8 @@
 """The load test's traffic (run by tests/bench/loadtest.py, not by hand): reads and writes mixed as operators and
 API clients mix them. Every acknowledged write goes to the ledger, one JSON line each, for the check afterwards.
 
-Environment: LOADTEST_KEY (API key), LOADTEST_FIXTURES (JSON: device_ids, group_ids, run), LOADTEST_LEDGER (file).
+Environment: LOADTEST_KEY (API key), LOADTEST_READ_KEY (the key of the reads, as a fleet's readers are other clients
+than its writers; default: LOADTEST_KEY), LOADTEST_FIXTURES (JSON: device_ids, group_ids, run), LOADTEST_LEDGER (file).
 """
 
 import json
@@ -36,12 +37,13 @@ class FleetClient(FastHttpUser):
 
     def on_start(self):
         self.headers = {"Authorization": f"Bearer {os.environ['LOADTEST_KEY']}"}
+        reader = os.environ.get("LOADTEST_READ_KEY") or os.environ["LOADTEST_KEY"]
+        self.read_headers = {"Authorization": f"Bearer {reader}"}
         self.own_devices: dict[str, int] = {}  # created by this user -> identity slot version acknowledged
 
     def _call(self, method: str, path: str, name: str, expected: int = 200, **kwargs):
-        with self.client.request(
-            method, path, name=name, headers=self.headers, catch_response=True, **kwargs
-        ) as response:
+        headers = self.read_headers if method == "GET" else self.headers
+        with self.client.request(method, path, name=name, headers=headers, catch_response=True, **kwargs) as response:
             if response.status_code != expected:
                 response.failure(f"{response.status_code}: {response.text[:200]}")
                 return None

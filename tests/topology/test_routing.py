@@ -128,3 +128,12 @@ def test_readyz_shows_each_database(replica_configured, anon_client, db):
         "default": {"role": "primary", "state": "ok"},
         "replica1": {"role": "replica", "state": "ok", "lag_seconds": 0.0},
     }
+
+
+def test_a_requirement_after_the_first_read_moves_the_rest_to_the_primary(replica_configured):
+    routing = ReadRouting()
+    with reads_routed(routing):
+        assert ReplicaRouter().db_for_read(Device) == "replica1"
+        routing.require(101)  # the key's last write, learnt late
+
+        assert ReplicaRouter().db_for_read(Device) == "default"
