@@ -80,7 +80,8 @@ class Cluster:
         return f"postgres://postgres@127.0.0.1:{self.ports[name]}/{database}"
 
     def start(self) -> "Cluster":
-        shutil.chown(self.root, "postgres") if AS_POSTGRES else None
+        if AS_POSTGRES:
+            shutil.chown(self.root, "postgres")
         for name in ("primary", "replica", "bouncer-primary", "bouncer-replica", "balancer"):
             self.ports[name] = free_port()
         for number in range(1, self.app_servers + 1):
@@ -149,7 +150,8 @@ class Cluster:
             f"ignore_startup_parameters = extra_float_digits,options\n{fail_fast}"
             f"logfile = {self.root / f'bouncer-{name}.log'}\n"
         )
-        shutil.chown(config, "postgres") if AS_POSTGRES else None
+        if AS_POSTGRES:
+            shutil.chown(config, "postgres")
         self.processes[f"bouncer-{name}"] = subprocess.Popen(
             [*AS_POSTGRES, program("pgbouncer"), "-q", str(config)],
             stdout=subprocess.DEVNULL,
