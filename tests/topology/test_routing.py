@@ -2,9 +2,11 @@
 is judged. tests/topology/test_cluster.py checks the same against a real replica."""
 
 import time
+from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from devices.models import Device
 from devmanager.api.models import ApiKey
@@ -137,3 +139,43 @@ def test_a_requirement_after_the_first_read_moves_the_rest_to_the_primary(replic
         routing.require(101)  # the key's last write, learnt late
 
         assert ReplicaRouter().db_for_read(Device) == "default"
+
+
+POSITIONS = pytest.mark.skipif(connection.vendor != "postgresql", reason="WAL positions are PostgreSQL's")
+
+
+@POSITIONS
+@pytest.mark.django_db(transaction=True)  # the test's own transaction would keep every read on the primary
+def test_a_key_that_wrote_reads_from_the_primary_until_the_lag_limit(replica_configured, api_key, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from devmanager import replicas
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(name='writer')}")
+    chosen = []
+    monkeypatch.setattr(replicas.ReadRouting, "database", lambda self: chosen.append(self.needed) or "default")
+
+    assert client.post(f"{API}/devices", {"id": "written"}, format="json").status_code == 201
+    client.get(f"{API}/devices")
+
+    written = ApiKey.objects.get(name="writer").last_write_position
+    assert written > 0 and chosen[-1] == written  # its reads need a replica past its write
+    ApiKey.objects.filter(name="writer").update(last_write_at=timezone.now() - timedelta(seconds=60))
+    client.get(f"{API}/devices")
+    assert chosen[-1] == 0  # the write is older than the lag limit: any replica may answer
+
+
+@POSITIONS
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_session_that_wrote_reads_what_it_wrote(replica_configured, admin_client, monkeypatch):
+    from devmanager import replicas
+
+    chosen = []
+    monkeypatch.setattr(replicas.ReadRouting, "database", lambda self: chosen.append(self.needed) or "default")
+
+    assert admin_client.post(f"{API}/devices", {"id": "by-staff"}, content_type="application/json").status_code == 201
+    admin_client.get(f"{API}/devices")
+
+    position, _ = admin_client.session[replicas.ReplicaRoutingMiddleware.SESSION_KEY]
+    assert position > 0 and chosen[-1] == position
