@@ -6,7 +6,7 @@ import re
 from django.conf import settings
 from rest_framework import serializers
 
-from devmanager.validation import dms_id_problem, json_document_problem, path_segment_problem
+from devmanager.validation import json_document_problem, path_segment_problem
 
 RESERVED_IDS = {"dms", ".", ".."}
 ICON_COLOR = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{6}-#[0-9A-Fa-f]{6})")
@@ -17,13 +17,6 @@ TEXT_LIMITS = {"id": 255, "alias": 255, "dms_id": 255, "dms_owner": 255, "icon":
 
 def validate_device_id(value: str) -> str:
     return _one_path_segment(value, RESERVED_IDS)
-
-
-def validate_dms_id(value: str) -> str:
-    """A DMS id names the list `/devices/dms/{dms_id}`: like a device id, it must fit in one path segment."""
-    if problem := dms_id_problem(value):
-        raise serializers.ValidationError(problem)
-    return value
 
 
 def _one_path_segment(value: str, reserved: set[str]) -> str:

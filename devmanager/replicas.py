@@ -175,10 +175,6 @@ class ReadRouting:
 _routing: ContextVar[ReadRouting | None] = ContextVar("read_routing", default=None)
 
 
-def current_routing() -> ReadRouting | None:
-    return _routing.get()
-
-
 @contextmanager
 def reads_routed(routing: ReadRouting | None) -> Iterator[None]:
     token = _routing.set(routing)

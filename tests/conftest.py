@@ -66,6 +66,13 @@ def mark_key_used(client) -> None:
     assert client.options(f"{API}/devices").status_code == 200
 
 
+def bearer_client(plaintext: str) -> APIClient:
+    """A client sending this key."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    return client
+
+
 @pytest.fixture
 def anon_client():
     return APIClient()
@@ -74,17 +81,13 @@ def anon_client():
 @pytest.fixture
 def api_client(api_key):
     """A client authenticated with a key holding every scope (named `test-key`)."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key()}")
-    return client
+    return bearer_client(api_key())
 
 
 @pytest.fixture
 def client_with_scopes(api_key):
     def make(*scopes):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(scopes=scopes)}")
-        return client
+        return bearer_client(api_key(scopes=scopes))
 
     return make
 

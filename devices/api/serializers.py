@@ -12,6 +12,7 @@ from devmanager.api.serializers import (
     StrictIntegerField,
     StrictSerializer,
     TimestampField,
+    validate_dms_id,
 )
 from devmanager.timestamps import TIMESTAMP_FORMAT, format_timestamp
 
@@ -24,7 +25,6 @@ from ..validators import (
     MAX_TAGS,
     TEXT_LIMITS,
     validate_device_id,
-    validate_dms_id,
     validate_icon_color,
     validate_json_document,
     validate_metadata,

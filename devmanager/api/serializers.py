@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devmanager.timestamps import parse_instant
-from devmanager.validation import NUL_MESSAGE
+from devmanager.validation import NUL_MESSAGE, dms_id_problem
 
 
 class StrictCharField(serializers.CharField):
@@ -136,3 +136,11 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     fields = ErrorFieldSerializer(many=True)
     request_id = serializers.CharField(help_text="Also in the X-Request-ID header; quote it to support.")
+
+
+def validate_dms_id(value: str) -> str:
+    """A DMS id as every body takes it (a device's `dms_id`, a key's `dms`): one path segment of
+    `/devices/dms/{dms_id}` (`devmanager.validation.dms_id_problem`)."""
+    if problem := dms_id_problem(value):
+        raise serializers.ValidationError(problem)
+    return value

@@ -15,14 +15,13 @@ What "reveals nothing" means here:
 import re
 
 import pytest
-from rest_framework.test import APIClient
 
 from devices import services as device_services
 from devices.models import Device
 from devmanager.api.services import api_key_create
 from fleet.models import Job
 from groups.models import DeviceGroup
-from tests.conftest import API
+from tests.conftest import API, bearer_client
 from tests.factories import DeviceFactory, DeviceGroupFactory, NetworkAdapterFactory
 from tests.openapi import served_schema
 from webhooks.models import Subscription
@@ -73,8 +72,7 @@ def fleet(db, api_key):
         errors=[{"device_id": "theirs-1", "message": "failed"}],
     )  # fmt: skip
     operator, _ = api_key_create(name="operator-theirs", dms=[THEIRS])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(name='partner', dms=[MINE])}")
+    client = bearer_client(api_key(name="partner", dms=[MINE]))
     return {
         "client": client,
         "group": group,

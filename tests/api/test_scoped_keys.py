@@ -7,7 +7,6 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from devices import services as device_services
 from devices.models import Device
@@ -17,7 +16,7 @@ from events.reading import feed_page
 from fleet.jobs import work_once
 from fleet.models import Job
 from groups import services as group_services
-from tests.conftest import API, assert_error
+from tests.conftest import API, assert_error, bearer_client
 from tests.factories import DeviceFactory, NetworkAdapterFactory
 from tests.fleet.helpers import act, act_confirmed, run_jobs
 from webhooks.models import Subscription
@@ -27,9 +26,7 @@ from webhooks.worker import subscription_condition
 @pytest.fixture
 def restricted(api_key):
     """A client whose key holds every scope, restricted to the DMSs `north` and `south`."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(name='regional', dms=['north', 'south'])}")
-    return client
+    return bearer_client(api_key(name="regional", dms=["north", "south"]))
 
 
 @pytest.fixture
@@ -236,8 +233,7 @@ def test_create_api_key_bad_expiry_is_refused(db, expires):
 
 
 def test_a_key_is_marked_used_to_the_minute(api_key, db):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(name='used')}")
+    client = bearer_client(api_key(name="used"))
 
     client.get(f"{API}/devices")
 

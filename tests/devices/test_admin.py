@@ -6,14 +6,13 @@ import pytest
 from django.contrib.admin.utils import quote
 from django.contrib.messages import get_messages
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from devices import services
 from devices.choices import DeviceStatus, EventType
 from devices.models import Device, DeviceEvent
 from devmanager.api.models import ApiKey, hash_key
 from tests.admin_pages import change_form_data, device_change_url
-from tests.conftest import API, assert_error
+from tests.conftest import API, assert_error, bearer_client
 from tests.factories import DeviceFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,12 +47,6 @@ def form_errors(response) -> dict:
 
 def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-def bearer_client(plaintext: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-    return client
 
 
 def add_key(admin_client, **fields) -> tuple[ApiKey, str]:

@@ -21,7 +21,7 @@ from devmanager.replicas import (
     reads_routed,
     token_position,
 )
-from tests.conftest import API, assert_error
+from tests.conftest import API, assert_error, bearer_client
 
 
 def test_a_token_carries_its_position():
@@ -147,12 +147,9 @@ POSITIONS = pytest.mark.skipif(connection.vendor != "postgresql", reason="WAL po
 @POSITIONS
 @pytest.mark.django_db(transaction=True)  # the test's own transaction would keep every read on the primary
 def test_a_key_that_wrote_reads_from_the_primary_until_the_lag_limit(replica_configured, api_key, monkeypatch):
-    from rest_framework.test import APIClient
-
     from devmanager import replicas
 
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(name='writer')}")
+    client = bearer_client(api_key(name="writer"))
     chosen = []
     monkeypatch.setattr(replicas.ReadRouting, "database", lambda self: chosen.append(self.needed) or "default")
 

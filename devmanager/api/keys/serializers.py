@@ -1,19 +1,12 @@
 from rest_framework import serializers
 
-from devmanager.api.serializers import ListField, StrictCharField, StrictSerializer, TimestampField
+from devmanager.api.serializers import ListField, StrictCharField, StrictSerializer, TimestampField, validate_dms_id
 from devmanager.timestamps import TIMESTAMP_FORMAT
-from devmanager.validation import dms_id_problem
 
 from ..models import SCOPES, ApiKey
 
 MAX_DMS_ID_LENGTH = 255  # a device's dms_owner column
 MAX_KEY_DMS = 1000
-
-
-def validate_dms_id(value: str) -> str:
-    if problem := dms_id_problem(value):
-        raise serializers.ValidationError(problem)
-    return value
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
