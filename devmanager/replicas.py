@@ -11,7 +11,8 @@
   after it, signed. A read that sends it back is answered from a database that has replayed that far: a replica
   whose last known replay position is past it, else the primary. A client that wrote within the lag limit is held
   to its last write's position without the header: the position is kept on its API key's row (read on every
-  request anyway) or in its admin session.
+  request anyway) or in its admin session. A list's bookmark carries how far its page's database had come
+  (`read_position`), so that a walk's next page is never read from a database behind it.
 """
 
 import threading
@@ -189,6 +190,23 @@ def require_position(position: int) -> None:
     routing = _routing.get()
     if routing is not None:
         routing.require(position)
+
+
+def read_position() -> int | None:
+    """How far the database this request reads from has come, now (its WAL position): a list's bookmark carries it,
+    so that the walk's next page is read from a database at least that far. None without replicas."""
+    routing = _routing.get()
+    if routing is None or not replica_aliases():
+        return None
+    alias = (routing.alias if routing.chosen else None) or PRIMARY
+    if alias == PRIMARY or connections[PRIMARY].in_atomic_block:
+        return primary_position()
+    try:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
+            return lsn_number(cursor.fetchone()[0])
+    except DatabaseError:
+        return STATES.replayed(alias)  # gone since it answered the page: its last known position
 
 
 class ReplicaRouter:

@@ -18,6 +18,7 @@ from rest_framework import exceptions
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from devmanager.replicas import read_position, require_position
 from devmanager.validation import NUL_MESSAGE
 
 from .filtering import normalise_filters
@@ -44,6 +45,7 @@ class ListQuery:
     include: frozenset[str] = field(default_factory=frozenset)
     after: tuple | None = None  # (sort key, id) of the last row of the previous page
     path: str = ""  # the list's URL path: a bookmark serves only the list that issued it
+    position: int = 0  # with replicas: how far the database that served the previous page had come (its WAL)
 
     @property
     def descending(self) -> bool:
@@ -91,7 +93,7 @@ def single_param(params, name: str) -> str | None:
     return values[0] if values else None
 
 
-def encode_bookmark(query: ListQuery, last_key, last_id) -> str:
+def encode_bookmark(query: ListQuery, last_key, last_id, position: int | None = None) -> str:
     # JSON carries strings: datetimes and UUIDs travel as text and are parsed back by the model field.
     if isinstance(last_key, datetime):
         last_key = last_key.isoformat()
@@ -109,6 +111,8 @@ def encode_bookmark(query: ListQuery, last_key, last_id) -> str:
         "k": [last_key, last_id],
         "l": query.path,
     }
+    if position is not None:
+        payload["w"] = position
     return signing.dumps(payload, salt=BOOKMARK_SALT, compress=True)
 
 
@@ -129,6 +133,7 @@ def decode_bookmark(bookmark: str) -> dict:
         and isinstance(payload.get("l"), str)
         and isinstance(payload.get("q", ""), str)
         and isinstance(payload.get("t", ""), str)
+        and type(payload.get("w", 0)) is int
     )
     if not valid:
         raise _invalid("bookmark", "is not a bookmark of this list")
@@ -214,7 +219,10 @@ def _bookmark_query(sent: SentParameters, scope: str, sort_fields: dict[str, str
         include=sent.include,
         after=tuple(payload["k"]),
         path=scope,
+        position=payload.get("w", 0),
     )
+    # The walk never goes back in time: this page is read from a database at least as far as the last one was.
+    require_position(query.position)
     if sent.filters and not _same_filters(sent.filters, query.filters, filter_fields):
         raise _invalid("filter", "differs from the bookmark's filters; send the bookmark alone")
     if sent.q is not None and not _same_expression(sent.q, query.q, filter_fields):
@@ -309,7 +317,7 @@ class BookmarkPagination(BasePagination):
         if len(rows) > query.page_size:
             rows = rows[: query.page_size]
             last = rows[-1]
-            self.next = encode_bookmark(query, model_field.value_from_object(last), last.pk)
+            self.next = encode_bookmark(query, model_field.value_from_object(last), last.pk, read_position())
         return rows
 
     @staticmethod

@@ -11,6 +11,7 @@ import shutil
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -115,6 +116,26 @@ def test_a_client_reads_its_writes_while_the_replica_is_paused(cluster):
         assert call(cluster, "GET", "/devices/written-1", reader)[0] == 404
         eventually(lambda: call(cluster, "GET", "/devices/written-1", reader)[0] == 200)
         assert time.monotonic() - started >= MAX_LAG - 1.1  # the replica's position is read once a second
+    finally:
+        cluster.sql("replica", "SELECT pg_wal_replay_resume()")
+
+
+def test_a_walk_never_goes_back_in_time(cluster):
+    """A bookmark carries how far its page's database had come: another client following it, with no header, reads
+    the next page from a database at least that far (here the primary, the replica being paused behind it)."""
+    writer, follower = new_key(cluster, "walker"), new_key(cluster, "follower")
+    time.sleep(MAX_LAG)
+    cluster.sql("replica", "SELECT pg_wal_replay_pause()")
+    try:
+        for number in (1, 2, 3):
+            assert call(cluster, "POST", "/devices", writer, {"id": f"walk-{number}"})[0] == 201
+        walk = "/devices?page_size=1&filter=" + urllib.parse.quote("id[ct]:walk-")
+        status, _, first = call(cluster, "GET", walk, writer)  # the writer reads its writes: from the primary
+        assert status == 200 and [device["id"] for device in first["list"]] == ["walk-1"]
+
+        status, _, second = call(cluster, "GET", f"/devices?bookmark={urllib.parse.quote(first['next'])}", follower)
+
+        assert status == 200 and [device["id"] for device in second["list"]] == ["walk-2"]  # not the paused replica's
     finally:
         cluster.sql("replica", "SELECT pg_wal_replay_resume()")
 

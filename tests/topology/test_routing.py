@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from devmanager.api.models import ApiKey
+from devmanager.api.pagination import decode_bookmark
 from devmanager.replicas import (
     BadToken,
     ReadRouting,
@@ -176,3 +177,32 @@ def test_an_admin_session_that_wrote_reads_what_it_wrote(replica_configured, adm
 
     position, _ = admin_client.session[replicas.ReplicaRoutingMiddleware.SESSION_KEY]
     assert position > 0 and chosen[-1] == position
+
+
+@POSITIONS
+@pytest.mark.django_db(transaction=True)
+def test_a_bookmark_carries_how_far_its_page_was_read(replica_configured, api_client, monkeypatch):
+    from devmanager import replicas
+
+    chosen = []
+    monkeypatch.setattr(replicas.ReadRouting, "database", lambda self: chosen.append(self.needed) or "default")
+    for number in (1, 2, 3):
+        Device.objects.create(id=f"walk-{number}")
+    first = api_client.get(f"{API}/devices", {"page_size": 1}).json()
+    position = decode_bookmark(first["next"])["w"]
+    assert position > 0  # the primary's WAL position when the page was read
+
+    second = api_client.get(f"{API}/devices", {"bookmark": first["next"]}).json()
+
+    assert chosen[-1] == position  # the next page needs a database at least that far
+    assert decode_bookmark(second["next"])["w"] >= position
+
+
+@pytest.mark.django_db
+def test_without_replicas_a_bookmark_carries_no_position(api_client):
+    for number in (1, 2):
+        Device.objects.create(id=f"walk-{number}")
+
+    first = api_client.get(f"{API}/devices", {"page_size": 1}).json()
+
+    assert "w" not in decode_bookmark(first["next"])
