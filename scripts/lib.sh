@@ -1,4 +1,5 @@
-# Shared by scripts/serve, scripts/test and .ci/run: the virtual environment and a throwaway PostgreSQL.
+# Shared by scripts/serve, scripts/develop, scripts/test and .ci/run: the virtual environment, the quick start's
+# set-up and a throwaway PostgreSQL.
 
 # Create .venv and install a requirements file into it (requirements.txt, the service's own, by default;
 # requirements-dev.txt adds the test and lint tools); reinstall only when that file, or requirements.txt, changes.
@@ -171,4 +172,42 @@ serve_with_worker() {
   fi
   echo "The server or the worker ended (status $status); the other was stopped." >&2
   return "$status"
+}
+
+# The quick start's set-up, shared by scripts/serve and scripts/develop: install, a secret key kept in var/, migrate,
+# collect the static files, and one local API key (var/api_key, made anew only when it no longer works: revoked,
+# expired, another database). Sets QUICKSTART_KEY and PORT.
+prepare_quickstart() {
+  ensure_venv
+  mkdir -p var
+  # Local use over plain HTTP; production keeps the default (HTTPS required).
+  export DEVMANAGER_REQUIRE_HTTPS="${DEVMANAGER_REQUIRE_HTTPS:-false}"
+  if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
+    [ -s var/secret_key ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' >var/secret_key
+    DJANGO_SECRET_KEY=$(cat var/secret_key)
+    export DJANGO_SECRET_KEY
+  fi
+  PORT="${PORT:-8000}"
+  .venv/bin/python manage.py migrate --noinput >/dev/null
+  .venv/bin/python manage.py collectstatic --noinput >/dev/null
+  QUICKSTART_KEY=$(cat var/api_key 2>/dev/null || true)
+  if ! KEY="$QUICKSTART_KEY" .venv/bin/python manage.py shell -c "
+import os, sys
+from devmanager.api.models import ApiKey
+key = ApiKey.objects.lookup(os.environ['KEY'])
+sys.exit(0 if key is not None and key.is_active else 1)" >/dev/null 2>&1; then
+    QUICKSTART_KEY=$(.venv/bin/python manage.py create_api_key "quickstart" 2>/dev/null | tail -n 1)
+    (umask 077 && echo "$QUICKSTART_KEY" >var/api_key)
+  fi
+  cat <<MSG
+
+  devmanager is starting on http://127.0.0.1:$PORT/
+    API:      http://127.0.0.1:$PORT/api/devmanager/v1/devices
+    Docs:     http://127.0.0.1:$PORT/api/docs/
+    Admin:    http://127.0.0.1:$PORT/admin/  (create a login with: .venv/bin/python manage.py createsuperuser)
+    API key:  $QUICKSTART_KEY
+
+  Try: curl -H "Authorization: Bearer $QUICKSTART_KEY" http://127.0.0.1:$PORT/api/devmanager/v1/devices
+
+MSG
 }
