@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,20 @@ def wait_for_port(port: int, what: str, timeout: float = 60) -> None:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{what} did not start on port {port}") from None
             time.sleep(0.1)
+
+
+def wait_for_health(port: int, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not answer /healthz on port {port}")
+        time.sleep(0.2)
 
 
 @dataclass
@@ -196,7 +211,9 @@ class Cluster:
         log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 (the process's, closed when it ends)
         command = [PYTHON, "-m", "gunicorn", "--config", "devmanager/gunicorn.conf.py", "devmanager.wsgi"]
         self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=log)
-        wait_for_port(self.ports[name], f"gunicorn ({name})")
+        # Answering, not only listening (gunicorn listens before its workers have loaded the app): HAProxy, started
+        # next, then finds every app server up from its first check.
+        wait_for_health(self.ports[name], f"gunicorn ({name})")
 
     def _start_balancer(self) -> None:
         servers = "\n".join(
@@ -207,6 +224,7 @@ class Cluster:
         config.write_text(
             "global\n    maxconn 2000\n"
             "defaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n"
+            "    timeout check 5s\n"  # a busy machine answers a check late: that is not a dead server
             "    option httpchk GET /healthz\n    retries 2\n    option redispatch\n"
             f"frontend api\n    bind 127.0.0.1:{self.ports['balancer']}\n    default_backend apps\n"
             f"backend apps\n    balance roundrobin\n{servers}\n"

@@ -1,9 +1,16 @@
 """What app servers share in the topology of scripts/cluster (contract, section 11): the rate limit counts one key's
-requests across both app servers, and the worker delivers webhooks of writes made through either of them."""
+requests across both app servers, and the worker delivers webhooks of writes made through either of them and runs
+the fleet actions sent to either."""
 
 import pytest
 
-from tests.topology.test_cluster import call, load_cluster_module, new_key, pytestmark  # noqa: F401 (the skips)
+from tests.topology.test_cluster import (  # noqa: F401 (pytestmark: the skips)
+    call,
+    eventually,
+    load_cluster_module,
+    new_key,
+    pytestmark,
+)
 from tests.webhooks.receiver import Receiver
 
 RATE = 10  # requests per minute per key
@@ -44,3 +51,28 @@ def test_the_worker_delivers_the_writes_of_either_app_server(cluster):
         delivered = receiver.wait_for(4, timeout=30)
 
     assert [received.event["subject"] for received in delivered] == [f"hooked-{number}" for number in range(4)]
+
+
+def test_a_fleet_action_sent_to_either_app_server_is_run_by_the_worker(cluster):
+    operator = new_key(cluster, "fleet-operator")  # its own requests per minute: 7 of them here
+    for number in range(3):
+        assert call(cluster, "POST", "/devices", operator, {"id": f"fleet-{number}"})[0] == 201
+    action = {"action": "add_tags", "params": {"tags": ["w7"]}, "filter": ["id[ct]:fleet-"]}
+
+    status, _, dry_run = call(cluster, "POST", "/device-actions", operator, {**action, "dry_run": True})
+    assert status == 200 and dry_run["count"] == 3
+    status, _, job = call(  # the dry run's confirmation, signed by one app server, is honoured by the other
+        cluster, "POST", "/device-actions", operator, {**action, "confirmation": dry_run["confirmation"]}
+    )
+    assert status == 202, job
+
+    eventually(lambda: job_status(cluster, job["id"]) not in ("queued", "running"), timeout=60)
+    status, _, finished = call(cluster, "GET", f"/device-actions/{job['id']}", operator)
+    assert (finished["status"], finished["succeeded"], finished["failed"]) == ("succeeded", 3, 0)
+    status, _, tagged = call(cluster, "GET", "/devices?filter=tags[ct]:w7", operator)
+    assert sorted(device["id"] for device in tagged["list"]) == ["fleet-0", "fleet-1", "fleet-2"]
+
+
+def job_status(cluster, job_id: str) -> str:
+    """Read on the primary itself: the rate limit leaves no requests to poll with."""
+    return cluster.sql("primary", f"SELECT status FROM fleet_job WHERE id = '{job_id}'")
