@@ -142,6 +142,12 @@ class Cluster:
     def start_replica_again(self) -> None:
         self._postgres("replica", self.root / "replica")
 
+    def device_scans(self, name: str) -> int:
+        """How many scans `primary` or `replica` itself has made of the devices table (its own statistics, flushed
+        within a second)."""
+        return int(self.sql(name, "SELECT coalesce(sum(seq_scan + idx_scan), 0) FROM pg_stat_user_tables "
+                                  "WHERE relname = 'devices_device'"))  # fmt: skip
+
     def sql(self, name: str, statement: str) -> str:
         """Run a statement with psql on `primary` or `replica` (direct); its output, unaligned."""
         result = subprocess.run([pg_bin() / "psql", "-h", "127.0.0.1", "-p", str(self.ports[name]), "-U", "postgres",

@@ -7,7 +7,12 @@ Each run starts its own topology, seeds N devices into the primary (default 1,00
 the mixed load through the load balancer (reads with one key, writes with another, as a fleet's readers and writers
 are different clients), then stops it.
 
-`python tests/bench/bench_topology.py [--devices N] [--users 12] [--duration 90s] [--only replica|primary]`
+`--kill-replica S`: S seconds into the load the replica is stopped (`pg_ctl stop -m immediate`), and S seconds later
+started again; printed besides: the load test's failed requests (it exits non-zero on any) and the reads the replica
+served after its restart (its own statistics).
+
+`python tests/bench/bench_topology.py [--devices N] [--users 12] [--duration 90s] [--only replica|primary]
+[--kill-replica S]`
 """
 
 import argparse
@@ -51,7 +56,23 @@ def machine_cpu_seconds() -> float:
     return (sum(values[:8]) - idle) / TICKS
 
 
-def run(cluster_module, reads_from_replica: bool, devices: int, users: int, duration: str) -> None:
+def kill_replica_during(cluster, load: subprocess.Popen, after: float) -> None:
+    """Stop the replica `after` seconds into the load and start it again as long after; then say how many reads it
+    served before the load ended."""
+    time.sleep(after)
+    cluster.stop_replica()
+    print(f"-- replica stopped {after:.0f} s into the load", flush=True)
+    time.sleep(after)
+    cluster.start_replica_again()
+    restarted = cluster.device_scans("replica")
+    print("-- replica started again", flush=True)
+    load.wait()
+    time.sleep(1.5)  # the statistics are flushed within a second
+    served = cluster.device_scans("replica") - restarted
+    print(f"-- reads of the devices table the replica served after its restart: {served}")
+
+
+def run(cluster_module, reads_from_replica: bool, devices: int, users: int, duration: str, kill: float) -> None:
     cluster = cluster_module.Cluster(replica_reads=reads_from_replica).start()
     try:
         environment = {**cluster.environment(), "DATABASE_URL": cluster.dsn("primary"), "DATABASE_REPLICA_URLS": "",
@@ -66,10 +87,13 @@ def run(cluster_module, reads_from_replica: bool, devices: int, users: int, dura
               f"(seeded and replicated in {time.monotonic() - started:.0f} s)")  # fmt: skip
         before = {name: server_cpu_seconds(cluster.root / name) for name in ("primary", "replica")}
         machine = machine_cpu_seconds()
-        load = subprocess.run([PYTHON, "tests/bench/loadtest.py", "--url", cluster.url, "--users", str(users),
-                               "--duration", duration], cwd=ROOT, env=environment, check=False)  # fmt: skip
+        load = subprocess.Popen([PYTHON, "tests/bench/loadtest.py", "--url", cluster.url, "--users", str(users),
+                                 "--duration", duration], cwd=ROOT, env=environment)  # fmt: skip
+        if kill:
+            kill_replica_during(cluster, load, kill)
+        load.wait()
         busy = machine_cpu_seconds() - machine
-        for name in ("primary", "replica"):
+        for name in ("primary",) if kill else ("primary", "replica"):  # a restarted replica's CPU starts anew
             spent = server_cpu_seconds(cluster.root / name) - before[name]
             print(f"{name} PostgreSQL: {spent:.1f} CPU s during the load, {spent / busy:.0%} of the machine's busy CPU")
         if load.returncode:
@@ -84,11 +108,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=12)
     parser.add_argument("--duration", default="90s")
     parser.add_argument("--only", choices=["replica", "primary"])
+    parser.add_argument("--kill-replica", type=float, default=0, metavar="SECONDS")
     args = parser.parse_args()
     cluster_module = load_cluster()
     for reads_from_replica in (True, False):
         if args.only in (None, "replica" if reads_from_replica else "primary"):
-            run(cluster_module, reads_from_replica, args.devices, args.users, args.duration)
+            run(cluster_module, reads_from_replica, args.devices, args.users, args.duration, args.kill_replica)
 
 
 if __name__ == "__main__":

@@ -72,12 +72,6 @@ def new_key(cluster, name: str) -> str:
     return body["key"]
 
 
-def device_scans(cluster, server: str) -> int:
-    """How many scans the server itself has made of the devices table (its own statistics)."""
-    return int(cluster.sql(server, "SELECT coalesce(sum(seq_scan + idx_scan), 0) FROM pg_stat_user_tables "
-                                   "WHERE relname = 'devices_device'"))  # fmt: skip
-
-
 def eventually(condition, timeout: float = 15.0):
     deadline = time.monotonic() + timeout
     while not (result := condition()):
@@ -89,13 +83,13 @@ def eventually(condition, timeout: float = 15.0):
 def test_reads_go_to_the_replica(cluster):
     reader = new_key(cluster, "reader")
     time.sleep(MAX_LAG)  # the replica has caught up with the key's creation and any earlier writes
-    primary, replica = device_scans(cluster, "primary"), device_scans(cluster, "replica")
+    primary, replica = cluster.device_scans("primary"), cluster.device_scans("replica")
 
     for _ in range(20):
         assert call(cluster, "GET", "/devices?page_size=5", reader)[0] == 200
 
-    eventually(lambda: device_scans(cluster, "replica") >= replica + 20)  # statistics are flushed within a second
-    assert device_scans(cluster, "primary") == primary
+    eventually(lambda: cluster.device_scans("replica") >= replica + 20)  # statistics are flushed within a second
+    assert cluster.device_scans("primary") == primary
 
 
 def test_a_client_reads_its_writes_while_the_replica_is_paused(cluster):
@@ -178,7 +172,7 @@ def test_the_replica_dying_under_load_fails_no_request(cluster):
 
     assert len(statuses) > 20 and set(statuses) == {200}
     assert slowest[0] < 10  # a read caught on the dying replica is answered again from the primary within seconds
-    replica = device_scans(cluster, "replica")  # counted since the restart
+    replica = cluster.device_scans("replica")  # counted since the restart
     for _ in range(10):
         assert call(cluster, "GET", "/devices?page_size=5", reader)[0] == 200
-    eventually(lambda: device_scans(cluster, "replica") >= replica + 10)
+    eventually(lambda: cluster.device_scans("replica") >= replica + 10)
