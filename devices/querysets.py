@@ -48,8 +48,11 @@ class DeviceQuerySet(RestrictedQuerySet):
         owners = next((ids for lookup in DEVICE_REFERENCES if (ids := lookup(reference)) is not None), None)
         if owners is None:
             return self.filter(pk=reference)
+        # An identifier names one device at most (unique per adapter column): compared as one value, both sides of
+        # the OR are lookups of the primary key (`pk IN (subquery)` would be planned as a scan of every device).
         own_id_first = models.Case(models.When(pk=reference, then=0), default=1)
-        return self.filter(models.Q(pk=reference) | models.Q(pk__in=owners)).order_by(own_id_first)[:1]
+        named = models.Q(pk=reference) | models.Q(pk=models.Subquery(owners[:1]))
+        return self.filter(named).order_by(own_id_first)[:1]
 
     def matching(self, filters):
         """Devices satisfying every filter-language expression; raises FilterError naming each bad one."""

@@ -7,9 +7,28 @@ a seeded database: `DATABASE_URL=postgres://... python tests/bench/bench_devices
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+from django.db import connection
 from harness import API, Bench, arguments, list_url, run
 
+from adapters.models import NetworkAdapter
 from devices.models import Device
+
+
+def ensure_cellular_adapters() -> str:
+    """A quarter of the devices with a cellular adapter, as a fleet imported by `import_devices` has (made once, in
+    one statement, when the database has next to none); an IMEI from the middle of them."""
+    if NetworkAdapter.objects.filter(imei__isnull=False).count() < 1000:
+        with connection.cursor() as cursor:
+            cursor.execute("""
+                INSERT INTO adapters_networkadapter (id, type, imei, description, created_at, updated_at, device_id)
+                SELECT gen_random_uuid(), 'cellular', '35' || lpad(row_number() OVER ()::text, 14, '0'), '', now(),
+                       now(), id
+                FROM devices_device WHERE hashtext(id) % 4 = 0
+            """)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE adapters_networkadapter")
+    cellular = NetworkAdapter.objects.filter(imei__isnull=False)
+    return cellular.order_by("imei").values_list("imei", flat=True)[cellular.count() // 2]
 
 
 def main() -> None:
@@ -19,9 +38,12 @@ def main() -> None:
     some_id = Device.objects.order_by("creation_timestamp").values_list("pk", flat=True)[total // 2]
     year_ago = (datetime.now(UTC) - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
     page_1000 = bench.bookmark_of_page(1000, f"{API}/devices")
+    imei = ensure_cellular_adapters()
 
     scenarios = [
         ("GET /devices/{id}", f"{API}/devices/{some_id}"),
+        ("GET /devices/imei:{imei}", f"{API}/devices/imei:{imei}"),
+        ("imei[eq]", list_url(filter=[f"imei[eq]:{imei}"])),
         ("first page, default sort", list_url()),
         ("status[eq]", list_url(filter=["status[eq]:ACTIVE"])),
         ("dms_owner[eq]", list_url(filter=["dms_owner[eq]:dms-lab"])),
