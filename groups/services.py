@@ -11,6 +11,7 @@ from devices.changes import Change, publish
 from devices.services import if_match_satisfied
 from devmanager.errors import Conflict, Invalid, NotFound, PreconditionFailed
 
+from .criteria import criterion_error, q_error
 from .models import MAX_DEPTH, DeviceGroup
 
 TREE_LOCK_KEY = 0x6465766772  # any constant shared by all writers of the tree
@@ -62,6 +63,23 @@ def _touch_descendants(group: DeviceGroup) -> None:
     group.get_descendants().update(version=F("version") + 1)
 
 
+def group_check_definition(criteria: list, q: str) -> None:
+    """Raise unless the criteria and `q` are valid in the filter language (each criterion an object of strings
+    `field`, `operand`, `value`). The API's serializer and the admin's form check the same with the same functions
+    first, to name the input at fault in their own terms; this guards every other caller."""
+    errors: dict = {}
+    for index, criterion in enumerate(criteria):
+        shaped = isinstance(criterion, dict) and sorted(criterion) == ["field", "operand", "value"]
+        if not shaped or not all(isinstance(value, str) for value in criterion.values()):
+            errors.setdefault("criteria", {})[index] = ["must be an object of strings field, operand and value"]
+        elif message := criterion_error(criterion):
+            errors.setdefault("criteria", {})[index] = [message]
+    if q and (message := q_error(q)):
+        errors["q"] = [message]
+    if errors:
+        raise Invalid(errors)
+
+
 def group_check_placement(*, group: DeviceGroup | None, name: str, parent: DeviceGroup | None) -> None:
     """Raise unless `group` (None: a new one) may be named `name` under `parent`: no cycle, the depth limit, and a
     name free among its future siblings. Shared by the services and the admin's forms."""
@@ -87,6 +105,7 @@ def group_create(
     q: str = "",
     actor: str = "",
 ) -> DeviceGroup:
+    group_check_definition(criteria or [], q)
     _lock_tree()
     parent = _parent(parent_id)
     group_check_placement(group=None, name=name, parent=parent)
@@ -116,6 +135,7 @@ GROUP_FIELDS = ("name", "description", "criteria", "q")
 @transaction.atomic
 def group_update(*, group_id, if_match: str | None = None, parent_id=_UNSET, actor: str = "", **fields) -> DeviceGroup:
     """Replace the fields given; `parent_id` moves the group with its subtree (None: to the roots)."""
+    group_check_definition(fields.get("criteria", []), fields.get("q", ""))
     group = _locked_group(group_id, if_match)
     parent = group.parent if parent_id is _UNSET else _parent(parent_id)
     group_check_placement(group=group, name=fields.get("name", group.name), parent=parent)
