@@ -1,18 +1,27 @@
 import json
+from functools import partial
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, models
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from rest_framework import serializers
 
 from devmanager.api.exceptions import flatten_errors
 from devmanager.api.filtering.expression import ATOM_START, ExpressionError, compile_expression, quoted_value
-from devmanager.errors import DomainError
+from devmanager.errors import DomainError, PreconditionFailed
 from devmanager.forms import ExactTextModelForm
 from devmanager.strictjson import load_json
 
@@ -252,8 +261,23 @@ class DeviceChangeList(ChangeList):
         return [direction + column for column in INDEXED_ORDERINGS[first.lstrip("-")]]
 
 
+# A device's page shows its newest events; its whole history is the event list, filtered to it, a page at a time.
+RECENT_EVENTS_SHOWN = 20
+
+
+class RecentEventsFormSet(BaseInlineFormSet):
+    """The device's newest events only, however long its history."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.queryset = self.queryset[:RECENT_EVENTS_SHOWN]  # newest first: the inline's ordering
+
+
 class DeviceEventInline(admin.TabularInline):
     model = DeviceEvent
+    formset = RecentEventsFormSet
+    template = "admin/devices/device/recent_events_inline.html"
+    verbose_name_plural = f"Newest {RECENT_EVENTS_SHOWN} events"
     fields = ["timestamp", "type", "description", "source"]
     readonly_fields = fields
     ordering = ["-timestamp"]
@@ -268,13 +292,45 @@ class DeviceEventInline(admin.TabularInline):
         return False
 
 
+DEVICE_PARAMETER = "device"  # the history's filter: Django's own lookup on the event's device
+
+
+def device_history_url(device_id: str) -> str:
+    return f"{reverse('admin:devices_deviceevent_changelist')}?{urlencode({DEVICE_PARAMETER: device_id})}"
+
+
+def long_text(value: str) -> str:
+    """A value that may be long (a device's id, alias or DMS owner: up to 255 characters with no space) as a table
+    cell shows it: cut short by the stylesheet (static/devices/admin.css), the whole value on hover."""
+    return format_html('<span class="long-value" title="{}">{}</span>', value, value) if value else ""
+
+
+def long_value(name: str, description: str):
+    """A list column of a text field that may be long (`long_text`). Named as the field, so the column keeps the
+    field's CSS class (`field-id`) and sorts by it."""
+
+    @admin.display(description=description, ordering=name)
+    def column(obj):
+        return long_text(getattr(obj, name))
+
+    column.__name__ = name
+    return column
+
+
 # What a device's change page edits (the rest of its fields are shown read-only).
 CHANGE_FORM_FIELDS = ["alias", "tags_text", "dms_owner", "icon", "icon_color", "metadata_json"]
 
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ["id", "alias", "status", "dms_owner", "tag_list", "creation_timestamp"]
+    list_display = [
+        long_value("id", "Id"),
+        long_value("alias", "Alias"),
+        "status",
+        long_value("dms_owner", "DMS owner"),
+        "tag_list",
+        "creation_timestamp",
+    ]
     # Apps above `devices` add their own (groups: membership) with `register_device_list_filter`.
     list_filter = [StatusListFilter, DmsOwnerListFilter]
     # The exact id is the primary key; the alias is found by substring through a trigram index on PostgreSQL.
@@ -306,6 +362,9 @@ class DeviceAdmin(admin.ModelAdmin):
         "creation_timestamp",
         "updated_timestamp",
     ]
+
+    class Media:
+        css = {"all": ["devices/admin.css"]}
 
     def get_object(self, request, object_id, from_field=None):
         device = super().get_object(request, object_id, from_field)
@@ -388,12 +447,257 @@ class DeviceAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    def has_delete_permission(self, request, obj=None):
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or obj.status == DeviceStatus.DECOMMISSIONED)
+    def delete_view(self, request, object_id, extra_context=None):
+        # The rule (only a decommissioned device is deleted: no force here) is the service's; a device it refuses is
+        # said on its page before any confirmation, and one refused meanwhile (gone already) after it.
+        device = self.get_queryset(request).filter(pk=unquote(object_id)).first()
+        refusal = device and self.has_delete_permission(request, device) and services.deletion_refusal(device)
+        if refusal:
+            return self.refused(request, device, f"Not deleted: {refusal}")
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            return self.refused(request, device, f"Not deleted: {exc.message}")
+
+    def get_deleted_objects(self, objs, request):
+        """What a deletion takes with the device, counted per kind: Django would list every event of its history."""
+        (device,) = objs
+        counts = {
+            relation.related_model._meta.verbose_name_plural: count
+            for relation in device._meta.related_objects
+            if relation.on_delete is models.CASCADE
+            and (count := relation.related_model._base_manager.filter(**{relation.field.name: device}).count())
+        }
+        return [format_html("Device: {}", device.pk)], counts, set(), []
 
     def delete_model(self, request, obj):
         services.device_delete(device_id=obj.pk, source=admin_actor(request))
+
+    # --- The buttons of a device's page: decommission and renew-slot (delete is Django's, above) ----------------
+
+    def get_urls(self):
+        return [
+            path(
+                f"<path:object_id>/{form.name}/",
+                self.admin_site.admin_view(partial(self.device_action_view, form_class=form)),
+                name=form.url_name(),
+            )
+            for form in DEVICE_ACTION_FORMS
+        ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        device = self.get_queryset(request).filter(pk=unquote(object_id)).first()
+        if device is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "device_buttons": self.device_buttons(request, device),
+                "device_history_url": device_history_url(device.pk),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def device_buttons(self, request, device) -> list[tuple[str, str]]:
+        """(label, address) of each button the device's page offers: the user may, and the device's state allows."""
+        buttons = [
+            (form.label, reverse(f"admin:{form.url_name()}", args=[quote(device.pk)]))
+            for form in DEVICE_ACTION_FORMS
+            if self.has_change_permission(request, device) and form.refusal(device) is None
+        ]
+        if self.has_delete_permission(request, device):
+            buttons.append(("Delete", reverse("admin:devices_device_delete", args=[quote(device.pk)])))
+        return buttons
+
+    def device_action_view(self, request, object_id, form_class):
+        """A button's confirmation page; confirmed, its service, as the user; then the device's page, with what was
+        done or why nothing was."""
+        device = self.get_queryset(request).filter(pk=unquote(object_id)).first()
+        if device is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, device):
+            raise PermissionDenied
+        form = form_class(request.POST if request.method == "POST" else None, device=device)
+        if form.is_bound and form.is_valid():
+            try:
+                form.apply(source=admin_actor(request))
+            except DomainError as exc:
+                return self.refused(request, device, f"{form.label}: nothing was done. {refusal_message(exc)}")
+            self.message_user(request, form.done, messages.SUCCESS)
+            return HttpResponseRedirect(device_change_url(device.pk))
+        if not form.is_bound and (refusal := form.refusal(device)):
+            return self.refused(request, device, f"{form.label}: nothing to do. {refusal}")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "device": device,
+            "form": form,
+            "title": f"{form.label}: are you sure?",
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/devices/device/confirm_device_action.html", context)
+
+    def refused(self, request, device, message: str):
+        self.message_user(request, message, messages.ERROR)
+        return HttpResponseRedirect(
+            device_change_url(device.pk) if device else reverse("admin:devices_device_changelist")
+        )
+
+
+def device_change_url(device_id: str) -> str:
+    return reverse("admin:devices_device_change", args=[quote(device_id)])
+
+
+def refusal_message(error: DomainError) -> str:
+    if isinstance(error, PreconditionFailed):  # the If-Match of the confirmation page
+        return "The device changed after the confirmation page was shown: look at it again."
+    return error.message
+
+
+class DeviceActionForm(forms.Form):
+    """The confirmation of a button of a device's page. It carries the device's ETag as the page showed it, so that
+    the service refuses (If-Match, as in the API) a device that changed meanwhile rather than act on it unseen."""
+
+    name: str  # in the address: /admin/devices/device/<id>/<name>/
+    label: str
+    etag = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, device: Device, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.device = device
+        self.fields["etag"].initial = device.etag
+
+    @classmethod
+    def url_name(cls) -> str:
+        return f"devices_device_{cls.name.replace('-', '_')}"
+
+    @staticmethod
+    def refusal(device: Device) -> str | None:
+        """Why the device, as it is, has nothing for this button (which is then not shown); None when it has."""
+        return None
+
+    def explanation(self) -> str:
+        raise NotImplementedError
+
+    def apply(self, *, source: str) -> None:
+        raise NotImplementedError
+
+
+class DecommissionForm(DeviceActionForm):
+    name = "decommission"
+    label = "Decommission"
+
+    @staticmethod
+    def refusal(device):
+        return (
+            f"Device {device.pk!r} is decommissioned already." if device.status == DeviceStatus.DECOMMISSIONED else None
+        )
+
+    @property
+    def done(self) -> str:
+        return f"Device {self.device.pk!r} was decommissioned."
+
+    def explanation(self) -> str:
+        return (
+            "Decommissioning is final: the status becomes DECOMMISSIONED, an identity slot that is not already "
+            "EXPIRED or REVOKED becomes REVOKED, and the identity slot can no longer change (its metadata stays "
+            "editable). One DECOMMISSIONED event is recorded. A decommissioned device may then be deleted."
+        )
+
+    def apply(self, *, source):
+        services.device_decommission(device_id=self.device.pk, source=source, if_match=self.cleaned_data["etag"])
+
+
+class RenewSlotForm(DeviceActionForm):
+    name = "renew-slot"
+    label = "Renew identity slot"
+    expiration_date = forms.DateTimeField(
+        required=False,
+        label="New expiration date",
+        help_text="UTC, e.g. 2030-01-31 00:00. Empty: the renewed slot has no expiration date.",
+    )
+
+    @staticmethod
+    def refusal(device):
+        if device.status == DeviceStatus.DECOMMISSIONED:
+            return f"Device {device.pk!r} is decommissioned; its identity slot can no longer change."
+        return None if device.identity else f"Device {device.pk!r} has no identity slot to renew."
+
+    @property
+    def done(self) -> str:
+        return f"The identity slot of device {self.device.pk!r} was renewed."
+
+    def explanation(self) -> str:
+        slot = self.device.identity or {}
+        version = slot.get("active_version")
+        return (
+            f"Renewal makes version {version + 1 if isinstance(version, int) else '?'} the active version of the "
+            f"{slot.get('type', '')} identity slot (now version {version}, {slot.get('status', '')}), and the slot and "
+            "the device ACTIVE, with the expiration date below: a RENEWED event, and STATUS-UPDATED if the status "
+            "changes."
+        )
+
+    def clean_expiration_date(self):
+        value = self.cleaned_data["expiration_date"]
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("must be in the future")
+        return value
+
+    def apply(self, *, source):
+        services.device_renew_identity_slot(
+            device_id=self.device.pk,
+            source=source,
+            expiration_date=self.cleaned_data["expiration_date"],
+            if_match=self.cleaned_data["etag"],
+        )
+
+
+DEVICE_ACTION_FORMS = [DecommissionForm, RenewSlotForm]
+
+
+@admin.register(DeviceEvent)
+class DeviceEventAdmin(admin.ModelAdmin):
+    """A device's whole history, newest first, a page at a time: its page shows the newest events and links here.
+    Read only; reached from a device (the list of every device's events would sort the whole table)."""
+
+    list_display = ["timestamp", "type", "description", "source"]
+    list_display_links = None  # the row says it all
+    list_filter = ["type"]
+    # The filter (`?device=<id>`) is Django's own lookup on the foreign key, which the index on (device, timestamp)
+    # serves with the ordering.
+    ordering = ["-timestamp"]
+    sortable_by: list = []
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    list_per_page = 50
+
+    class Media:
+        css = {"all": ["devices/admin.css"]}
+
+    def changelist_view(self, request, extra_context=None):
+        device = Device.objects.filter(pk=request.GET.get(DEVICE_PARAMETER, "")).first()
+        if device is None:
+            self.message_user(request, "A device's history is reached from its page.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:devices_device_changelist"))
+        context = {"title": f"History of device {device.pk}", "subtitle": None, "device": device}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def has_module_permission(self, request):
+        return False  # not on the admin's index: a history belongs to a device
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see devices may see their histories (which their pages show in part).
+        opts = Device._meta
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("view", "change")
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 def admin_actor(request) -> str:

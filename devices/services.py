@@ -134,12 +134,13 @@ def _decommission(devices: list[Device], source: str) -> None:
 def device_delete(*, device_id: str, source: str = "", force: bool = False, if_match: str | None = None) -> None:
     """Delete a device with its history; only a decommissioned one unless forced. The feed keeps its events."""
     device = device_lock(device_id=device_id, if_match=if_match)
-    if refusal := _deletion_refused(device, force):
+    if refusal := deletion_refusal(device, force):
         raise Conflict(refusal)
     _delete([device], source)
 
 
-def _deletion_refused(device: Device, force: bool) -> str | None:
+def deletion_refusal(device: Device, force: bool = False) -> str | None:
+    """Why the device may not be deleted (only a decommissioned one may, unless forced); None when it may."""
     if device.status != DeviceStatus.DECOMMISSIONED and not force:
         return f"Device {device.id!r} is {device.status}; decommission it first or delete with force."
     return None
@@ -202,6 +203,28 @@ def device_set_identity_slot(
         device_record_event(device=device, type=EventType.STATUS_UPDATED, description=description, source=source)
     publish(changes)
     return device
+
+
+@transaction.atomic
+def device_renew_identity_slot(
+    *, device_id: str, source: str, expiration_date: datetime | None = None, if_match: str | None = None
+) -> Device:
+    """Renew the identity slot, as a `PUT .../idslot` naming the next version would: `active_version` + 1 becomes
+    the active version, the slot (so the device) ACTIVE, with the new expiration date (None: none). Its events are
+    that service's: RENEWED, then STATUS-UPDATED if the status changes. A device without a slot has nothing to
+    renew; a decommissioned one refuses, as every slot update does."""
+    device = device_lock(device_id=device_id, if_match=if_match)
+    slot = device.identity
+    if slot is None:
+        raise Conflict(f"Device {device.id!r} has no identity slot to renew.")
+    return device_set_identity_slot(
+        device_id=device.pk,
+        source=source,
+        status=SlotStatus.ACTIVE,
+        active_version=slot["active_version"] + 1,
+        type=slot["type"],
+        expiration_date=expiration_date,
+    )
 
 
 def _slot_event(previous: dict | None, slot: dict) -> tuple[str, str] | None:
@@ -446,7 +469,7 @@ def devices_decommission(*, device_ids: list[str], source: str) -> list[Outcome]
 def devices_delete(*, device_ids: list[str], force: bool, source: str) -> list[Outcome]:
     """Delete each device as `device_delete` does; one that is gone already is as asked."""
     devices = devices_lock(device_ids)
-    refused = {device.pk: refusal for device in devices if (refusal := _deletion_refused(device, force))}
+    refused = {device.pk: refusal for device in devices if (refusal := deletion_refusal(device, force))}
     _delete([device for device in devices if device.pk not in refused], source)
     return [Outcome(device_id, refused.get(device_id, "")) for device_id in device_ids]
 

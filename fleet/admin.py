@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from rest_framework import serializers
 
-from devices.admin import add_body_errors, admin_actor, register_device_action
+from devices.admin import add_body_errors, admin_actor, long_text, register_device_action
 from devmanager.api.filtering.expression import ATOM_START, MAX_ATOMS, quoted_value
 from devmanager.api.views import uuid_or_none
 from devmanager.errors import DomainError
@@ -206,6 +206,7 @@ class JobAdmin(admin.ModelAdmin):
     fields = readonly_fields
 
     class Media:
+        css = {"all": ["devices/admin.css"]}  # long device ids in the errors
         js = ["fleet/progress.js"]
 
     def has_add_permission(self, request):
@@ -251,9 +252,9 @@ class JobAdmin(admin.ModelAdmin):
         if not job.errors:
             return "-"
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td></tr>", ((e["device_id"], e["message"]) for e in job.errors)
+            "", "<tr><td>{}</td><td>{}</td></tr>", ((long_text(e["device_id"]), e["message"]) for e in job.errors)
         )
-        return format_html("<table><tr><th>device</th><th>why</th></tr>{}</table>", rows)
+        return format_html('<table class="device-errors"><tr><th>device</th><th>why</th></tr>{}</table>', rows)
 
     @admin.action(description="Cancel the selected jobs")
     def cancel(self, request, queryset):

@@ -205,6 +205,7 @@ def test_the_job_pages_show_progress_and_errors(admin_client):
     page = admin_client.get(reverse("admin:fleet_job_change", args=[job.pk]))
     assert page.status_code == 200
     assert b"decommission it first" in page.content
+    assert b'<span class="long-value" title="d-000">d-000</span>' in page.content  # cut short when long, whole on hover
 
 
 def test_cancelling_from_the_job_list(admin_client):
