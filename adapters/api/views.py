@@ -9,22 +9,21 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from devices.api.views import IF_MATCH, device_from_path
+from devices.api.views import DEVICE_ID, IF_MATCH, device_from_path
 from devmanager.api.pagination import parse_page_size, refuse_unknown_parameters
 from devmanager.api.views import request_source
 
 from .. import services
 from ..filters import NetworkAdapterFilterSet
 from ..models import AdapterType, NetworkAdapter
+from . import examples
 from .serializers import NetworkAdapterSerializer, NetworkAdapterWriteSerializer, network_adapter_schema
 
-DEVICE_ID = OpenApiParameter(
-    "device_id",
-    OpenApiTypes.STR,
-    OpenApiParameter.PATH,
-    description="The device's id, or imei:…, deveui:…, dvnuuid:… (also as urn:dev:…).",
+ADAPTER_ID = OpenApiParameter("adapter_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The adapter's id.")
+WRITE_RULES = (
+    "Scope `devices:write`; a key limited to DMSs reaches only its DMSs' devices (any other: 404 `not_found`). "
+    "`If-Match` is checked against the device's ETag (412 `precondition_failed`)."
 )
-ADAPTER_ID = OpenApiParameter("adapter_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 # The list answers in the shape of every list, though it is never more than one page.
 ADAPTER_LIST = inline_serializer(
     "NetworkAdapterList",
@@ -51,6 +50,7 @@ class NetworkAdapterListView(GenericAPIView):
         return NetworkAdapterWriteSerializer(*args, **kwargs)  # the body of POST, which OPTIONS describes
 
     @extend_schema(
+        operation_id="listNetworkAdapters",
         summary="A device's network adapters",
         tags=["network-adapters"],
         filters=True,  # `type`, from the filter set: the answer is a list, though not a paginated one
@@ -75,11 +75,17 @@ class NetworkAdapterListView(GenericAPIView):
         return Response({"next": "", "list": NetworkAdapterSerializer(adapters, many=True).data})
 
     @extend_schema(
+        operation_id="createNetworkAdapter",
         summary="Add a network adapter",
+        description=f"{WRITE_RULES} Adds a `cellular` (`imei`), `lora` (`dev_eui`) or `generic` (`dvn_uuid`, "
+        "generated when absent) adapter, stored normalised (`device.adapter.added` in the feed). 400 "
+        "`validation_error`: an invalid identifier or a field of another type; 409 `conflict`: another adapter has "
+        "the identifier, or the device has 16 already.",
         tags=["network-adapters"],
         parameters=[DEVICE_ID],
         request=NetworkAdapterWriteSerializer,
         responses={201: network_adapter_schema()},
+        examples=examples.CREATE,
     )
     def post(self, request, device_id):
         device = device_from_path(device_id)
@@ -108,11 +114,16 @@ class NetworkAdapterDetailView(APIView):
             raise Http404(f"No network adapter {adapter_id[:100]!r} on device {device.pk[:100]!r}.") from exc
 
     @extend_schema(
+        operation_id="updateNetworkAdapter",
         summary="Update a network adapter (its identifier and type never change)",
+        description=f"{WRITE_RULES} The fields given replace the stored ones (`device.adapter.updated` in the feed); "
+        "the identifier equal to the stored one is a no-op. 400 `validation_error`: a different identifier or type, "
+        "or a field of another type.",
         tags=["network-adapters"],
         parameters=[DEVICE_ID, ADAPTER_ID, IF_MATCH],
         request=NetworkAdapterWriteSerializer,
         responses={200: network_adapter_schema()},
+        examples=examples.UPDATE,
     )
     def put(self, request, device_id, adapter_id):
         adapter = self._adapter(device_id, adapter_id)
@@ -127,10 +138,14 @@ class NetworkAdapterDetailView(APIView):
         return Response(NetworkAdapterSerializer(updated).data)
 
     @extend_schema(
+        operation_id="deleteNetworkAdapter",
         summary="Delete a network adapter",
+        description=f"{WRITE_RULES} Removes the adapter (`device.adapter.removed` in the feed): the device is no "
+        "longer found by its identifier. 404 `not_found`: no such adapter on that device.",
         tags=["network-adapters"],
         parameters=[DEVICE_ID, ADAPTER_ID, IF_MATCH],
         responses={204: None},
+        examples=examples.DELETE,
     )
     def delete(self, request, device_id, adapter_id):
         adapter = self._adapter(device_id, adapter_id)

@@ -32,6 +32,7 @@ from .. import services
 from ..aggregation import DEFAULT_LIMIT, MAX_LIMIT, count_by
 from ..filters import DEVICE_FILTER_FIELDS, EVENT_FILTER_FIELDS
 from ..models import Device, DeviceEvent
+from . import examples
 from .serializers import (
     DeviceCreateSerializer,
     DeviceEventSerializer,
@@ -62,9 +63,19 @@ REQUEST_SERIALIZERS = {
     ("device-metadata", "PATCH"): MetadataPatchSerializer,
 }
 
-ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The device's id.")
+DEVICE_ID = OpenApiParameter(
+    "device_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The device's id, or imei:…, deveui:…, dvnuuid:… (also as urn:dev:…).",
+)
 IF_MATCH = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Apply only if the device's ETag matches."
+)
+# What every device write says: who may, and the errors any of them may answer.
+WRITE_RULES = (
+    "Scope `devices:write`; a key limited to DMSs reaches only its DMSs' devices (any other: 404 `not_found`). "
+    "`If-Match` with a stale ETag: 412 `precondition_failed`."
 )
 
 
@@ -107,19 +118,37 @@ STATS_RESPONSE = PolymorphicProxySerializer(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List devices", tags=["devices"]),
+    list=extend_schema(operation_id="listDevices", summary="List devices", tags=["devices"]),
     create=extend_schema(
-        summary="Create a device", tags=["devices"], request=DeviceCreateSerializer, responses={201: DeviceSerializer}
+        operation_id="createDevice",
+        summary="Create a device",
+        description="Scope `devices:write`. The new device is `NO_IDENTITY`, with a `CREATED` event "
+        "(`device.created` in the feed); the answer carries `Location` and `ETag`. A key limited to DMSs creates "
+        "only into them (`dms_id` elsewhere: 403 `access_denied`). 400 `validation_error`: a field invalid or "
+        "unknown; 409 `conflict`: the id exists.",
+        tags=["devices"],
+        request={"application/json": DeviceCreateSerializer},
+        responses={201: DeviceSerializer},
+        examples=examples.CREATE,
     ),
-    retrieve=extend_schema(summary="Get a device", tags=["devices"], parameters=[ID_PARAMETER]),
+    retrieve=extend_schema(
+        operation_id="getDevice",
+        summary="Get a device, by its id or an adapter's identifier (`imei:…`, `deveui:…`, `dvnuuid:…`)",
+        tags=["devices"],
+        parameters=[DEVICE_ID],
+    ),
     destroy=extend_schema(
+        operation_id="deleteDevice",
         summary="Delete a device (decommissioned only, unless forced)",
+        description=f"{WRITE_RULES} Deletes the device with its history (`device.deleted` in the feed, which "
+        "keeps its events). 409 `conflict`: the device is not `DECOMMISSIONED` and `force` is not true.",
         tags=["devices"],
         parameters=[
-            ID_PARAMETER,
+            DEVICE_ID,
             IF_MATCH,
             OpenApiParameter("force", OpenApiTypes.BOOL, description="Delete even if not decommissioned."),
         ],
+        examples=examples.DELETE,
     ),
 )
 class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -135,6 +164,7 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
     scope_resource = "devices"
     sort_fields = DEVICE_SORT_FIELDS
     default_sort = "creation_timestamp"
+    lookup_url_kwarg = "device_id"
     lookup_value_regex = "[^/]+"
     etag_resource = True
     parser_classes = [JSONParser, MergePatchParser]
@@ -145,7 +175,7 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         return REQUEST_SERIALIZERS.get((route, self.request.method), DeviceSerializer)
 
     def get_object(self):
-        device = device_from_path(self.kwargs["pk"], self.get_queryset())
+        device = device_from_path(self.kwargs["device_id"], self.get_queryset())
         self.check_object_permissions(self.request, device)
         return device
 
@@ -162,30 +192,40 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(device.id, safe='')}")
         return self._device_response(device.id, status.HTTP_201_CREATED, {"Location": location})
 
-    def retrieve(self, request, pk=None):
+    def retrieve(self, request, device_id=None):
         device = self.get_object()
         if not_modified(request, device.etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": device.etag})
         return Response(DeviceSerializer(device).data, headers={"ETag": device.etag})
 
     @extend_schema(
+        operation_id="updateDevice",
         summary="Change a device's alias, tags, icon, icon colour or DMS (JSON merge patch)",
+        description=f"{WRITE_RULES} The fields given change (`null`: back to the default); a change records one "
+        "`UPDATED` event naming the fields (`device.updated` in the feed), a body that changes nothing records "
+        "nothing. 400 `validation_error`: a field invalid, or not one of these five; 403 `access_denied`: `dms_id` "
+        "outside the key's DMSs.",
         tags=["devices"],
-        parameters=[ID_PARAMETER, IF_MATCH],
+        parameters=[DEVICE_ID, IF_MATCH],
         request={"application/merge-patch+json": DeviceUpdateSerializer, "application/json": DeviceUpdateSerializer},
         responses={200: DeviceSerializer},
+        examples=examples.UPDATE,
     )
-    def partial_update(self, request, pk=None):
+    def partial_update(self, request, device_id=None):
         return self._update(request, partial=True)
 
     @extend_schema(
+        operation_id="replaceDevice",
         summary="Replace a device's alias, tags, icon, icon colour and DMS (one not given: its default)",
+        description=f"{WRITE_RULES} As `updateDevice`, but every one of the five fields is set: one not given goes "
+        'back to its default (`""`, `[]`).',
         tags=["devices"],
-        parameters=[ID_PARAMETER, IF_MATCH],
+        parameters=[DEVICE_ID, IF_MATCH],
         request={"application/json": DeviceUpdateSerializer},
         responses={200: DeviceSerializer},
+        examples=examples.REPLACE,
     )
-    def update(self, request, pk=None):
+    def update(self, request, device_id=None):
         return self._update(request, partial=False)
 
     def _update(self, request, partial: bool) -> Response:
@@ -200,7 +240,7 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         )
         return self._device_response(device.pk)
 
-    def destroy(self, request, pk=None):
+    def destroy(self, request, device_id=None):
         refuse_unknown_parameters(request, ("force",))  # `?Force=true` must not quietly delete without force
         device = self.get_object()
         force = parse_bool_param(request, "force")
@@ -210,13 +250,18 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
+        operation_id="decommissionDevice",
         summary="Decommission a device (final, idempotent)",
+        description=f"{WRITE_RULES} Sets `DECOMMISSIONED`, revokes an identity slot not already `EXPIRED` or "
+        "`REVOKED`, and records one `DECOMMISSIONED` event. Final: repeating it is a 204 that changes nothing, and a "
+        "later identity-slot update is a 409 `conflict`. Metadata stays editable.",
         tags=["devices"],
-        parameters=[ID_PARAMETER, IF_MATCH],
+        parameters=[DEVICE_ID, IF_MATCH],
         responses={204: OpenApiResponse(description="Decommissioned (or already was).")},
+        examples=examples.DECOMMISSION,
     )
     @action(detail=True, methods=["delete"])
-    def decommission(self, request, pk=None):
+    def decommission(self, request, device_id=None):
         device = self.get_object()
         services.device_decommission(
             device_id=device.pk, source=request_source(request), if_match=request.headers.get("If-Match")
@@ -224,14 +269,20 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
+        operation_id="updateDeviceIdentitySlot",
         summary="Set the identity slot",
+        description=f"{WRITE_RULES} The device's status becomes the slot's; `versions` are merged into the slot's. "
+        "Events: `PROVISIONED` for the first slot, `RENEWED` when `active_version` grows, `STATUS-UPDATED` when the "
+        "status changes. 400 `validation_error`: a field invalid or unknown; 409 `conflict`: the device is "
+        "decommissioned.",
         tags=["devices"],
-        parameters=[ID_PARAMETER, IF_MATCH],
-        request=IdentitySlotUpdateSerializer,
+        parameters=[DEVICE_ID, IF_MATCH],
+        request={"application/json": IdentitySlotUpdateSerializer},
         responses={200: DeviceSerializer},
+        examples=examples.IDENTITY_SLOT,
     )
     @action(detail=True, methods=["put"])
-    def idslot(self, request, pk=None):
+    def idslot(self, request, device_id=None):
         device = self.get_object()
         serializer = IdentitySlotUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -245,25 +296,36 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
 
     @extend_schema(
         methods=["PUT"],
+        operation_id="replaceDeviceMetadata",
         summary="Replace the metadata (or patch it with `patches`)",
+        description=f"{WRITE_RULES} `metadata` replaces the whole object (at most 64 KiB); `patches` applies RFC 6902 "
+        "operations as `updateDeviceMetadata` does. Each change records a `METADATA-UPDATED` event. 400 "
+        "`validation_error`: not a JSON object, too large, or an unknown field.",
         tags=["devices"],
-        parameters=[ID_PARAMETER, IF_MATCH],
-        request=MetadataReplaceSerializer,
+        parameters=[DEVICE_ID, IF_MATCH],
+        request={"application/json": MetadataReplaceSerializer},  # a bare RFC 6902 array is for PATCH only
         responses={200: DeviceSerializer},
+        examples=examples.METADATA_REPLACE,
     )
     @extend_schema(
         methods=["PATCH"],
+        operation_id="updateDeviceMetadata",
         summary="Patch the metadata (RFC 6902)",
+        description=f"{WRITE_RULES} The patch applies wholly or not at all (all six operations, `null` values "
+        "included), and the result is at most 64 KiB; a change records a `METADATA-UPDATED` event. 400 "
+        "`validation_error`: a malformed operation (named `patches[i]`); 409 `conflict`: a `test` failed or a path "
+        "is missing. Either way nothing changes. The bare RFC 6902 array is taken too, as "
+        "`Content-Type: application/json-patch+json`.",
         tags=["devices"],
-        parameters=[ID_PARAMETER, IF_MATCH],
-        request={
-            "application/json": MetadataPatchSerializer,
-            "application/json-patch+json": {"type": "array", "items": {"type": "object"}},
-        },
+        parameters=[DEVICE_ID, IF_MATCH],
+        # One body type: generated clients break on an operation whose bodies differ by content type (an array
+        # among them: openapi-python-client 0.29), so the bare array is in the description (docs/api.md).
+        request={"application/json": MetadataPatchSerializer},
         responses={200: DeviceSerializer},
+        examples=examples.METADATA_PATCH,
     )
     @action(detail=True, methods=["put", "patch"], parser_classes=[JSONParser, JSONPatchParser])
-    def metadata(self, request, pk=None):
+    def metadata(self, request, device_id=None):
         device = self.get_object()
         data = request.data
         if request.method == "PATCH" and isinstance(data, list):
@@ -282,6 +344,7 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         return self._device_response(device.pk)
 
     @extend_schema(
+        operation_id="listDmsDevices",
         summary="List the devices of a DMS",
         tags=["devices"],
         parameters=[OpenApiParameter("dms_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The DMS.")],
@@ -294,7 +357,14 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         return self.get_paginated_response(DeviceSerializer(page, many=True).data)
 
 
-@extend_schema_view(get=extend_schema(summary="A device's events, newest first", tags=["devices"]))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="listDeviceEvents",
+        summary="A device's events, newest first",
+        tags=["devices"],
+        parameters=[DEVICE_ID],
+    )
+)
 class DeviceEventListView(ListQueryMixin, ListAPIView):
     """`GET /devices/{id}/events`: the device's whole history, with bookmarks and filters on type and timestamp."""
 
@@ -364,6 +434,7 @@ class StatsView(APIView):
     scope_resource = "devices"
 
     @extend_schema(
+        operation_id="getDeviceStats",
         summary="Device statistics",
         tags=["devices"],
         parameters=STATS_PARAMETERS,  # not a filter backend's: drf-spectacular would leave the parameters out

@@ -1,7 +1,9 @@
 """OpenAPI additions: the error answers of every operation, the bearer scheme, and X-Request-ID everywhere."""
 
+from drf_spectacular.drainage import warn
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
+from drf_spectacular.utils import OpenApiExample
 
 from .serializers import ErrorSerializer
 
@@ -20,7 +22,14 @@ ERROR_DESCRIPTIONS = {
 
 
 class AutoSchema(BaseAutoSchema):
-    """Adds the contract's error answers, in the error body's shape, to each operation."""
+    """Adds the contract's error answers, in the error body's shape, to each operation, and insists on a named
+    operation id."""
+
+    def get_operation_id(self) -> str:
+        # Only reached when the view names none (`extend_schema(operation_id=...)` overrides this): the default is
+        # made of the URL, which is what a generated client would call the function, so `--fail-on-warn` refuses it.
+        warn(f"{self.method} {self.path} has no operation_id: name it with extend_schema(operation_id=...)")
+        return super().get_operation_id()
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -40,6 +49,24 @@ class AutoSchema(BaseAutoSchema):
             if getattr(self.view, "etag_resource", False) and "{" in self.path:
                 codes.append("412")
         return sorted(codes)
+
+
+def error_example(code: int, error_type: str, message: str = "", fields=()) -> OpenApiExample:
+    """An example of the error body for one answer of an operation (`fields`: (name, message) pairs; a validation
+    error's message names them, as the answer's does)."""
+    return OpenApiExample(
+        f"{code} {error_type}",
+        value={
+            "object": "error",
+            "code": code,
+            "type": error_type,
+            "message": message or "Invalid request: " + "; ".join(f"{name}: {text}" for name, text in fields),
+            "fields": [{"name": field, "message": text} for field, text in fields],
+            "request_id": "5f0c6a1e9b2d4c7f8a3e1b0d2c4f6a8e",
+        },
+        response_only=True,
+        status_codes=[str(code)],
+    )
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -113,14 +140,14 @@ CONSISTENCY_TOKEN = {
 API = "/api/devmanager/v1"
 # The answers that carry the resource's ETag (and Location, on creation), by operation.
 ETAG_ANSWERS = {
-    ("get", f"{API}/devices/{{id}}"): ["200"],
+    ("get", f"{API}/devices/{{device_id}}"): ["200"],
     ("post", f"{API}/devices"): ["201"],
-    ("put", f"{API}/devices/{{id}}/idslot"): ["200"],
-    ("put", f"{API}/devices/{{id}}/metadata"): ["200"],
-    ("patch", f"{API}/devices/{{id}}/metadata"): ["200"],
-    ("get", f"{API}/device-groups/{{id}}"): ["200"],
+    ("put", f"{API}/devices/{{device_id}}/idslot"): ["200"],
+    ("put", f"{API}/devices/{{device_id}}/metadata"): ["200"],
+    ("patch", f"{API}/devices/{{device_id}}/metadata"): ["200"],
+    ("get", f"{API}/device-groups/{{group_id}}"): ["200"],
     ("post", f"{API}/device-groups"): ["201"],
-    ("put", f"{API}/device-groups/{{id}}"): ["200"],
+    ("put", f"{API}/device-groups/{{group_id}}"): ["200"],
 }
 
 

@@ -52,6 +52,7 @@ class FeedView(APIView):
     scope_resource = "events"
 
     @extend_schema(
+        operation_id="listFeedEvents",
         summary="The fleet feed: every change, oldest first",
         tags=["events"],
         parameters=[

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from devices.api.serializers import DeviceSerializer
 from devices.api.views import (
+    DEVICE_ID,
     DEVICE_SEARCH_COLUMNS,
     DEVICE_SORT_FIELDS,
     STATS_PARAMETERS,
@@ -33,15 +34,20 @@ from .. import services
 from ..filters import GROUP_FILTER_FIELDS
 from ..models import DeviceGroup
 from ..querysets import Membership, attach_inherited, member_devices
+from . import examples
 from .serializers import (
     DeviceGroupLinkSerializer,
     DeviceGroupSerializer,
     DeviceGroupWriteSerializer,
 )
 
-GROUP_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The group's id.")
+GROUP_ID = OpenApiParameter("group_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The group's id.")
 IF_MATCH = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Apply only if the group's ETag matches."
+)
+WRITE_RULES = (
+    "Scope `groups:write` (group definitions are shared: a key limited to DMSs may write them too). `If-Match` with "
+    "a stale ETag: 412 `precondition_failed`."
 )
 
 
@@ -60,29 +66,45 @@ def group_response(group: DeviceGroup, status_code=status.HTTP_200_OK, headers=N
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List device groups", tags=["device-groups"]),
+    list=extend_schema(operation_id="listDeviceGroups", summary="List device groups", tags=["device-groups"]),
     create=extend_schema(
+        operation_id="createDeviceGroup",
         summary="Create a device group",
+        description=f"{WRITE_RULES} The id is generated when absent; the answer carries `Location` and `ETag` "
+        "(`group.created` in the feed). 400 `validation_error`: a field invalid or unknown, a `parent_id` that names "
+        "no group, more than 16 levels or 32 criteria; 409 `conflict`: the id exists, or a sibling has the name.",
         tags=["device-groups"],
         request=DeviceGroupWriteSerializer,
         responses={201: DeviceGroupSerializer},
+        examples=examples.CREATE,
     ),
-    retrieve=extend_schema(summary="Get a device group", tags=["device-groups"], parameters=[GROUP_ID]),
+    retrieve=extend_schema(
+        operation_id="getDeviceGroup", summary="Get a device group", tags=["device-groups"], parameters=[GROUP_ID]
+    ),
     update=extend_schema(
+        operation_id="updateDeviceGroup",
         summary="Update a device group (the fields present replace the stored ones)",
+        description=f"{WRITE_RULES} `parent_id: null` makes it a root, `criteria: []` clears them (`group.updated` "
+        "in the feed). 400 `validation_error`: a field invalid, or a parent that is the group or one of its "
+        "descendants; 409 `conflict`: a sibling has the name.",
         tags=["device-groups"],
         parameters=[GROUP_ID, IF_MATCH],
         request=DeviceGroupWriteSerializer,
         responses={200: DeviceGroupSerializer},
+        examples=examples.UPDATE,
     ),
     destroy=extend_schema(
+        operation_id="deleteDeviceGroup",
         summary="Delete a device group (children move up, or go with ?cascade=true)",
+        description=f"{WRITE_RULES} Its children move up to its parent (roots if it had none), or with "
+        "`cascade=true` the whole subtree goes (`group.deleted` in the feed). Devices are never deleted.",
         tags=["device-groups"],
         parameters=[
             GROUP_ID,
             IF_MATCH,
             OpenApiParameter("cascade", OpenApiTypes.BOOL, description="Delete the whole subtree."),
         ],
+        examples=examples.DELETE,
     ),
 )
 class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
@@ -96,6 +118,7 @@ class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
     scope_resource = "groups"
     sort_fields = {"name": "name", "created_at": "created_at", "updated_at": "updated_at"}
     default_sort = "created_at"
+    lookup_url_kwarg = "group_id"
     lookup_value_regex = "[^/]+"
     etag_resource = True
     also_requires = ()  # the stats action counts devices: devices:read too
@@ -117,14 +140,14 @@ class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
         location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(str(group.pk))}")
         return group_response(group, status.HTTP_201_CREATED, {"Location": location})
 
-    def retrieve(self, request, pk=None):
-        group = get_group(pk)
+    def retrieve(self, request, group_id=None):
+        group = get_group(group_id)
         if not_modified(request, group.etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": group.etag})
         return group_response(group)
 
-    def update(self, request, pk=None):
-        group = get_group(pk)
+    def update(self, request, group_id=None):
+        group = get_group(group_id)
         serializer = DeviceGroupWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
@@ -135,9 +158,9 @@ class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
         )
         return group_response(updated)
 
-    def destroy(self, request, pk=None):
+    def destroy(self, request, group_id=None):
         refuse_unknown_parameters(request, ("cascade",))  # `?Cascade=true` must not quietly move the children up
-        group = get_group(pk)
+        group = get_group(group_id)
         cascade = parse_bool_param(request, "cascade")
         services.group_delete(
             group_id=group.pk, cascade=cascade, if_match=request.headers.get("If-Match"), actor=request_source(request)
@@ -145,18 +168,20 @@ class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
+        operation_id="getDeviceGroupStats",
         summary="Device counts of a group, in total and per status (or per value of group_by)",
         tags=["device-groups"],
         parameters=[GROUP_ID, *STATS_PARAMETERS],
         responses={200: STATS_RESPONSE},
     )
     @action(detail=True, methods=["get"], also_requires=("devices:read",))
-    def stats(self, request, pk=None):
-        return Response(stats_answer(request, member_devices(get_group(pk))))
+    def stats(self, request, group_id=None):
+        return Response(stats_answer(request, member_devices(get_group(group_id))))
 
 
 @extend_schema_view(
     get=extend_schema(
+        operation_id="listDeviceGroupMembers",
         summary="The devices of a group (its criteria and inherited ones), with the device list's parameters",
         tags=["device-groups"],
         parameters=[GROUP_ID],
@@ -177,7 +202,7 @@ class DeviceGroupDeviceListView(ListQueryMixin, ListAPIView):
     default_sort = "creation_timestamp"
 
     def get_queryset(self):
-        group = get_group(self.kwargs["pk"])
+        group = get_group(self.kwargs["group_id"])
         self.bookmark_scope = f"group-devices:{group.pk}"  # the group's id in any case
         return member_devices(group).for_representation()
 
@@ -190,7 +215,14 @@ def _link(device: Device, group: DeviceGroup) -> dict:
     return {"device_id": device.pk, "group_id": group.pk, "group": DeviceGroupSerializer(group).data}
 
 
-@extend_schema_view(get=extend_schema(summary="The groups a device is in", tags=["devices"]))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="listDeviceMemberships",
+        summary="The groups a device is in",
+        tags=["devices"],
+        parameters=[DEVICE_ID],
+    )
+)
 class DeviceMembershipListView(ListQueryMixin, ListAPIView):
     """`GET /devices/{id}/device-groups`: one link per group the device is in, with the group list's parameters."""
 
@@ -220,7 +252,11 @@ class DeviceMembershipDetailView(APIView):
     scope_resource = "devices"
 
     @extend_schema(
-        summary="Whether a device is in a group", tags=["devices"], responses={200: DeviceGroupLinkSerializer}
+        operation_id="getDeviceMembership",
+        summary="Whether a device is in a group",
+        tags=["devices"],
+        parameters=[DEVICE_ID, GROUP_ID],
+        responses={200: DeviceGroupLinkSerializer},
     )
     def get(self, request, device_id, group_id):
         device = _device(device_id)

@@ -87,8 +87,8 @@ def test_answers_conform_to_the_openapi_document(api_client):
 
     assert_conforms(created, KEYS)
     assert_conforms(api_client.get(KEYS), KEYS)
-    assert_conforms(api_client.get(item), f"{KEYS}/{{id}}")
-    assert_conforms(api_client.delete(item), f"{KEYS}/{{id}}")
+    assert_conforms(api_client.get(item), f"{KEYS}/{{key_id}}")
+    assert_conforms(api_client.delete(item), f"{KEYS}/{{key_id}}")
     assert_conforms(api_client.post(KEYS, {"name": ""}, format="json"), KEYS)
 
 

@@ -146,7 +146,7 @@ def test_schema_paths_are_absolute_api_paths(schema):
     paths = list(schema["paths"])
 
     assert f"{API}/devices" in paths
-    assert f"{API}/devices/{{id}}" in paths
+    assert f"{API}/devices/{{device_id}}" in paths
     assert all(path.startswith(f"{API}/") for path in paths), paths
 
 
@@ -186,7 +186,7 @@ def test_schema_every_401_declares_www_authenticate(schema):
         assert operation["responses"]["401"]["headers"]["WWW-Authenticate"]["required"] is True, name
 
 
-@pytest.mark.parametrize("path", [f"{API}/devices/{{id}}", f"{API}/device-groups/{{id}}"])
+@pytest.mark.parametrize("path", [f"{API}/devices/{{device_id}}", f"{API}/device-groups/{{group_id}}"])
 def test_schema_reads_of_a_resource_declare_etag_and_not_modified(schema, path):
     operation = schema["paths"][path]["get"]
 
@@ -205,8 +205,8 @@ def test_schema_creations_declare_location_and_etag(schema, path):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("put", f"{API}/devices/{{id}}/idslot"), ("put", f"{API}/devices/{{id}}/metadata"),
-     ("patch", f"{API}/devices/{{id}}/metadata"), ("put", f"{API}/device-groups/{{id}}")],
+    [("put", f"{API}/devices/{{device_id}}/idslot"), ("put", f"{API}/devices/{{device_id}}/metadata"),
+     ("patch", f"{API}/devices/{{device_id}}/metadata"), ("put", f"{API}/device-groups/{{group_id}}")],
 )  # fmt: skip
 def test_schema_writes_answering_the_resource_declare_its_etag(schema, method, path):
     assert schema["paths"][path][method]["responses"]["200"]["headers"]["ETag"]["required"] is True
@@ -214,7 +214,7 @@ def test_schema_writes_answering_the_resource_declare_its_etag(schema, method, p
 
 def test_schema_operations_on_a_resource_declare_not_found(schema):
     for name, operation in operations(schema):
-        if "{id}" in name:
+        if "{" in name:
             assert operation["responses"]["404"]["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}
 
 
@@ -223,6 +223,47 @@ def test_schema_operations_taking_if_match_declare_precondition_failed(schema):
     for name, operation in operations(schema):
         if any(parameter["name"] == "If-Match" for parameter in operation.get("parameters", [])):
             assert operation["responses"]["412"]["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}, name
+
+
+def test_schema_every_operation_has_a_unique_camel_case_operation_id(schema):
+    ids = [operation["operationId"] for _, operation in operations(schema)]
+
+    assert [name for name in ids if not re.fullmatch(r"[a-z]+(?:[A-Z][a-z]*)+", name)] == []
+    assert len(set(ids)) == len(ids)
+    assert {"listDevices", "getDevice", "createDevice", "updateDevice", "deleteDevice", "updateDeviceMetadata",
+            "listDeviceGroupMembers", "listDeviceEvents"} <= set(ids)  # fmt: skip
+
+
+def test_schema_names_each_path_parameter_after_what_it_names(schema):
+    """The same thing has the same parameter name in every path, so that generated signatures agree."""
+    names = {"devices": "device_id", "device-groups": "group_id", "network-adapters": "adapter_id", "dms": "dms_id",
+             "device-actions": "job_id", "webhooks": "webhook_id", "api-keys": "key_id"}  # fmt: skip
+    for path in schema["paths"]:
+        for collection, parameter in re.findall(r"([\w-]+)/\{(\w+)\}", path):
+            assert parameter == names[collection], path
+
+
+def answer_examples(operation: dict, success: bool) -> list:
+    """The examples of an operation's successful (2xx) or failed answers."""
+    return [
+        example
+        for code, response in operation["responses"].items()
+        if code.startswith("2") == success
+        for media_type in response.get("content", {}).values()
+        for example in media_type.get("examples", {}).values()
+    ]
+
+
+def test_schema_every_write_has_examples_and_states_its_rules(schema):
+    for name, operation in operations(schema):
+        if name.split()[0] not in ("POST", "PUT", "PATCH", "DELETE"):
+            continue
+        assert ":write`" in operation["description"], name  # the scope it needs
+        for media_type in operation.get("requestBody", {}).get("content", {}).values():
+            assert media_type.get("examples"), f"{name}: no example body"
+        # A DELETE answers no body when it succeeds: its example is the error its rules make likely.
+        assert answer_examples(operation, success=True) or name.startswith("DELETE"), f"{name}: no example answer"
+        assert answer_examples(operation, success=False), f"{name}: no example of an error"
 
 
 def test_schema_stats_declares_filter_parameter(schema):
@@ -323,9 +364,9 @@ def test_doc_assets_pull_in_no_web_fonts(anon_client):
     [
         ("/api/devmanager/v1/devices", {"filter", "q", "search"}),
         ("/api/devmanager/v1/devices/dms/{dms_id}", {"filter", "q", "search"}),
-        ("/api/devmanager/v1/device-groups/{id}/devices", {"filter", "q", "search"}),
+        ("/api/devmanager/v1/device-groups/{group_id}/devices", {"filter", "q", "search"}),
         ("/api/devmanager/v1/stats", {"filter", "q", "group_by", "limit"}),
-        ("/api/devmanager/v1/device-groups/{id}/stats", {"filter", "q", "group_by", "limit"}),
+        ("/api/devmanager/v1/device-groups/{group_id}/stats", {"filter", "q", "group_by", "limit"}),
     ],
 )
 def test_schema_declares_q_and_group_by_where_they_are_taken(schema, path, parameters):

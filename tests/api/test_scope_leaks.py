@@ -136,37 +136,39 @@ def lists(fleet) -> dict:
             f"/stats?q=dms_owner[eq]:{THEIRS}",
         ],
         ("get", "/device-groups"): ["/device-groups", "/device-groups?include=total_count"],
-        ("get", "/device-groups/{id}"): [f"/device-groups/{group}"],
-        ("get", "/device-groups/{id}/devices"): [f"/device-groups/{group}/devices{query}" for query in everything],
-        ("get", "/device-groups/{id}/stats"): [
+        ("get", "/device-groups/{group_id}"): [f"/device-groups/{group}"],
+        ("get", "/device-groups/{group_id}/devices"): [
+            f"/device-groups/{group}/devices{query}" for query in everything
+        ],
+        ("get", "/device-groups/{group_id}/stats"): [
             f"/device-groups/{group}/stats",
             f"/device-groups/{group}/stats?group_by=dms_owner",
         ],
         ("get", "/events"): ["/events", "/events?page_size=1000", "/events?filter=subject[eq]:theirs-1"],
         ("get", "/webhooks"): ["/webhooks"],
-        ("get", "/webhooks/{id}"): [f"/webhooks/{webhook}"],
-        ("get", "/webhooks/{id}/deliveries"): [f"/webhooks/{webhook}/deliveries"],
+        ("get", "/webhooks/{webhook_id}"): [f"/webhooks/{webhook}"],
+        ("get", "/webhooks/{webhook_id}/deliveries"): [f"/webhooks/{webhook}/deliveries"],
         ("get", "/device-actions"): ["/device-actions"],
-        ("get", "/device-actions/{id}"): [f"/device-actions/{job}"],
+        ("get", "/device-actions/{job_id}"): [f"/device-actions/{job}"],
         ("get", "/api-keys"): ["/api-keys"],
-        ("get", "/api-keys/{id}"): [f"/api-keys/{fleet['key'].pk}"],
+        ("get", "/api-keys/{key_id}"): [f"/api-keys/{fleet['key'].pk}"],
     }
 
 
 # What an unrestricted key (or one of other DMSs) made: not even there for the restricted key.
-NOT_THERE = {("get", "/webhooks/{id}"), ("get", "/webhooks/{id}/deliveries"), ("get", "/device-actions/{id}"),
-             ("get", "/api-keys/{id}")}  # fmt: skip
+NOT_THERE = {("get", "/webhooks/{webhook_id}"), ("get", "/webhooks/{webhook_id}/deliveries"),
+             ("get", "/device-actions/{job_id}"), ("get", "/api-keys/{key_id}")}  # fmt: skip
 
 
 DEVICE_PATHS = {
-    ("get", "/devices/{id}"): "/devices/{device}",
-    ("put", "/devices/{id}"): "/devices/{device}",
-    ("patch", "/devices/{id}"): "/devices/{device}",
-    ("delete", "/devices/{id}"): "/devices/{device}?force=true",
-    ("delete", "/devices/{id}/decommission"): "/devices/{device}/decommission",
-    ("put", "/devices/{id}/idslot"): "/devices/{device}/idslot",
-    ("put", "/devices/{id}/metadata"): "/devices/{device}/metadata",
-    ("patch", "/devices/{id}/metadata"): "/devices/{device}/metadata",
+    ("get", "/devices/{device_id}"): "/devices/{device}",
+    ("put", "/devices/{device_id}"): "/devices/{device}",
+    ("patch", "/devices/{device_id}"): "/devices/{device}",
+    ("delete", "/devices/{device_id}"): "/devices/{device}?force=true",
+    ("delete", "/devices/{device_id}/decommission"): "/devices/{device}/decommission",
+    ("put", "/devices/{device_id}/idslot"): "/devices/{device}/idslot",
+    ("put", "/devices/{device_id}/metadata"): "/devices/{device}/metadata",
+    ("patch", "/devices/{device_id}/metadata"): "/devices/{device}/metadata",
     ("get", "/devices/{device_id}/events"): "/devices/{device}/events",
     ("get", "/devices/{device_id}/device-groups"): "/devices/{device}/device-groups",
     ("get", "/devices/{device_id}/device-groups/{group_id}"): "/devices/{device}/device-groups/{group}",
@@ -177,11 +179,11 @@ DEVICE_PATHS = {
 }
 # A valid body for each device write, so that only the device's visibility can refuse it.
 DEVICE_BODIES = {
-    ("put", "/devices/{id}"): {"alias": "taken over", "dms_id": MINE},
-    ("patch", "/devices/{id}"): {"alias": "taken over"},
-    ("put", "/devices/{id}/idslot"): {"status": "ACTIVE", "active_version": 2, "type": "X509"},
-    ("put", "/devices/{id}/metadata"): {"metadata": {"owned": True}},
-    ("patch", "/devices/{id}/metadata"): {"patches": [{"op": "add", "path": "/owned", "value": True}]},
+    ("put", "/devices/{device_id}"): {"alias": "taken over", "dms_id": MINE},
+    ("patch", "/devices/{device_id}"): {"alias": "taken over"},
+    ("put", "/devices/{device_id}/idslot"): {"status": "ACTIVE", "active_version": 2, "type": "X509"},
+    ("put", "/devices/{device_id}/metadata"): {"metadata": {"owned": True}},
+    ("patch", "/devices/{device_id}/metadata"): {"patches": [{"op": "add", "path": "/owned", "value": True}]},
     ("post", "/devices/{device_id}/network-adapters"): {"type": "cellular", "imei": "353456789012344"},
     ("put", "/devices/{device_id}/network-adapters/{adapter_id}"): {"type": "cellular", "description": "mine now"},
 }
@@ -226,13 +228,13 @@ def test_every_operation_reveals_no_device_outside_the_keys_dms(fleet, django_as
         (("post", "/device-actions"), "/device-actions",
          {"action": "set_dms", "params": {"dms_id": THEIRS}, "dry_run": True}, 403),
         (("post", "/api-keys"), "/api-keys", {"name": "wider", "dms": None}, 403),
-        (("post", "/device-actions/{id}/cancel"), f"/device-actions/{job}/cancel", None, 404),
-        (("patch", "/webhooks/{id}"), f"/webhooks/{webhook}", {"url": "https://127.0.0.1/attacker"}, 404),
-        (("delete", "/webhooks/{id}"), f"/webhooks/{webhook}", None, 404),
-        (("post", "/webhooks/{id}/replay"), f"/webhooks/{webhook}/replay", {"after": 0}, 404),
-        (("post", "/webhooks/{id}/rotate-secret"), f"/webhooks/{webhook}/rotate-secret", None, 404),
-        (("post", "/webhooks/{id}/test"), f"/webhooks/{webhook}/test", None, 404),
-        (("delete", "/api-keys/{id}"), f"/api-keys/{key}", None, 404),
+        (("post", "/device-actions/{job_id}/cancel"), f"/device-actions/{job}/cancel", None, 404),
+        (("patch", "/webhooks/{webhook_id}"), f"/webhooks/{webhook}", {"url": "https://127.0.0.1/attacker"}, 404),
+        (("delete", "/webhooks/{webhook_id}"), f"/webhooks/{webhook}", None, 404),
+        (("post", "/webhooks/{webhook_id}/replay"), f"/webhooks/{webhook}/replay", {"after": 0}, 404),
+        (("post", "/webhooks/{webhook_id}/rotate-secret"), f"/webhooks/{webhook}/rotate-secret", None, 404),
+        (("post", "/webhooks/{webhook_id}/test"), f"/webhooks/{webhook}/test", None, 404),
+        (("delete", "/api-keys/{key_id}"), f"/api-keys/{key}", None, 404),
     ]  # fmt: skip
     for operation, path, body, status in refused:
         response = getattr(client, operation[0])(API + path, body, format="json")
@@ -258,8 +260,8 @@ def test_every_operation_reveals_no_device_outside_the_keys_dms(fleet, django_as
     webhook = client.post(f"{API}/webhooks", {"url": "https://127.0.0.1/partner"}, format="json")
     assert webhook.status_code == 201, webhook.content
     assert Subscription.objects.get(pk=webhook.json()["id"]).dms == [MINE]
-    called |= {("post", "/device-groups"), ("put", "/device-groups/{id}"), ("delete", "/device-groups/{id}"),
-               ("post", "/webhooks")}  # fmt: skip
+    called |= {("post", "/device-groups"), ("put", "/device-groups/{group_id}"),
+               ("delete", "/device-groups/{group_id}"), ("post", "/webhooks")}  # fmt: skip
 
     assert outside_state() == before
     assert DeviceGroup.objects.filter(pk=fleet["group"].pk).exists()

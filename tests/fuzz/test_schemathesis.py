@@ -62,7 +62,7 @@ ADAPTERS = [
     uuid.UUID("ada97e40-0000-4000-8000-000000000003"),
 ]
 
-# The values a path parameter may take besides the generated ones, by parameter name (and path for `id`).
+# The values a path parameter may take besides the generated ones, by parameter name (the same name everywhere).
 DEVICE_REFERENCES = [
     SENSOR,
     ACTIVE,
@@ -100,12 +100,6 @@ BOOKMARKED_LISTS = [
     f"/device-groups/{ROOT_GROUP}/devices?page_size=1",
 ]
 BOOKMARKS: list[str] = []
-
-
-def seeded_values(path: str, name: str) -> list[str]:
-    if name == "id":
-        return GROUP_REFERENCES if "/device-groups/" in path else DEVICE_REFERENCES
-    return SEEDED_VALUES.get(name, [])
 
 
 def filter_fields(path: str) -> dict:
@@ -154,11 +148,10 @@ def flatmap_path_parameters(context, path_parameters):
     """Half of the time, a path parameter names a seeded object instead of a generated string."""
     if not path_parameters:
         return st.just(path_parameters)
-    path = context.operation.path
     return st.fixed_dictionaries(
         {
-            name: st.one_of(st.sampled_from(seeded_values(path, name)), st.just(value))
-            if seeded_values(path, name)
+            name: st.one_of(st.sampled_from(SEEDED_VALUES[name]), st.just(value))
+            if name in SEEDED_VALUES
             else st.just(value)
             for name, value in path_parameters.items()
         }

@@ -7,6 +7,6 @@ router = SimpleRouter(trailing_slash=False)
 router.register("webhooks", WebhookViewSet, basename="webhook")
 
 urlpatterns = [
-    path("webhooks/<str:pk>/deliveries", DeliveryListView.as_view(), name="webhook-deliveries"),
+    path("webhooks/<str:webhook_id>/deliveries", DeliveryListView.as_view(), name="webhook-deliveries"),
     *router.urls,
 ]

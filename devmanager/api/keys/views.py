@@ -15,9 +15,10 @@ from devmanager.api.pagination import BookmarkPagination, ListQueryMixin
 
 from .. import services
 from ..models import ApiKey
+from . import examples
 from .serializers import ApiKeySerializer, ApiKeyWithPlaintextSerializer, ApiKeyWriteSerializer
 
-KEY_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The API key's id.")
+KEY_ID = OpenApiParameter("key_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The API key's id.")
 TAGS = ["api-keys"]
 MAX_KEY_ID = 2**63 - 1  # a bigint
 
@@ -28,20 +29,31 @@ def granting_key(request) -> ApiKey | None:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List the API keys within the calling key, newest first", tags=TAGS),
-    retrieve=extend_schema(summary="Get an API key", tags=TAGS, parameters=[KEY_ID]),
+    list=extend_schema(
+        operation_id="listApiKeys", summary="List the API keys within the calling key, newest first", tags=TAGS
+    ),
+    retrieve=extend_schema(operation_id="getApiKey", summary="Get an API key", tags=TAGS, parameters=[KEY_ID]),
     create=extend_schema(
+        operation_id="createApiKey",
         summary="Create an API key with at most the calling key's scopes, DMSs and lifetime (the answer holds the "
         "key, shown only here)",
+        description="Scope `keys:write`. Only the key's hash is stored. 400 `validation_error`: a field invalid or "
+        "unknown, an unknown scope; 403 `access_denied` (naming `scopes`, `dms` or `expires_at`): more scopes, other "
+        "DMSs or a longer life than the calling key has.",
         tags=TAGS,
         request=ApiKeyWriteSerializer,
         responses={201: ApiKeyWithPlaintextSerializer},
+        examples=examples.CREATE,
     ),
     destroy=extend_schema(
+        operation_id="revokeApiKey",
         summary="Revoke an API key (at once, everywhere; revoking a revoked key changes nothing)",
+        description="Scope `keys:write`. Every process refuses the key at once (401 `invalid_apikey`). 404 "
+        "`not_found`: no such key among those within the calling key.",
         tags=TAGS,
         parameters=[KEY_ID],
         responses={204: None},
+        examples=examples.REVOKE,
     ),
 )
 class ApiKeyViewSet(ListQueryMixin, viewsets.GenericViewSet):
@@ -56,6 +68,7 @@ class ApiKeyViewSet(ListQueryMixin, viewsets.GenericViewSet):
     sort_fields = {"created_at": "created_at"}
     default_sort = "created_at"
     default_sort_mode = "desc"
+    lookup_url_kwarg = "key_id"
     lookup_value_regex = "[^/]+"
     http_method_names = ["get", "post", "delete", "head", "options"]
 
@@ -67,7 +80,7 @@ class ApiKeyViewSet(ListQueryMixin, viewsets.GenericViewSet):
 
     def get_object(self) -> ApiKey:
         """The key of the path's id among those the caller may see; anything else (another key, not an id) is 404."""
-        raw = self.kwargs["pk"]
+        raw = self.kwargs["key_id"]
         found = None
         if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_KEY_ID)) and int(raw) <= MAX_KEY_ID:
             found = self.get_queryset().filter(pk=int(raw)).first()
@@ -87,9 +100,9 @@ class ApiKeyViewSet(ListQueryMixin, viewsets.GenericViewSet):
         body = ApiKeyWithPlaintextSerializer(key, context={"plaintext": plaintext}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
 
-    def retrieve(self, request, pk=None):
+    def retrieve(self, request, key_id=None):
         return Response(ApiKeySerializer(self.get_object()).data)
 
-    def destroy(self, request, pk=None):
+    def destroy(self, request, key_id=None):
         services.api_key_revoke(key=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
