@@ -1,5 +1,5 @@
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
@@ -18,8 +18,8 @@ DEVICE_REFERENCES: list[Callable[[str], models.QuerySet | None]] = []
 
 
 def register_device_reference(lookup: Callable[[str], models.QuerySet | None]) -> None:
-    """From an app's `AppConfig.ready()`: `lookup(text)` gives a queryset of the ids (`values("device_id")`) of the
-    devices the text names, or None when the text is not of its form."""
+    """From an app's `AppConfig.ready()`: `lookup(text)` gives a queryset of the id (`values("device_id")`) of the
+    device the text names (one at most: a unique identifier), or None when the text is not of its form."""
     DEVICE_REFERENCES.append(lookup)
 
 
@@ -61,6 +61,17 @@ class DeviceQuerySet(RestrictedQuerySet):
         from .filters import DEVICE_FILTER_FIELDS
 
         return self.filter(compile_filters(filters, DEVICE_FILTER_FIELDS))
+
+    def identity_expiring(self, since: datetime, days: int):
+        """Devices whose identity expires within `days` days from `since` (neither revoked nor decommissioned, whose
+        identity no longer matters): a range of the expiry index. The dashboard counts them, the admin lists them."""
+        from .choices import DeviceStatus
+
+        window = (since, since + timedelta(days=days))
+        retired = [DeviceStatus.REVOKED, DeviceStatus.DECOMMISSIONED]
+        return self.filter(identity_expires_at__gte=window[0], identity_expires_at__lt=window[1]).exclude(
+            status__in=retired
+        )
 
     def stats(self) -> dict:
         """`{"total", "status_distribution"}` as /stats and the group stats answer it."""

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "events",
     "fleet",
     "webhooks",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +285,11 @@ CACHES = {
 # refresh_device_status: days before the identity's expiration_date at which a device enters each status.
 DEVMANAGER_RENEWAL_WINDOW_DAYS = env_int("DEVMANAGER_RENEWAL_WINDOW_DAYS", 30)
 DEVMANAGER_ABOUT_TO_EXPIRE_DAYS = env_int("DEVMANAGER_ABOUT_TO_EXPIRE_DAYS", 7)
+
+# Group member counts (groups/counting.py, docs/console.md): a count older than this many seconds is stale, and a page
+# that shows counts (the group tree, the dashboard) recounts its stale groups for at most this many seconds.
+DEVMANAGER_GROUP_COUNT_MAX_AGE = env_int("DEVMANAGER_GROUP_COUNT_MAX_AGE", 600)
+DEVMANAGER_GROUP_COUNT_BUDGET = env_float("DEVMANAGER_GROUP_COUNT_BUDGET", 0.3)
 
 # --- REST framework ------------------------------------------------------------------------------------------------
 

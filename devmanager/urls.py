@@ -23,5 +23,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
+    # The admin's index is the fleet dashboard (console, the top layer: named here by string, not imported).
+    path("admin/", include("console.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -2,9 +2,11 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from mptt.admin import DraggableMPTTAdmin
 from rest_framework import serializers
 
@@ -18,6 +20,7 @@ from devmanager.strictjson import load_json
 
 from . import services
 from .api.serializers import CriterionField
+from .counting import attach_member_counts, group_count_members
 from .criteria import criterion_text, q_error
 from .models import MAX_CRITERIA, DeviceGroup
 from .querysets import attach_inherited, member_condition, member_devices
@@ -78,10 +81,34 @@ class DeviceGroupForm(ExactTextModelForm):
         return cleaned
 
 
+class DeviceGroupChangeList(ChangeList):
+    def get_results(self, request):
+        super().get_results(request)
+        # Read (and, within the budget, recount) the page's member counts at once; the rows reuse these objects.
+        groups = list(self.result_list)
+        attach_member_counts(groups)
+        members, now = reverse("admin:devices_device_changelist"), timezone.now()  # once for the 1,000 rows
+        for group in groups:
+            group.member_count_html = member_count_html(group, members, now)
+
+
+def member_count_html(group, members: str, now) -> str:
+    """A group's stored member count, linking to its members in the device list; marked when stale."""
+    count = group.member_count
+    if count is None:
+        return format_html('<span class="member-count" title="{}">?</span>', "not counted yet")
+    minutes = int((now - count.counted_at).total_seconds() // 60)
+    age = f"counted {minutes} min ago" + (" (stale)" if group.member_count_stale else "")
+    return format_html(
+        '<a class="member-count" href="{}?group={}" title="{}">{}{}</a>', members, group.pk, age,
+        "~" if group.member_count_stale else "", f"{count.devices:,}",
+    )  # fmt: skip
+
+
 @admin.register(DeviceGroup)
 class DeviceGroupAdmin(DraggableMPTTAdmin):
     form = DeviceGroupForm
-    list_display = ["tree_actions", "indented_title", "criteria_summary", "created_at"]
+    list_display = ["tree_actions", "indented_title", "members_column", "criteria_summary", "created_at"]
     list_display_links = ["indented_title"]
     search_fields = ["name__fold_contains"]  # folding case as the `_ic` filters do
     readonly_fields = ["id", "inherited", "members", "created_at", "updated_at"]
@@ -97,6 +124,13 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
         "created_at",
         "updated_at",
     ]
+
+    def get_changelist(self, request, **kwargs):
+        return DeviceGroupChangeList
+
+    @admin.display(description="Devices")
+    def members_column(self, group):
+        return group.member_count_html
 
     @admin.display(description="Criteria")
     def criteria_summary(self, group):
@@ -116,11 +150,25 @@ class DeviceGroupAdmin(DraggableMPTTAdmin):
 
     @admin.display(description="Member devices")
     def members(self, group):
-        if not group.pk:
+        """The group's stats, as `GET /device-groups/{id}/stats` answers them (one aggregation), each count linking
+        to those devices; the total is stored as the group's member count (groups/counting.py)."""
+        if group._state.adding:  # a new group has its pk (a default UUID) before it is saved
             return "-"
-        count = member_devices(group).count()
+        stats = member_devices(group).stats()
+        group_count_members(group=group, devices=stats["total"])
         url = reverse("admin:devices_device_changelist") + f"?group={group.pk}"
-        return format_html('{} device(s): <a href="{}">show them</a>', count, url)
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td class="count"><a href="{}&status__exact={}">{}</a></td></tr>',
+            ((status, url, status, f"{count:,}") for status, count in stats["status_distribution"].items()),
+        )
+        return format_html(
+            '{} device(s): <a href="{}">show them</a><table class="group-stats"><tr><th>status</th><th>devices</th>'
+            "</tr>{}</table>",
+            stats["total"],
+            url,
+            rows,
+        )
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data

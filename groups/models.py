@@ -47,3 +47,18 @@ class DeviceGroup(MPTTModel):
     @property
     def etag(self) -> str:
         return f'"{self.version}-{int(self.created_at.timestamp() * 1_000_000):x}"'
+
+
+class GroupMemberCount(models.Model):
+    """A group's member count as last counted (groups/counting.py): what the group tree and the dashboard show."""
+
+    group = models.OneToOneField(DeviceGroup, primary_key=True, on_delete=models.CASCADE, related_name="counted")
+    devices = models.PositiveBigIntegerField()
+    # When the count began: a change of the group or of an ancestor after it makes the count stale.
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["-devices"], name="groupmembercount_devices_idx")]
+
+    def __str__(self):
+        return f"{self.group_id}: {self.devices} devices at {self.counted_at.isoformat()}"
