@@ -8,11 +8,15 @@ ensure_venv() {
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  local stamp=.venv/.${requirements%.txt}.sha256 want
-  want=$(cat "$requirements" requirements.txt | sha256sum | cut -d' ' -f1)
+  # The test tools bring the client generator, installed without its requirements (see requirements-codegen.txt).
+  local unpinned=""
+  [ "$requirements" = requirements-dev.txt ] && unpinned=requirements-codegen.txt
+  local stamp=.venv/.${requirements%.txt}.sha256 want pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+  want=$(cat "$requirements" requirements.txt $unpinned | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "Installing $requirements into .venv ..." >&2
-    if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" >.venv/pip.log 2>&1; then
+    if ! "${pip[@]}" -r "$requirements" >.venv/pip.log 2>&1 ||
+      { [ -n "$unpinned" ] && ! "${pip[@]}" --no-deps -r "$unpinned" >>.venv/pip.log 2>&1; }; then
       cat .venv/pip.log >&2
       return 1
     fi
