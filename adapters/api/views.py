@@ -94,7 +94,10 @@ class NetworkAdapterListView(GenericAPIView):
         adapter = services.adapter_create(
             device_id=device.pk, actor=request_source(request), **serializer.validated_data
         )
-        return Response(NetworkAdapterSerializer(adapter).data, status=status.HTTP_201_CREATED)
+        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{adapter.pk}")
+        return Response(
+            NetworkAdapterSerializer(adapter).data, status=status.HTTP_201_CREATED, headers={"Location": location}
+        )
 
 
 class NetworkAdapterDetailView(APIView):

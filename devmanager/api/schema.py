@@ -7,12 +7,17 @@ from drf_spectacular.utils import OpenApiExample
 
 from .serializers import ErrorSerializer
 
+API = "/api/devmanager/v1"
+# The operations that answer 410 `gone`: a feed position, or a replay's first event, pruned from the feed.
+GONE_ANSWERS = {("get", f"{API}/events"), ("post", f"{API}/webhooks/{{webhook_id}}/replay")}
+
 ERROR_DESCRIPTIONS = {
     "400": "bad_request or validation_error",
     "401": "invalid_auth or invalid_apikey",
     "403": "access_denied, or invalid_request (plain HTTP while HTTPS is required)",
     "404": "not_found",
     "409": "conflict",
+    "410": "gone: the position or event asked for is older than the events the feed keeps",
     "412": "precondition_failed: If-Match is stale",
     "413": "payload_too_large",
     "414": "uri_too_long: the request line is longer than DEVMANAGER_MAX_URL_BYTES",
@@ -44,6 +49,8 @@ class AutoSchema(BaseAutoSchema):
         codes = ["400", "401", "403", "414", "429", "500"]
         if "{" in self.path:
             codes.append("404")
+        if (self.method.lower(), self.path) in GONE_ANSWERS:
+            codes.append("410")
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
             codes += ["409", "413"]
             if getattr(self.view, "etag_resource", False) and "{" in self.path:
@@ -137,8 +144,7 @@ CONSISTENCY_TOKEN = {
     "schema": {"type": "string"},
 }
 
-API = "/api/devmanager/v1"
-# The answers that carry the resource's ETag (and Location, on creation), by operation.
+# The answers that carry the resource's ETag, by operation (Location: every 201, and LOCATION_ANSWERS).
 ETAG_ANSWERS = {
     ("get", f"{API}/devices/{{device_id}}"): ["200"],
     ("post", f"{API}/devices"): ["201"],
@@ -149,6 +155,8 @@ ETAG_ANSWERS = {
     ("post", f"{API}/device-groups"): ["201"],
     ("put", f"{API}/device-groups/{{group_id}}"): ["200"],
 }
+# Beyond the 201s (each a creation, answered with the URL of what it created): the job a fleet action queued.
+LOCATION_ANSWERS = {("post", f"{API}/device-actions"): "202"}
 
 
 def add_response_headers(result, generator, request, public):
@@ -175,6 +183,6 @@ def add_response_headers(result, generator, request, public):
                     headers["WWW-Authenticate"] = WWW_AUTHENTICATE_HEADER
                 if code in etag_codes:
                     headers["ETag"] = ETAG_HEADER
-                if code == "201" and etag_codes:
+                if code == "201" or LOCATION_ANSWERS.get((method, path)) == code:
                     headers["Location"] = LOCATION_HEADER
     return result

@@ -51,8 +51,8 @@ class JobSerializer(serializers.ModelSerializer):
     filter = serializers.ListField(child=serializers.CharField())
     errors = JobErrorSerializer(many=True, help_text="The first 100 devices that failed, with the reason.")
     created_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
-    started_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
-    finished_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
+    started_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, allow_null=True)
+    finished_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, allow_null=True)
 
     class Meta:
         model = Job

@@ -13,8 +13,8 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     position = serializers.SerializerMethodField(help_text="The id of the last event handed out.")
     created_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, read_only=True)
     updated_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, read_only=True)
-    last_success_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, read_only=True)
-    last_failure_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, read_only=True)
+    last_success_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, read_only=True, allow_null=True)
+    last_failure_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, read_only=True, allow_null=True)
     event_types = serializers.ListField(child=serializers.CharField())
 
     class Meta:
@@ -73,7 +73,7 @@ class TestOutcomeSerializer(serializers.Serializer):
 class DeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.SerializerMethodField()
     timestamp = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
-    next_attempt_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT)
+    next_attempt_at = serializers.DateTimeField(format=TIMESTAMP_FORMAT, allow_null=True)  # none: no retry due
     error = serializers.SerializerMethodField()
 
     class Meta:
