@@ -1,10 +1,13 @@
 """OpenAPI additions: the error answers of every operation, the bearer scheme, and X-Request-ID everywhere."""
 
+from types import SimpleNamespace
+
 from drf_spectacular.drainage import warn
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.utils import OpenApiExample
 
+from .permissions import required_scopes
 from .serializers import ErrorSerializer
 
 API = "/api/devmanager/v1"
@@ -35,6 +38,25 @@ class AutoSchema(BaseAutoSchema):
         # made of the URL, which is what a generated client would call the function, so `--fail-on-warn` refuses it.
         warn(f"{self.method} {self.path} has no operation_id: name it with extend_schema(operation_id=...)")
         return super().get_operation_id()
+
+    def get_operation(self, *args, **kwargs):
+        """The operation, its description stating the scopes an API key needs: where the view's own does not name them
+        all (most reads), a line naming them is added, from the function that checks them (`required_scopes`)."""
+        operation = super().get_operation(*args, **kwargs)
+        scopes = self.required_scopes()
+        description = (operation or {}).get("description", "")
+        if operation is None or all(f"`{scope}`" in description for scope in scopes):
+            return operation
+        needed = " and ".join(f"`{scope}`" for scope in scopes)
+        line = f"Scope {needed} (an API key holding it, or a staff session)."
+        operation["description"] = f"{description}\n\n{line}" if description else line
+        return operation
+
+    def required_scopes(self) -> list[str]:
+        """The scopes `HasScope` asks of an API key for this operation; none for a view without a `scope_resource`."""
+        if getattr(self.view, "scope_resource", None) is None:
+            return []
+        return required_scopes(SimpleNamespace(method=self.method), self.view)
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
