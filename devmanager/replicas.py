@@ -12,7 +12,7 @@
   whose last known replay position is past it, else the primary. A client that wrote within the lag limit is held
   to its last write's position without the header: the position is kept on its API key's row (read on every
   request anyway) or in its admin session. A list's bookmark carries how far its page's database had come
-  (`read_position`), so that a walk's next page is never read from a database behind it.
+  (`with_read_position`), so that a walk's next page is never read from a database behind it.
 """
 
 import threading
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connections
+from django.db.models.expressions import RawSQL
 
 from devmanager.api.exceptions import error_response
 
@@ -192,21 +193,18 @@ def require_position(position: int) -> None:
         routing.require(position)
 
 
-def read_position() -> int | None:
-    """How far the database this request reads from has come, now (its WAL position): a list's bookmark carries it,
-    so that the walk's next page is read from a database at least that far. None without replicas."""
-    routing = _routing.get()
-    if routing is None or not replica_aliases():
-        return None
-    alias = (routing.alias if routing.chosen else None) or PRIMARY
-    if alias == PRIMARY or connections[PRIMARY].in_atomic_block:
-        return primary_position()
-    try:
-        with connections[alias].cursor() as cursor:
-            cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
-            return lsn_number(cursor.fetchone()[0])
-    except DatabaseError:
-        return STATES.replayed(alias)  # gone since it answered the page: its last known position
+# How far the database answering a query has come, as a column of the query itself: a replica's replay position, or
+# the primary's write position (COALESCE evaluates the second only where the first is NULL: on the primary).
+READ_POSITION_SQL = "COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn())::text"
+
+
+def with_read_position(queryset):
+    """The queryset with `wal_position` on each row when replicas are configured: how far the database that answers
+    it had come, read by the same statement (a list's bookmark carries it, so that the walk's next page is read from
+    a database at least that far). Unchanged without replicas."""
+    if not replica_aliases():
+        return queryset
+    return queryset.annotate(wal_position=RawSQL(READ_POSITION_SQL, []))
 
 
 class ReplicaRouter:

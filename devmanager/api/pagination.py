@@ -18,7 +18,7 @@ from rest_framework import exceptions
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
-from devmanager.replicas import read_position, require_position
+from devmanager.replicas import lsn_number, require_position, with_read_position
 from devmanager.validation import NUL_MESSAGE
 
 from .filtering import normalise_filters
@@ -312,12 +312,13 @@ class BookmarkPagination(BasePagination):
         ordered = queryset.order_by(*ordering)
         if query.after is not None:
             ordered = ordered.filter(self._after(model_field, queryset.model, query))
-        rows = list(ordered[: query.page_size + 1])
+        rows = list(with_read_position(ordered)[: query.page_size + 1])
         self.next = ""
         if len(rows) > query.page_size:
             rows = rows[: query.page_size]
             last = rows[-1]
-            self.next = encode_bookmark(query, model_field.value_from_object(last), last.pk, read_position())
+            position = lsn_number(last.wal_position) if hasattr(last, "wal_position") else None
+            self.next = encode_bookmark(query, model_field.value_from_object(last), last.pk, position)
         return rows
 
     @staticmethod
