@@ -202,7 +202,7 @@ def with_read_position(queryset):
     """The queryset with `wal_position` on each row when replicas are configured: how far the database that answers
     it had come, read by the same statement (a list's bookmark carries it, so that the walk's next page is read from
     a database at least that far). Unchanged without replicas."""
-    if not replica_aliases():
+    if not replica_aliases() or connections[PRIMARY].vendor != "postgresql":
         return queryset
     return queryset.annotate(wal_position=RawSQL(READ_POSITION_SQL, []))
 
