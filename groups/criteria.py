@@ -21,8 +21,20 @@ def compile_criteria(criteria: list[dict]) -> Q:
     return condition
 
 
-def criterion_error(criterion: dict) -> str | None:
-    """What is wrong with a criterion, or None."""
+CRITERION_MEMBERS = ("field", "operand", "value")
+
+
+def criterion_error(criterion) -> str | None:
+    """What is wrong with a criterion (its shape: an object of the strings `field`, `operand` and `value`; then its
+    filter), or None. The API's serializer, the admin's form and the group services all ask here."""
+    if not isinstance(criterion, dict):
+        return "must be an object with field, operand and value"
+    unknown = sorted(set(criterion) - set(CRITERION_MEMBERS))
+    if unknown:
+        return f"unknown member {unknown[0]!r}"
+    for member in CRITERION_MEMBERS:
+        if not isinstance(criterion.get(member), str):
+            return f"{member} must be a string"
     try:
         compile_filter(criterion_text(criterion), DEVICE_FILTER_FIELDS)
     except FilterError as exc:

@@ -16,8 +16,9 @@ GOOD = {"field": "tags", "operand": "contains", "value": "sensor"}
     [
         ([GOOD, {"field": "colour", "operand": "eq", "value": "red"}], "colour"),
         ([{"field": "status", "operand": "eq", "value": "SLEEPING"}], "SLEEPING"),
-        ([{"field": "tags", "operand": "contains"}], "field, operand and value"),
-        ([{"field": "tags", "operand": "contains", "value": 3}], "field, operand and value"),
+        ([{"field": "tags", "operand": "contains"}], "value must be a string"),
+        ([{"field": "tags", "operand": "contains", "value": 3}], "value must be a string"),
+        ([{**GOOD, "colour": "red"}], "unknown member 'colour'"),
         (["tags[ct]:x"], "field, operand and value"),
     ],
 )
