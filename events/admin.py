@@ -8,7 +8,7 @@ from django.db import connections, router
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from devices.admin import CappedCountPaginator, register_device_panel
+from devices.admin import CappedCountPaginator, long_value, register_device_panel
 from devmanager.timestamps import format_timestamp
 
 from .envelope import API_PREFIX
@@ -112,7 +112,7 @@ def distinct_event_types(limit: int = 100) -> list[str]:
 class EventAdmin(admin.ModelAdmin):
     """The fleet feed, read-only, newest first: the dashboard's event counts link here, filtered by type and day."""
 
-    list_display = ["position", "type", "subject", "time", "actor"]
+    list_display = ["position", "type", long_value("subject", "Subject"), "time", "actor"]  # a device id: long
     list_filter = [EventTypeListFilter, EventDayListFilter]
     search_fields = ["subject__exact"]
     search_help_text = "An exact subject: a device id or a group id."
@@ -120,6 +120,9 @@ class EventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
     list_per_page = 50
+
+    class Media:
+        css = {"all": ["devices/admin.css"]}
 
     def has_add_permission(self, request):
         return False

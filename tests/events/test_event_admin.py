@@ -60,3 +60,13 @@ def test_event_list_is_read_only(admin_client, feed):
     response = admin_client.post(reverse("admin:events_event_change", args=[event.pk]), {"type": "x"})
     assert response.status_code == 403
     assert Event.objects.get(pk=event.pk).type == "device.created"
+
+
+def test_a_long_subject_is_cut_short_with_the_whole_value_on_hover(admin_client):
+    long_id = "d" * 255
+    DeviceFactory(id=long_id)
+
+    page = admin_client.get(reverse("admin:events_event_changelist"))
+
+    assert f'<span class="long-value" title="{long_id}">'.encode() in page.content
+    assert b"devices/admin.css" in page.content
