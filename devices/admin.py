@@ -616,9 +616,7 @@ class RenewSlotForm(DeviceActionForm):
 
     @staticmethod
     def refusal(device):
-        if device.status == DeviceStatus.DECOMMISSIONED:
-            return f"Device {device.pk!r} is decommissioned; its identity slot can no longer change."
-        return None if device.identity else f"Device {device.pk!r} has no identity slot to renew."
+        return services.renewal_refusal(device)
 
     @property
     def done(self) -> str:

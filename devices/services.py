@@ -171,8 +171,8 @@ def device_set_identity_slot(
     (the first slot), RENEWED (active_version grows) or IDENTITY-UPDATED (any other field but the status), and then
     STATUS-UPDATED when the status changes."""
     device = device_lock(device_id=device_id, if_match=if_match)
-    if device.status == DeviceStatus.DECOMMISSIONED:
-        raise Conflict(f"Device {device.id!r} is decommissioned; its identity slot can no longer change.")
+    if refusal := slot_change_refusal(device):
+        raise Conflict(refusal)
     previous = device.slots.get(DEFAULT_SLOT)
     slot = {
         "status": status,
@@ -205,6 +205,20 @@ def device_set_identity_slot(
     return device
 
 
+def slot_change_refusal(device: Device) -> str | None:
+    """Why the device's identity slot may not change (a decommissioned device's is final); None when it may."""
+    if device.status == DeviceStatus.DECOMMISSIONED:
+        return f"Device {device.id!r} is decommissioned; its identity slot can no longer change."
+    return None
+
+
+def renewal_refusal(device: Device) -> str | None:
+    """Why the device's identity slot may not be renewed (`slot_change_refusal`, or no slot); None when it may."""
+    if refusal := slot_change_refusal(device):
+        return refusal
+    return None if device.identity else f"Device {device.id!r} has no identity slot to renew."
+
+
 @transaction.atomic
 def device_renew_identity_slot(
     *, device_id: str, source: str, expiration_date: datetime | None = None, if_match: str | None = None
@@ -214,9 +228,9 @@ def device_renew_identity_slot(
     that service's: RENEWED, then STATUS-UPDATED if the status changes. A device without a slot has nothing to
     renew; a decommissioned one refuses, as every slot update does."""
     device = device_lock(device_id=device_id, if_match=if_match)
+    if refusal := renewal_refusal(device):
+        raise Conflict(refusal)
     slot = device.identity
-    if slot is None:
-        raise Conflict(f"Device {device.id!r} has no identity slot to renew.")
     return device_set_identity_slot(
         device_id=device.pk,
         source=source,
