@@ -23,6 +23,9 @@ http_parser = "fast"
 # devmanager.access logs every request with its request ID; gunicorn's own access log would repeat it.
 accesslog = None
 errorlog = "-"
+# No control socket (gunicornc): its default path is one per user, so the servers of one machine (a topology's two
+# app servers, the tests') would take it from each other; signals and restarts manage the server instead.
+control_socket_disable = True
 # X-Forwarded-Proto is judged by the app (DEVMANAGER_TRUSTED_PROXIES), not by gunicorn.
 forwarded_allow_ips = os.environ.get("DEVMANAGER_TRUSTED_PROXIES", "127.0.0.1,::1")
 

@@ -35,11 +35,24 @@ def register_work(name: str, loop: Callable[[threading.Event], None], threads_se
     WORK.append(Work(name, loop, threads_setting))
 
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
 def stop_on_signals() -> threading.Event:
-    """An event that SIGTERM and SIGINT set, from now on."""
+    """An event that the first SIGTERM or SIGINT sets, from now on; call it before any thread starts.
+
+    No Python signal handler is involved: the signals are blocked (every thread started later inherits the mask) and
+    taken by one thread waiting for them. A handler that sets the event would run in the main thread between two
+    bytecodes, also inside `Event.set` itself when a second signal follows the first (Ctrl-C, then the group's
+    SIGTERM), and `Event.set` would then wait forever for the lock its first call holds."""
     stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+    def stop_on_first_signal() -> None:
+        signal.sigwait(STOP_SIGNALS)
+        stopping.set()
+
+    threading.Thread(target=stop_on_first_signal, name="signals", daemon=True).start()
     return stopping
 
 
