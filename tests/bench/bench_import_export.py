@@ -8,7 +8,8 @@ table's shape (its indexes included).
 
 `scripts/bench` runs it with the other benchmarks; alone:
 `DATABASE_URL=postgres://... python tests/bench/bench_import_export.py [--rows N]` (default 1,000,000, or the
-BENCH_IMPORT_ROWS environment variable).
+BENCH_IMPORT_ROWS environment variable). `--without-feed` times the same import without the feed's events, the
+baseline of their cost.
 """
 
 import argparse
@@ -45,6 +46,10 @@ ROW_FIELDS = [
 def arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_IMPORT_ROWS", 1_000_000)))
+    parser.add_argument(
+        "--without-feed", action="store_true",
+        help="Import without the feed's events, as before it (issue 19's baseline); no export or bare COPY.",
+    )  # fmt: skip
     parser.add_argument("--iterations", type=int, help="Ignored (scripts/bench passes it to every benchmark).")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
@@ -67,6 +72,18 @@ def write_rows(path: Path, copy_path: Path, count: int) -> None:
             rows.write(json.dumps(row) + "\n")
             values = [json.dumps(device[name]) if name in JSON_COLUMNS else device[name] for name in DEVICE_COLUMNS]
             copy_rows.write("\t".join(_copy_text(value) for value in values) + "\n")
+
+
+def leave_out_the_feed() -> None:
+    """The import as it ran before the feed: its `device.created` and `device.adapter.added` events neither encoded
+    nor written, here and in the validating processes this process forks. The same code otherwise, so that the two
+    runs differ by the feed alone."""
+    from devices import batch
+    from transfer.importing import batches
+
+    batch.encode_created = lambda device, documents, times: ""
+    batches.encode_added = lambda adapter, dms: ""
+    batch.publish_encoded = batches.publish_encoded = lambda encoded: None
 
 
 def bare_copy(copy_path: Path) -> float:
@@ -120,11 +137,17 @@ def main() -> None:
         write_rows(source, copy_source, args.rows)
         print(f"rows: {args.rows:,}   input: {source.stat().st_size / 2**20:,.0f} MiB   database: PostgreSQL (empty)")
 
+        if args.without_feed:
+            leave_out_the_feed()
         started = time.perf_counter()
         call_command("import_devices", str(source), stdout=io.StringIO())
         imported = time.perf_counter() - started
         assert Device.objects.count() == args.rows and DeviceEvent.objects.count() == args.rows
-        assert Event.objects.count() == args.rows + (args.rows + 3) // 4  # and an adapter's for every fourth
+        feed = 0 if args.without_feed else args.rows + (args.rows + 3) // 4  # and an adapter's for every fourth
+        assert Event.objects.count() == feed
+        if args.without_feed:
+            print(f"import_devices without the feed's events: {imported:.1f} s, {args.rows / imported:,.0f} rows/s")
+            return
         connection.cursor().execute("VACUUM ANALYZE")
 
         tenth, tenth_peak = export(database_url, exported, "--filter", "id[ct]:00")
