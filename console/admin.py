@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from devices.admin import register_device_list_filter
+from devices.filters import identity_expiring_filters
 
 EXPIRY_WINDOWS = (7, 30, 90)  # days
 
@@ -36,10 +37,20 @@ class IdentityExpiryListFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
+        window = self.window()
+        return queryset.none() if window is None else queryset.identity_expiring(*window)
+
+    def selection(self) -> tuple[list[str], list[str]] | None:
+        """The window in the filter language, for a fleet action over the whole list (fleet/admin.py)."""
+        window = self.window()
+        return None if window is None else (identity_expiring_filters(*window), [])
+
+    def window(self) -> tuple[datetime, int] | None:
+        """The chosen window's start and length in days; None for an unknown choice or a malformed instant."""
         since = self.since()
         if since is None or self.value() not in {str(days) for days in EXPIRY_WINDOWS}:
-            return queryset.none()
-        return queryset.identity_expiring(since, int(self.value()))
+            return None
+        return since, int(self.value())
 
     def since(self) -> datetime | None:
         if self.since_text is None:

@@ -11,6 +11,10 @@ class DeviceStatus(models.TextChoices):
     DECOMMISSIONED = "DECOMMISSIONED"
 
 
+# The statuses whose identity no longer matters: left out of the identity expiry windows (dashboard, admin).
+RETIRED_STATUSES = (DeviceStatus.REVOKED, DeviceStatus.DECOMMISSIONED)
+
+
 class SlotStatus(models.TextChoices):
     ACTIVE = "ACTIVE"
     RENEWAL_WINDOW = "RENEWAL_WINDOW"

@@ -1,9 +1,12 @@
 """The device fields of the filter language (contract, section 2). Apps above `devices` add fields of their own
 with `register_device_filter_field` (adapters: the identifiers of a device's adapters)."""
 
-from devmanager.api.filtering import ArrayField, DateField, EnumField, FieldSpec, JsonField, StringField
+from datetime import datetime, timedelta
 
-from .choices import DEFAULT_SLOT, DeviceStatus, EventType
+from devmanager.api.filtering import ArrayField, DateField, EnumField, FieldSpec, JsonField, StringField
+from devmanager.timestamps import format_timestamp
+
+from .choices import DEFAULT_SLOT, RETIRED_STATUSES, DeviceStatus, EventType
 
 IDENTITY = JsonField("slots", prefix=(DEFAULT_SLOT,))
 
@@ -15,11 +18,25 @@ DEVICE_FILTER_FIELDS = {
     "tags": ArrayField("tag_terms", exact_prefix="=", folded_prefix="~"),
     "creation_timestamp": DateField("creation_timestamp"),
     "updated_timestamp": DateField("updated_timestamp"),
+    # Not in the contract's table (docs/filter-language.md): the identity slot's `expiration_date` as a date, read
+    # from the column the slot's writes keep beside it (a range of its index), where `identity[jsonpath]` compares text.
+    "identity_expiration_date": DateField("identity_expires_at"),
     "metadata": JsonField("metadata"),
     # The identity slot is one entry of `slots`: rooting the path there keeps the slots' GIN index usable.
     "identity": IDENTITY,
     "identity_slot": IDENTITY,  # an alias: the same field, so that both spellings normalise alike
 }
+
+
+def identity_expiring_filters(since: datetime, days: int) -> list[str]:
+    """`Device.objects.identity_expiring(since, days)` in the filter language, for a fleet action over it: `af` is
+    strictly after, so the window opens a microsecond (the columns' precision) before `since`."""
+    opens, closes = since - timedelta(microseconds=1), since + timedelta(days=days)
+    return [
+        f"identity_expiration_date[af]:{format_timestamp(opens)}",
+        f"identity_expiration_date[bf]:{format_timestamp(closes)}",
+        f"status[nin]:{','.join(RETIRED_STATUSES)}",
+    ]
 
 
 def register_device_filter_field(name: str, field: FieldSpec) -> None:

@@ -65,12 +65,11 @@ class DeviceQuerySet(RestrictedQuerySet):
     def identity_expiring(self, since: datetime, days: int):
         """Devices whose identity expires within `days` days from `since` (neither revoked nor decommissioned, whose
         identity no longer matters): a range of the expiry index. The dashboard counts them, the admin lists them."""
-        from .choices import DeviceStatus
+        from .choices import RETIRED_STATUSES
 
         window = (since, since + timedelta(days=days))
-        retired = [DeviceStatus.REVOKED, DeviceStatus.DECOMMISSIONED]
         return self.filter(identity_expires_at__gte=window[0], identity_expires_at__lt=window[1]).exclude(
-            status__in=retired
+            status__in=RETIRED_STATUSES
         )
 
     def stats(self) -> dict:

@@ -82,7 +82,8 @@ SQLITE_READS = {
         f"UNION ALL SELECT '~' || {SQLITE_FOLD_FUNCTION}(value) FROM json_each({{data}}, '$.device.{{name}}')))"
     ),
 }
-# The device columns the device fields compile to: the member of `data.device` each reads, and how.
+# The device columns the device fields compile to: the member of `data.device` each reads (a dotted path below it),
+# and how.
 DEVICE_COLUMNS = {
     "id": ("id", "text"),
     "alias": ("alias", "text"),
@@ -91,6 +92,7 @@ DEVICE_COLUMNS = {
     "tag_terms": ("tags", "terms"),
     "creation_timestamp": ("creation_timestamp", "timestamp"),
     "updated_timestamp": ("updated_timestamp", "timestamp"),
+    "identity_expires_at": ("identity.expiration_date", "timestamp"),  # a member of a member: a dotted path
     "metadata": ("metadata", "json"),
     "slots": ("slots", "json"),
 }
@@ -108,14 +110,14 @@ class DeviceMember(Func):
         raise NotSupportedError(f"q on the feed is not available on {connection.vendor}")
 
     def as_postgresql(self, compiler, connection, **extra_context):
-        return self._read(POSTGRESQL_READS, compiler)
+        return self._read(POSTGRESQL_READS, compiler, self.name.replace(".", ","))
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        return self._read(SQLITE_READS, compiler)
+        return self._read(SQLITE_READS, compiler, self.name)
 
-    def _read(self, reads: dict[str, str], compiler):
+    def _read(self, reads: dict[str, str], compiler, path: str):
         data, params = compiler.compile(self.source_expressions[0])
-        return reads[self.kind].format(data=data, name=self.name), params
+        return reads[self.kind].format(data=data, name=path), params
 
 
 def device_events():
