@@ -254,6 +254,11 @@ DEVMANAGER_WEBHOOK_TIMEOUT = env_float("DEVMANAGER_WEBHOOK_TIMEOUT", 10.0)
 DEVMANAGER_WEBHOOK_GIVE_UP_HOURS = env_float("DEVMANAGER_WEBHOOK_GIVE_UP_HOURS", 72.0)
 DEVMANAGER_WEBHOOK_ALLOW_PRIVATE = env_bool("DEVMANAGER_WEBHOOK_ALLOW_PRIVATE", False)
 DEVMANAGER_WEBHOOK_ALLOW_HTTP = env_bool("DEVMANAGER_WEBHOOK_ALLOW_HTTP", False)
+# The CA certificates (a PEM file) that receivers' certificates are checked against, instead of the public CAs
+# (certifi's): for receivers on a private network with a CA of its own.
+DEVMANAGER_WEBHOOK_CA_FILE = os.environ.get("DEVMANAGER_WEBHOOK_CA_FILE", "")
+if DEVMANAGER_WEBHOOK_CA_FILE and not os.path.isfile(DEVMANAGER_WEBHOOK_CA_FILE):
+    raise ImproperlyConfigured(f"DEVMANAGER_WEBHOOK_CA_FILE is not a file: {DEVMANAGER_WEBHOOK_CA_FILE!r}")
 DEVMANAGER_WEBHOOK_THREADS = env_int("DEVMANAGER_WEBHOOK_THREADS", 8)
 
 # --- Fleet actions (contract, section 9) ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 specification says (`standardwebhooks` signs), sent with httpx to a destination checked at this moment
 (webhooks/destinations.py), with no redirect followed and at most `MAX_READ` bytes of the answer read."""
 
+import ssl
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -80,12 +81,22 @@ class Clients:
 
 def _new_client() -> httpx.Client:
     return httpx.Client(
+        verify=_certificate_check(),
         timeout=httpx.Timeout(settings.DEVMANAGER_WEBHOOK_TIMEOUT),
         follow_redirects=False,
         trust_env=False,  # no proxy from the environment: the checked address is the one connected to
         limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=30),
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},  # read bounded as sent
     )
+
+
+def _certificate_check() -> ssl.SSLContext | bool:
+    """What a receiver's certificate is checked against: the CAs of DEVMANAGER_WEBHOOK_CA_FILE when it is set, else
+    httpx's default (the public CAs). Either way against the URL's host name (`sni_hostname`, below), not the
+    address connected to."""
+    if not settings.DEVMANAGER_WEBHOOK_CA_FILE:
+        return True
+    return ssl.create_default_context(cafile=settings.DEVMANAGER_WEBHOOK_CA_FILE)
 
 
 def post(clients: Clients, url: str, body: bytes, headers: dict) -> Outcome:

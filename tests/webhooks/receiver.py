@@ -1,5 +1,6 @@
 """A webhook endpoint for tests: an HTTP server in a thread that records each request and answers as told."""
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ class Receiver:
     """`answers` is a list of (status, body) used in turn, the last one repeated; `hold` (an Event) makes each
     request wait until it is set; `delay` seconds before answering."""
 
-    def __init__(self):
+    def __init__(self, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"):
+        """`tls`: a server context (its certificate) to answer over HTTPS; `host`: the name in the URL."""
         self.received: list[Received] = []
         self.answers: list[tuple[int, bytes]] = [(200, b"ok")]
         self.hold: threading.Event | None = None
@@ -65,7 +67,10 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "http" if tls is None else "https"
+        self.url = f"{scheme}://{host}:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):
