@@ -6,6 +6,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.test import Client
+from jsonschema import Draft7Validator
 
 from tests.conftest import API, assert_error
 
@@ -264,6 +265,46 @@ def test_schema_every_write_has_examples_and_states_its_rules(schema):
         # A DELETE answers no body when it succeeds: its example is the error its rules make likely.
         assert answer_examples(operation, success=True) or name.startswith("DELETE"), f"{name}: no example answer"
         assert answer_examples(operation, success=False), f"{name}: no example of an error"
+
+
+def as_json_schema(node):
+    """An OpenAPI 3.0 schema as JSON Schema: `nullable: true` becomes a choice of the schema or null."""
+    if isinstance(node, list):
+        return [as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: as_json_schema(value) for key, value in node.items()}
+    return {"anyOf": [converted, {"type": "null"}]} if converted.pop("nullable", False) else converted
+
+
+def example_errors(schema: dict, media_type: dict, value) -> list[str]:
+    """Where the value breaks the media type's schema (its references read in the document's components)."""
+    validator = Draft7Validator(
+        {**as_json_schema(media_type["schema"]), "components": as_json_schema(schema["components"])}
+    )
+    return [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(value)]
+
+
+def test_schema_every_example_is_valid_for_its_schema(schema):
+    checked = 0
+    for name, operation in operations(schema):
+        bodies = [("request", operation.get("requestBody", {}))]
+        bodies += [(code, answer) for code, answer in operation["responses"].items()]
+        for where, body in bodies:
+            for media_type in body.get("content", {}).values():
+                for title, example in media_type.get("examples", {}).items():
+                    errors = example_errors(schema, media_type, example["value"])
+                    assert not errors, f"{name}, {where}, example {title!r}: {errors}"
+                    checked += 1
+
+    assert checked >= 60  # the request and answer examples of every write, and more
+
+
+def test_the_example_check_finds_a_wrong_example(schema):
+    media_type = schema["paths"][f"{API}/devices"]["post"]["requestBody"]["content"]["application/json"]
+
+    assert example_errors(schema, media_type, {"id": "d-1", "tags": "not-a-list"})
+    assert example_errors(schema, media_type, {"id": "d-1"}) == []
 
 
 def test_schema_stats_declares_filter_parameter(schema):
