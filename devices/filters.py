@@ -20,7 +20,7 @@ DEVICE_FILTER_FIELDS = {
     "updated_timestamp": DateField("updated_timestamp"),
     # Not in the contract's table (docs/filter-language.md): the identity slot's `expiration_date` as a date, read
     # from the column the slot's writes keep beside it (a range of its index), where `identity[jsonpath]` compares text.
-    "identity_expiration_date": DateField("identity_expires_at"),
+    "identity_expiration_date": DateField("identity_expires_at", nullable=True),
     "metadata": JsonField("metadata"),
     # The identity slot is one entry of `slots`: rooting the path there keeps the slots' GIN index usable.
     "identity": IDENTITY,

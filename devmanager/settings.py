@@ -2,6 +2,7 @@
 
 import os
 import re
+import ssl
 from datetime import timedelta
 from pathlib import Path
 
@@ -257,8 +258,13 @@ DEVMANAGER_WEBHOOK_ALLOW_HTTP = env_bool("DEVMANAGER_WEBHOOK_ALLOW_HTTP", False)
 # The CA certificates (a PEM file) that receivers' certificates are checked against, instead of the public CAs
 # (certifi's): for receivers on a private network with a CA of its own.
 DEVMANAGER_WEBHOOK_CA_FILE = os.environ.get("DEVMANAGER_WEBHOOK_CA_FILE", "")
-if DEVMANAGER_WEBHOOK_CA_FILE and not os.path.isfile(DEVMANAGER_WEBHOOK_CA_FILE):
-    raise ImproperlyConfigured(f"DEVMANAGER_WEBHOOK_CA_FILE is not a file: {DEVMANAGER_WEBHOOK_CA_FILE!r}")
+if DEVMANAGER_WEBHOOK_CA_FILE:
+    try:  # a file that holds no certificate would fail every delivery: refused here instead
+        ssl.create_default_context(cafile=DEVMANAGER_WEBHOOK_CA_FILE)
+    except OSError as exc:  # ssl.SSLError too
+        raise ImproperlyConfigured(
+            f"DEVMANAGER_WEBHOOK_CA_FILE is not a file of CA certificates: {DEVMANAGER_WEBHOOK_CA_FILE!r} ({exc})"
+        ) from exc
 DEVMANAGER_WEBHOOK_THREADS = env_int("DEVMANAGER_WEBHOOK_THREADS", 8)
 
 # --- Fleet actions (contract, section 9) ------------------------------------------------------------------------------

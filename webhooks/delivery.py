@@ -130,6 +130,8 @@ def _post_to(client: httpx.Client, destination, body: bytes, headers: dict, star
             finally:
                 response.close()
         except httpx.ConnectError as exc:
+            if _refused_certificate(exc):  # the receiver answered, with a certificate that fails the check
+                return Outcome(None, _since(started), _stored(f"ConnectError: {exc}"), "")
             error = f"ConnectError: {exc}"
             continue  # nothing was sent: the next address
         except (httpx.TimeoutException, _TooSlow):
@@ -138,6 +140,16 @@ def _post_to(client: httpx.Client, destination, body: bytes, headers: dict, star
             return Outcome(None, _since(started), _stored(f"{type(exc).__name__}: {exc}"), "")
         return _answered(response, read, started)
     return Outcome(None, _since(started), _stored(error), "")
+
+
+def _refused_certificate(error: Exception) -> bool:
+    """Whether the connection failed on the receiver's certificate (the TLS error is in the chain of httpx's
+    error, as its cause or the error it was raised while handling): a failure to tell as it is, not one to hide
+    behind the next address's."""
+    cause = error
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__cause__ or cause.__context__
+    return cause is not None
 
 
 class _TooSlow(Exception):

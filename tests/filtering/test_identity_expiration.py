@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.utils import timezone
 
 from devices import services
 from devices.filters import identity_expiring_filters
@@ -117,3 +118,51 @@ def test_a_fleet_action_over_the_expiry_list_acts_on_the_devices_it_lists(admin_
     assert f"identity_expiration_date[af]:{opens}" in job.filter
     run_jobs()
     assert {device.pk for device in Device.objects.all() if "renew" in device.tags} == listed_ids
+
+
+def test_a_fleet_action_over_an_expiry_list_from_now_acts_on_the_window_it_showed(admin_client):
+    """The list's own choices count from now: the confirmation acts on the window the page showed and counted,
+    not on one written anew a moment later."""
+    with_identity("in-3-days", timezone.now() + timedelta(days=3))
+    with_identity("in-9-days", timezone.now() + timedelta(days=9))
+
+    page = action_page(admin_client, "add_tags", ["in-3-days"], select_across=True, query="?expires_within=7")
+    assert page.context["count"] == 1
+    response = confirm(admin_client, page, tag="renew")
+
+    assert response.status_code == 302 and Job.objects.count() == 1, response.content[:500]
+    run_jobs()
+    assert [device.pk for device in Device.objects.all() if "renew" in device.tags] == ["in-3-days"]
+
+
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00+00:00", "9999-12-31T00:00:00+00:00"])
+def test_an_expiry_window_beyond_the_calendar_lists_nothing_and_acts_on_nothing(admin_client, instant):
+    with_identity("some", SINCE)
+    query = "?" + urlencode({"expires_within": 7, "expires_from": instant})
+
+    listed = admin_client.get(f"/admin/devices/device/{query}")
+    acted = action_page(admin_client, "add_tags", ["some"], select_across=True, query=query)
+
+    assert listed.status_code == 200 and listed.context["cl"].result_count == 0
+    assert acted.status_code == 302 and Job.objects.count() == 0  # refused: no form in the filter language
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize(
+    "q", ["not identity_expiration_date[bf]:2030-01-04", "not (identity_expiration_date[af]:2000-01-01)"]
+)
+def test_not_keeps_the_devices_without_an_expiry_on_lists_and_on_the_feed_alike(api_client, q):
+    def feed(event_type: str) -> set[str]:
+        answer = api_client.get(f"{API}/events", {"q": q, "filter": f"type[eq]:{event_type}", "page_size": 100})
+        assert answer.status_code == 200, answer.content
+        return {event["subject"] for event in answer.json()["list"]}
+
+    devices = api_client.get(f"{API}/devices", {"q": q, "page_size": 100})
+
+    assert devices.status_code == 200
+    listed = {device["id"] for device in devices.json()["list"]}
+    assert {"no-identity", "no-expiry"} <= listed
+    # No device had an identity when it was created: `not` keeps every `device.created` event.
+    assert feed("device.created") == set(Device.objects.values_list("pk", flat=True))
+    # Each identity event carries the expiry the device still has.
+    assert feed("device.identity.updated") == listed - {"no-identity"}

@@ -2,6 +2,7 @@
 connects to an address it checked, and the receiver's certificate is checked against the URL's host name, with the
 CAs of DEVMANAGER_WEBHOOK_CA_FILE when set (a throwaway CA here: trustme)."""
 
+import dataclasses
 import os
 import ssl
 import subprocess
@@ -15,7 +16,7 @@ from devices import services as device_services
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import deliver
 from tests.workers import ROOT
-from webhooks import services
+from webhooks import delivery, destinations, services
 from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
@@ -87,11 +88,33 @@ def test_a_certificate_of_a_ca_not_trusted_is_refused(private_https, settings):
     assert outcome == "failed" and "CERTIFICATE_VERIFY_FAILED" in error, error
 
 
-def test_a_ca_file_that_does_not_exist_stops_the_settings():
-    environment = {**os.environ, "DJANGO_SECRET_KEY": "x", "DEVMANAGER_WEBHOOK_CA_FILE": "/nonexistent/ca.pem"}
+@pytest.mark.parametrize("content", [None, "", "not a certificate\n"])
+def test_a_ca_file_missing_or_holding_no_certificate_stops_the_settings(tmp_path, content):
+    path = tmp_path / "ca.pem"
+    if content is not None:
+        path.write_text(content)
+    environment = {**os.environ, "DJANGO_SECRET_KEY": "x", "DEVMANAGER_WEBHOOK_CA_FILE": str(path)}
     started = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True
     )
 
     assert started.returncode != 0
-    assert "DEVMANAGER_WEBHOOK_CA_FILE is not a file: '/nonexistent/ca.pem'" in started.stderr
+    assert f"DEVMANAGER_WEBHOOK_CA_FILE is not a file of CA certificates: '{path}'" in started.stderr
+
+
+def test_a_refused_certificate_is_told_whichever_address_comes_next(private_https, ca, monkeypatch):
+    """A host of two addresses: the first serves a certificate for another name, the second refuses connections.
+    The delivery stops at the certificate, and says so."""
+    with Receiver(tls=serving(ca, "other.example"), host="localhost") as receiver:
+        port = receiver.server.server_address[1]
+        checked = destinations.resolve(receiver.url)
+        two = dataclasses.replace(checked, addresses=("127.0.0.1", "127.0.0.2"))
+        monkeypatch.setattr(delivery, "resolve", lambda url: two)
+        services.subscription_create(url=f"https://localhost:{port}/hook")
+        device_services.device_create(id="tls-4", source="key:t")
+
+        deliver()
+
+        assert receiver.received == []
+    ((outcome, _, error),) = outcomes()
+    assert outcome == "failed" and "CERTIFICATE_VERIFY_FAILED" in error, error

@@ -269,6 +269,17 @@ class DateField(FieldSpec):
     type_name = "date"
     operators = {"eq": "eq", "bf": "bf", "af": "af"}
 
+    def __init__(self, column: str, nullable: bool = False):
+        super().__init__(column)
+        self.nullable = nullable
+
+    def compile_not(self, operator: str, value: str) -> Q:
+        # A date that is absent compares as unknown, which the complement includes: said here, because Django adds
+        # `IS NULL` to a negated lookup of a nullable column, not of an expression (the feed reads the date out of
+        # the event's data).
+        complement = super().compile_not(operator, value)
+        return complement | Q(**{f"{self.column}__isnull": True}) if self.nullable else complement
+
     def eq(self, value):
         # Equal at the precision written: `2024-01-01T10:00:00Z` matches the whole second.
         instant, precision = _timestamp(value)
