@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from devices.api.views import DEVICE_ID, IF_MATCH, device_from_path
 from devmanager.api.pagination import parse_page_size, refuse_unknown_parameters
-from devmanager.api.views import request_source
+from devmanager.api.views import created_location, request_source
 
 from .. import services
 from ..filters import NetworkAdapterFilterSet
@@ -94,7 +94,7 @@ class NetworkAdapterListView(GenericAPIView):
         adapter = services.adapter_create(
             device_id=device.pk, actor=request_source(request), **serializer.validated_data
         )
-        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{adapter.pk}")
+        location = created_location(request, adapter.pk)
         return Response(
             NetworkAdapterSerializer(adapter).data, status=status.HTTP_201_CREATED, headers={"Location": location}
         )

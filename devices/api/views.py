@@ -1,5 +1,3 @@
-from urllib.parse import quote
-
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -26,7 +24,7 @@ from devmanager.api.pagination import (
     single_param,
 )
 from devmanager.api.parsers import JSONParser, JSONPatchParser, MergePatchParser
-from devmanager.api.views import not_modified, parse_bool_param, request_source
+from devmanager.api.views import created_location, not_modified, parse_bool_param, request_source
 
 from .. import services
 from ..aggregation import DEFAULT_LIMIT, MAX_LIMIT, count_by
@@ -189,7 +187,7 @@ class DeviceViewSet(ListQueryMixin, mixins.ListModelMixin, viewsets.GenericViewS
         serializer = DeviceCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         device = services.device_create(**serializer.validated_data, source=request_source(request))
-        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(device.id, safe='')}")
+        location = created_location(request, device.id)
         return self._device_response(device.id, status.HTTP_201_CREATED, {"Location": location})
 
     def retrieve(self, request, device_id=None):

@@ -1,6 +1,7 @@
 """View plumbing shared by every resource."""
 
 import uuid
+from urllib.parse import quote
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
@@ -19,6 +20,12 @@ def request_source(request) -> str:
     if request.user and not isinstance(request.user, AnonymousUser):
         return f"admin:{request.user.get_username()}"
     return ""
+
+
+def created_location(request, resource_id) -> str:
+    """The `Location` of what a POST to a collection created: the collection's URL and the new resource's id (any
+    character of an id, `/` included, escaped)."""
+    return request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(str(resource_id), safe='')}")
 
 
 def uuid_or_none(value) -> uuid.UUID | None:

@@ -1,8 +1,6 @@
 """`/device-actions`: fleet actions, their dry runs and their jobs (contract, section 9). Scope `devices:read` to
 read, `devices:write` to act."""
 
-from urllib.parse import quote
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
@@ -12,7 +10,7 @@ from rest_framework.response import Response
 from devmanager.api.filtering import EnumField
 from devmanager.api.filters import FilterLanguageBackend, refuse_too_many_filters
 from devmanager.api.pagination import BookmarkPagination, ListQueryMixin
-from devmanager.api.views import get_by_uuid, request_source
+from devmanager.api.views import created_location, get_by_uuid, request_source
 
 from .. import services
 from ..actions import validated_params
@@ -98,7 +96,7 @@ class DeviceActionViewSet(ListQueryMixin, viewsets.GenericViewSet):
             confirmation=data["confirmation"],
             actor=request_source(request),
         )
-        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(str(job.pk))}")
+        location = created_location(request, job.pk)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
     @extend_schema(

@@ -1,5 +1,3 @@
-from urllib.parse import quote
-
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -28,7 +26,7 @@ from devmanager.api.pagination import (
     ListQueryMixin,
     refuse_unknown_parameters,
 )
-from devmanager.api.views import get_by_uuid, not_modified, parse_bool_param, request_source
+from devmanager.api.views import created_location, get_by_uuid, not_modified, parse_bool_param, request_source
 
 from .. import services
 from ..filters import GROUP_FILTER_FIELDS
@@ -137,7 +135,7 @@ class DeviceGroupViewSet(ListQueryMixin, viewsets.GenericViewSet):
         serializer = DeviceGroupWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         group = services.group_create(**serializer.validated_data, actor=request_source(request))
-        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(str(group.pk))}")
+        location = created_location(request, group.pk)
         return group_response(group, status.HTTP_201_CREATED, {"Location": location})
 
     def retrieve(self, request, group_id=None):

@@ -2,8 +2,6 @@
 section 7). Scopes `webhooks:read` / `webhooks:write`; a write also needs `events:read`, since a subscription
 receives the events."""
 
-from urllib.parse import quote
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
@@ -13,7 +11,7 @@ from rest_framework.response import Response
 
 from devmanager.api.filters import FilterLanguageBackend
 from devmanager.api.pagination import BookmarkPagination, ListQueryMixin
-from devmanager.api.views import get_by_uuid
+from devmanager.api.views import created_location, get_by_uuid
 
 from .. import services
 from ..models import Delivery, Subscription
@@ -109,7 +107,7 @@ class WebhookViewSet(WebhookScopes, ListQueryMixin, viewsets.GenericViewSet):
         serializer = SubscriptionWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         subscription = services.subscription_create(**serializer.validated_data)
-        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(str(subscription.pk))}")
+        location = created_location(request, subscription.pk)
         body = SubscriptionWithSecretSerializer(subscription).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
 

@@ -2,8 +2,6 @@
 `keys:write`. A key sees, revokes and creates only keys within it (`ApiKey.covers`): any other key answers 404, as a
 missing one does. A staff session sees every key and may grant anything."""
 
-from urllib.parse import quote
-
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -12,6 +10,7 @@ from rest_framework.response import Response
 
 from devmanager.api.filters import FilterLanguageBackend
 from devmanager.api.pagination import BookmarkPagination, ListQueryMixin
+from devmanager.api.views import created_location
 
 from .. import services
 from ..models import ApiKey
@@ -96,7 +95,7 @@ class ApiKeyViewSet(ListQueryMixin, viewsets.GenericViewSet):
         serializer = ApiKeyWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         key, plaintext = services.api_key_create(**serializer.validated_data, granted_by=granting_key(request))
-        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{quote(str(key.pk))}")
+        location = created_location(request, key.pk)
         body = ApiKeyWithPlaintextSerializer(key, context={"plaintext": plaintext}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
 
