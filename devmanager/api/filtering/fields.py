@@ -50,15 +50,19 @@ class FieldSpec:
     type_name = ""
     operators: dict[str, str] = {}
 
-    def __init__(self, column: str):
+    def __init__(self, column: str, nullable: bool = False):
         self.column = column
+        self.nullable = nullable  # the column may be NULL: no value, which no filter of it matches
 
     def compile(self, operator: str, value: str) -> Q:
         return getattr(self, self._method(operator))(value)
 
     def compile_not(self, operator: str, value: str) -> Q:
-        """The complement of the filter: the devices `compile` leaves out, those for which it is unknown included."""
-        return ~self.compile(operator, value)
+        """The complement of the filter: the devices `compile` leaves out, those for which it is unknown included.
+        Django adds `IS NULL` to a negated lookup of a nullable column, but not of an expression (the feed reads a
+        device's columns out of each event's data), so it is said here."""
+        complement = ~self.compile(operator, value)
+        return complement | Q(**{f"{self.column}__isnull": True}) if self.nullable else complement
 
     def _method(self, operator: str) -> str:
         method = self.operators.get(canonical_operator(operator))
@@ -268,17 +272,6 @@ def _timestamp(value: str) -> tuple[datetime, timedelta]:
 class DateField(FieldSpec):
     type_name = "date"
     operators = {"eq": "eq", "bf": "bf", "af": "af"}
-
-    def __init__(self, column: str, nullable: bool = False):
-        super().__init__(column)
-        self.nullable = nullable
-
-    def compile_not(self, operator: str, value: str) -> Q:
-        # A date that is absent compares as unknown, which the complement includes: said here, because Django adds
-        # `IS NULL` to a negated lookup of a nullable column, not of an expression (the feed reads the date out of
-        # the event's data).
-        complement = super().compile_not(operator, value)
-        return complement | Q(**{f"{self.column}__isnull": True}) if self.nullable else complement
 
     def eq(self, value):
         # Equal at the precision written: `2024-01-01T10:00:00Z` matches the whole second.
