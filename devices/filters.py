@@ -29,8 +29,9 @@ DEVICE_FILTER_FIELDS = {
 
 
 def identity_expiring_filters(since: datetime, days: int) -> list[str]:
-    """`Device.objects.identity_expiring(since, days)` in the filter language, for a fleet action over it: `af` is
-    strictly after, so the window opens a microsecond (the columns' precision) before `since`."""
+    """The devices whose identity expires within `days` days from `since`, neither revoked nor decommissioned, in
+    the filter language (`Device.objects.identity_expiring` compiles them): `af` is strictly after, so the window
+    opens a microsecond (the column's precision) before `since`."""
     opens, closes = since - timedelta(microseconds=1), since + timedelta(days=days)
     return [
         f"identity_expiration_date[af]:{format_timestamp(opens)}",

@@ -1,5 +1,5 @@
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.conf import settings
@@ -9,6 +9,9 @@ from django.db.models.fields.json import KeyTransform
 from django.utils.dateparse import parse_datetime
 
 from devmanager.access import RestrictedManager, RestrictedQuerySet
+from devmanager.api.filtering import compile_filters
+
+from .filters import DEVICE_FILTER_FIELDS, identity_expiring_filters
 
 # The JSON columns a device's representation shows.
 DOCUMENT_FIELDS = ("tags", "metadata", "slots")
@@ -64,13 +67,9 @@ class DeviceQuerySet(RestrictedQuerySet):
 
     def identity_expiring(self, since: datetime, days: int):
         """Devices whose identity expires within `days` days from `since` (neither revoked nor decommissioned, whose
-        identity no longer matters): a range of the expiry index. The dashboard counts them, the admin lists them."""
-        from .choices import RETIRED_STATUSES
-
-        window = (since, since + timedelta(days=days))
-        return self.filter(identity_expires_at__gte=window[0], identity_expires_at__lt=window[1]).exclude(
-            status__in=RETIRED_STATUSES
-        )
+        identity no longer matters): a range of the expiry index. The dashboard counts them, the admin lists them,
+        and a fleet action over that list selects them by the same filters (`identity_expiring_filters`)."""
+        return self.filter(compile_filters(identity_expiring_filters(since, days), DEVICE_FILTER_FIELDS))
 
     def stats(self) -> dict:
         """`{"total", "status_distribution"}` as /stats and the group stats answer it."""
