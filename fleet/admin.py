@@ -110,12 +110,9 @@ def make_device_action(action: str, label: str, form_class: type[forms.Form], pe
 
 
 def device_action(modeladmin, request, queryset, action: str, label: str, form_class):
-    """The confirmation page (the count, and the action's parameters), then the job."""
-    try:
-        filters, q = list_selection(modeladmin, request, queryset)
-    except SelectionError as exc:
-        modeladmin.message_user(request, str(exc), messages.ERROR)
-        return None
+    """The confirmation page (the count, and the action's parameters), then the job over the selection that page
+    showed and counted: carried, signed, by the confirmation, so a filter of the list that moves with time (the
+    identity expiry window, from now) is not written anew, and the list is not read again."""
     confirming = "_confirm" in request.POST
     form = form_class(request.POST if confirming else None)
     if confirming and form.is_valid():
@@ -123,14 +120,10 @@ def device_action(modeladmin, request, queryset, action: str, label: str, form_c
             shown = signing.loads(
                 request.POST.get("shown", ""), salt=SHOWN_SALT, max_age=selection.CONFIRMATION_SECONDS
             )
-            # The selection the page showed and counted, as it was written then: a filter of the list that moves
-            # with time (the identity expiry window, from now) is not written anew at the confirmation.
-            filters, q = shown["f"], shown["q"]
             params = validated_params(action, form.params())
-            token = selection.confirmation(action, params, filters, q, shown["n"])
-            job = services.job_create(
-                action=action, params=params, filters=filters, q=q, confirmation=token, actor=admin_actor(request)
-            )
+            token = selection.confirmation(action, params, shown["f"], shown["q"], shown["n"])
+            job = services.job_create(action=action, params=params, filters=shown["f"], q=shown["q"],
+                                      confirmation=token, actor=admin_actor(request))  # fmt: skip
         except signing.BadSignature:
             modeladmin.message_user(request, "The confirmation has expired: start the action again.", messages.ERROR)
             return None
@@ -145,6 +138,11 @@ def device_action(modeladmin, request, queryset, action: str, label: str, form_c
                 request, format_html('Job started: <a href="{}">{} over {} device(s)</a>.', url, label, job.limit)
             )
             return HttpResponseRedirect(url)
+    try:
+        filters, q = list_selection(modeladmin, request, queryset)
+    except SelectionError as exc:
+        modeladmin.message_user(request, str(exc), messages.ERROR)
+        return None
     devices = selection.selected(filters, q)
     count = devices.count()
     shown = signing.dumps({"f": filters, "q": q, "n": count}, salt=SHOWN_SALT)

@@ -220,3 +220,21 @@ def test_cancelling_from_the_job_list(admin_client):
     assert response.status_code == 302
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
+
+
+def test_a_confirmation_whose_selection_was_tampered_with_starts_no_job(admin_client):
+    make_devices(2, tags=["x"])
+    page = action_page(admin_client, "decommission", ["d-000"], select_across=True, query="?q=tags%5Bct%5D%3Ax")
+    context = page.context
+    forged = context["shown"].replace(context["shown"][-3:], "abc" if context["shown"][-3:] != "abc" else "abd")
+
+    response = admin_client.post(
+        page.request["PATH_INFO"] + "?q=tags%5Bct%5D%3Ax",
+        {"action": context["action"], "_selected_action": context["selected"], "select_across": "1",
+         "shown": forged, "_confirm": "start"},
+    )  # fmt: skip
+
+    assert response.status_code == 302
+    assert any("has expired" in message for message in messages_of(response))
+    assert Job.objects.count() == 0
+    assert Device.objects.filter(status=DeviceStatus.DECOMMISSIONED).count() == 0
