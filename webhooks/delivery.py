@@ -2,6 +2,7 @@
 specification says (`standardwebhooks` signs), sent with httpx to a destination checked at this moment
 (webhooks/destinations.py), with no redirect followed and at most `MAX_READ` bytes of the answer read."""
 
+import functools
 import ssl
 import time
 from collections import OrderedDict
@@ -96,7 +97,13 @@ def _certificate_check() -> ssl.SSLContext | bool:
     address connected to."""
     if not settings.DEVMANAGER_WEBHOOK_CA_FILE:
         return True
-    return ssl.create_default_context(cafile=settings.DEVMANAGER_WEBHOOK_CA_FILE)
+    return _ca_context(settings.DEVMANAGER_WEBHOOK_CA_FILE)
+
+
+@functools.cache
+def _ca_context(path: str) -> ssl.SSLContext:
+    """One context per CA file, shared by every client (a context is safe to share between threads)."""
+    return ssl.create_default_context(cafile=path)
 
 
 def post(clients: Clients, url: str, body: bytes, headers: dict) -> Outcome:
@@ -130,9 +137,9 @@ def _post_to(client: httpx.Client, destination, body: bytes, headers: dict, star
             finally:
                 response.close()
         except httpx.ConnectError as exc:
-            if _refused_certificate(exc):  # the receiver answered, with a certificate that fails the check
-                return Outcome(None, _since(started), _stored(f"ConnectError: {exc}"), "")
             error = f"ConnectError: {exc}"
+            if _refused_certificate(exc):  # the receiver answered, with a certificate that fails the check
+                break
             continue  # nothing was sent: the next address
         except (httpx.TimeoutException, _TooSlow):
             return Outcome(None, _since(started), f"no answer within {settings.DEVMANAGER_WEBHOOK_TIMEOUT:g} s", "")
