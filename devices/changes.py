@@ -49,7 +49,7 @@ class EncodedChanges:
 
     type: str
     actor: str
-    lines: list[str]  # each `<subject>\t<dms>\t<data>` in COPY's text format (`dms`: the device's DMS)
+    lines: list[bytes]  # each the subject, the DMS (the device's) and the data, as fields of COPY's binary format
 
 
 @dataclass(frozen=True)

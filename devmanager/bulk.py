@@ -5,13 +5,23 @@ business (devices/batch.py writes the device table). The caller holds the transa
 
 import contextlib
 import json
+import struct
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
 
 from .strictjson import JsonText, jsonb_text
+
+# COPY's binary format (PostgreSQL's documentation, "COPY", "Binary Format"): a signature, flags and an empty
+# header extension; each row its field count and each field its length (-1: NULL) and bytes; -1 to end.
+BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+BINARY_TRAILER = struct.pack(">h", -1)
+BINARY_NULL = struct.pack(">i", -1)
+POSTGRESQL_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_length = struct.Struct(">i").pack
+_eight_bytes = struct.Struct(">iq").pack  # a bigint or a timestamp field: its length, 8, and its value
 
 
 def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence]) -> None:
@@ -134,6 +144,47 @@ def copy_text(value: str) -> str:
 
 def copy_json(value) -> str:
     return copy_text(value if isinstance(value, JsonText) else jsonb_text(value))
+
+
+def binary_fields(*values: str | bytes | None) -> bytes:
+    """Text fields (or NULLs) in COPY's binary format: each its length, then its UTF-8 bytes as they are, no
+    escapes; joined at once, for a kilobyte of JSON is copied once, not once per field."""
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append(BINARY_NULL)
+            continue
+        data = value.encode() if isinstance(value, str) else value
+        parts += (_length(len(data)), data)
+    return b"".join(parts)
+
+
+def binary_bigint(value: int) -> bytes:
+    return _eight_bytes(8, value)
+
+
+def binary_timestamp(value: datetime) -> bytes:
+    """An aware time as a `timestamptz` field in COPY's binary format: microseconds since 2000-01-01 UTC."""
+    delta = value - POSTGRESQL_EPOCH
+    return _eight_bytes(8, (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+
+
+def binary_row_start(fields: int) -> bytes:
+    return struct.pack(">h", fields)
+
+
+def copy_binary(model: type[models.Model], columns: Sequence[str], pieces: list[bytes]) -> None:
+    """COPY rows of binary format (PostgreSQL only) into the model's table: `pieces` are the rows' bytes, but for
+    the file's header and trailer, in any cut (a row may span pieces). For long text, which the text format would
+    have the server scan for escapes, byte by byte."""
+    raw = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
+    table = model._meta.db_table
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    with connection.wrap_database_errors, raw.copy(statement) as copy:
+        copy.write(BINARY_HEADER)  # written in blocks, the format's header and trailer are the writer's to send
+        for start in range(0, len(pieces), 2000):
+            copy.write(b"".join(pieces[start : start + 2000]))
+        copy.write(BINARY_TRAILER)
 
 
 def copy_lines(model: type[models.Model], columns: Sequence[str], lines: list[str]) -> None:

@@ -4,7 +4,8 @@ from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from devmanager.api.serializers import StrictCharField, StrictSerializer
-from devmanager.bulk import copy_json, copy_text
+from devmanager.bulk import binary_fields
+from devmanager.strictjson import jsonb_text
 from devmanager.timestamps import TIMESTAMP_FORMAT, format_timestamp
 
 from ..identifiers import normalise_eui, normalise_imei, normalise_uuid
@@ -168,7 +169,7 @@ def adapter_data(adapter) -> dict:
     return {"adapter": NetworkAdapterSerializer(adapter).data, "device_id": adapter.device_id}
 
 
-def encode_added(adapter, dms: str) -> str:
+def encode_added(adapter, dms: str) -> bytes:
     """A new adapter's `device.adapter.added` subject and data, encoded for `EncodedChanges` (an import's), from a
     model instance or a stand-in with its fields: `adapter_data` built by hand, for the import's hot loop, where a
     serializer's fields cost more to build than the rest of the row (tests/events/test_feed_import.py checks
@@ -179,8 +180,8 @@ def encode_added(adapter, dms: str) -> str:
     shown["updated_at"] = created if adapter.updated_at == adapter.created_at else format_timestamp(adapter.updated_at)
     if shown.get("dvn_uuid") is not None:
         shown["dvn_uuid"] = str(shown["dvn_uuid"])
-    data = copy_json({"adapter": shown, "device_id": adapter.device_id})
-    return f"{copy_text(adapter.device_id)}\t{copy_text(dms)}\t{data}"
+    data = jsonb_text({"adapter": shown, "device_id": adapter.device_id})
+    return binary_fields(adapter.device_id, dms, data)
 
 
 # The fields each type of adapter shows, in NetworkAdapterSerializer's order.

@@ -82,8 +82,8 @@ def leave_out_the_feed() -> None:
     from devices import batch
     from transfer.importing import batches
 
-    batch.encode_created = lambda device, documents, times: ""
-    batches.encode_added = lambda adapter, dms: ""
+    batch.encode_created = lambda device, documents, times: b""
+    batches.encode_added = lambda adapter, dms: b""
     batch.publish_encoded = batches.publish_encoded = lambda encoded: None
 
 

@@ -1,12 +1,15 @@
 """The import's events show what the API shows: on PostgreSQL they are encoded by hand from the rows' COPY text
 (devices.batch.encode_created, adapters' encode_added), which must agree with the device's and the adapter's
-representation whatever the row holds (escapes, non-ASCII text, numbers beyond 64 bits, no identity)."""
+representation whatever the row holds (escapes, non-ASCII text, numbers beyond 64 bits, no identity); they are
+written by COPY's binary format (events.recording.record_encoded), with the time of their recording."""
 
 import io
 import json
+from datetime import datetime
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from tests.conftest import API
 
@@ -113,3 +116,16 @@ def test_an_imported_adapter_s_added_event_holds_the_adapter_as_the_api_shows_it
         listed = api_client.get(f"{API}/devices/{event['subject']}/network-adapters").json()["list"]
         (adapter,) = [adapter for adapter in listed if adapter["id"] == event["data"]["adapter"]["id"]]
         assert event["data"] == {"adapter": adapter, "device_id": event["subject"]}
+
+
+def test_an_imported_change_carries_the_time_it_was_recorded_and_the_import_as_its_actor(api_client, tmp_path):
+    before = timezone.now()
+    import_rows(tmp_path, DEVICES[:2] + ADAPTERS[:1])
+    after = timezone.now()
+
+    events = feed_events(api_client, "device.created") + feed_events(api_client, "device.adapter.added")
+
+    assert len(events) == 4
+    for event in events:
+        assert before <= datetime.fromisoformat(event["time"]) <= after, event
+        assert event["actor"] == "command:import_devices"

@@ -57,9 +57,9 @@ class PreparedRows(Sequence):
     adapters: list[tuple] = field(default_factory=list)  # each row's: ((name, type, column, identifier), ...)
     devices: list[str] = field(default_factory=list)  # COPY lines of the devices table
     events: list[str] = field(default_factory=list)  # of the CREATED events
-    feed: list[str] = field(default_factory=list)  # of their `device.created` changes, encoded
+    feed: list[bytes] = field(default_factory=list)  # of their `device.created` changes, encoded
     adapter_lines: list[tuple[str, ...]] = field(default_factory=list)  # each row's adapters'
-    adapter_feed: list[tuple[str, ...]] = field(default_factory=list)  # their `device.adapter.added`, encoded
+    adapter_feed: list[tuple[bytes, ...]] = field(default_factory=list)  # their `device.adapter.added`, encoded
 
     def add(self, row: DeviceRow, now: datetime, source: str) -> None:
         device = device_values(row, now)
