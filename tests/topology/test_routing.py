@@ -5,12 +5,14 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.core.cache.backends.db import DatabaseCache
 from django.db import connection, transaction
 from django.utils import timezone
 
 from devices.models import Device
 from devmanager.api.models import ApiKey
 from devmanager.api.pagination import decode_bookmark
+from devmanager.api.throttling import counting
 from devmanager.replicas import (
     BadToken,
     ReadRouting,
@@ -206,3 +208,13 @@ def test_without_replicas_a_bookmark_carries_no_position(api_client):
     first = api_client.get(f"{API}/devices", {"page_size": 1}).json()
 
     assert "w" not in decode_bookmark(first["next"])
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test's transaction, which would take reads to the primary
+def test_the_rate_limit_s_shared_count_is_read_from_the_primary(replica_configured):
+    count_table = DatabaseCache("devmanager_cache", {}).cache_model_class
+    with reads_routed(ReadRouting()):
+        assert ReplicaRouter().db_for_read(count_table) == "replica1"  # a cache read of its own may go to a replica
+
+        with counting("throttle_api_key_key:1", shared=True):
+            assert ReplicaRouter().db_for_read(count_table) == "default"
