@@ -485,15 +485,13 @@ class DeviceAdmin(admin.ModelAdmin):
             for form in DEVICE_ACTION_FORMS
         ] + super().get_urls()
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        device = self.get_queryset(request).filter(pk=unquote(object_id)).first()
-        if device is not None:
-            extra_context = {
-                **(extra_context or {}),
-                "device_buttons": self.device_buttons(request, device),
-                "device_history_url": device_history_url(device.pk),
-            }
-        return super().change_view(request, object_id, form_url, extra_context)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The device the page shows, read once (by get_object), gives its buttons.
+        if change and obj is not None:
+            context.update(
+                device_buttons=self.device_buttons(request, obj), device_history_url=device_history_url(obj.pk)
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def device_buttons(self, request, device) -> list[tuple[str, str]]:
         """(label, address) of each button the device's page offers: the user may, and the device's state allows."""

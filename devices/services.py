@@ -173,6 +173,28 @@ def device_set_identity_slot(
     device = device_lock(device_id=device_id, if_match=if_match)
     if refusal := slot_change_refusal(device):
         raise Conflict(refusal)
+    return _set_identity_slot(
+        device,
+        source=source,
+        status=status,
+        active_version=active_version,
+        type=type,
+        versions=versions,
+        expiration_date=expiration_date,
+    )
+
+
+def _set_identity_slot(
+    device: Device,
+    *,
+    source: str,
+    status: str,
+    active_version: int,
+    type: str,
+    versions: dict | None,
+    expiration_date: datetime | None,
+) -> Device:
+    """`device_set_identity_slot` on the device its caller locked and found free to change."""
     previous = device.slots.get(DEFAULT_SLOT)
     slot = {
         "status": status,
@@ -231,12 +253,13 @@ def device_renew_identity_slot(
     if refusal := renewal_refusal(device):
         raise Conflict(refusal)
     slot = device.identity
-    return device_set_identity_slot(
-        device_id=device.pk,
+    return _set_identity_slot(
+        device,
         source=source,
         status=SlotStatus.ACTIVE,
         active_version=slot["active_version"] + 1,
         type=slot["type"],
+        versions=None,
         expiration_date=expiration_date,
     )
 

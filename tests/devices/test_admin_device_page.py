@@ -7,6 +7,8 @@ import pytest
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -360,3 +362,28 @@ def test_buttons_of_a_missing_device_lead_back_to_the_admin(admin_client):
         response = admin_client.post(url("gone"), {"etag": '"1-0"'})
         assert response.status_code == 302
         assert not Device.objects.filter(pk="gone").exists()
+
+
+def test_renew_service_locks_the_device_once():
+    DeviceFactory(id="provisioned")
+    with_slot("provisioned")
+
+    with CaptureQueriesContext(connection) as queries:
+        services.device_renew_identity_slot(device_id="provisioned", source="test")
+
+    assert Device.objects.get(pk="provisioned").identity["active_version"] == 2
+    locks = sum("FOR UPDATE" in query["sql"] for query in queries.captured_queries)
+    assert locks == (1 if connection.features.has_select_for_update else 0)
+
+
+def test_the_device_page_reads_the_device_once(admin_client):
+    DeviceFactory(id="provisioned")
+    with_slot("provisioned")
+    admin_client.get(device_change_url("provisioned"))  # the session's first request of a minute writes its use
+
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(device_change_url("provisioned"))
+
+    assert buttons(page) == ["Decommission", "Renew identity slot", "Delete"]
+    device_reads = [query["sql"] for query in queries.captured_queries if 'FROM "devices_device"' in query["sql"]]
+    assert len(device_reads) == 1, device_reads
