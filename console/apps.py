@@ -6,3 +6,10 @@ class ConsoleConfig(AppConfig):
 
     name = "console"
     verbose_name = "Fleet console"
+
+    def ready(self):
+        from devmanager.worker import register_work
+
+        from .eventcounts import keep_events_tallied
+
+        register_work("event counts", keep_events_tallied)

@@ -5,9 +5,12 @@ feed only grows at its end (positions become visible in order and without holes:
 counts per (day, type) are kept in `EventDayCount` with the position they reach (`EventTally`), and each page load
 first counts the events recorded since, in one aggregation over a range of the primary key. Its cost follows the
 events recorded since the last load, not the feed's size. Pruning removes a prefix of the feed (events/pruning.py):
-the days before the first remaining event are dropped and that event's day is counted again.
+the days before the first remaining event are dropped and that event's day is counted again. The worker catches
+up every `TALLY_SECONDS` too (`keep_events_tallied`), so that the first load after an import of a million devices
+does not count its events itself.
 """
 
+import threading
 from datetime import date
 
 from django.db import router, transaction
@@ -18,6 +21,14 @@ from events.admin import day_range
 from events.models import Event, FeedCounter
 
 from .models import EventDayCount, EventTally
+
+TALLY_SECONDS = 10.0
+
+
+def keep_events_tallied(stopping: threading.Event) -> None:
+    """The worker's loop: count the events recorded since, every `TALLY_SECONDS`, until stopping."""
+    while not stopping.wait(timeout=TALLY_SECONDS):
+        events_tally_catch_up()
 
 
 def events_tally_catch_up() -> None:

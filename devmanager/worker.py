@@ -24,14 +24,14 @@ logger = logging.getLogger(__name__)
 class Work:
     name: str
     loop: Callable[[threading.Event], None]
-    threads_setting: str  # the setting that says how many threads run the loop
+    threads_setting: str | None  # the setting that says how many threads run the loop; None: one
 
 
 WORK: list[Work] = []
 
 
-def register_work(name: str, loop: Callable[[threading.Event], None], threads_setting: str) -> None:
-    """Make `loop(stopping)` part of every worker, in `getattr(settings, threads_setting)` threads."""
+def register_work(name: str, loop: Callable[[threading.Event], None], threads_setting: str | None = None) -> None:
+    """Make `loop(stopping)` part of every worker, in `getattr(settings, threads_setting)` threads (or one)."""
     WORK.append(Work(name, loop, threads_setting))
 
 
@@ -72,7 +72,7 @@ def run_worker(stopping: threading.Event) -> None:
     threads = [
         threading.Thread(target=_run, args=(work, stopping), name=f"{work.name} {index}", daemon=True)
         for work in WORK
-        for index in range(max(1, getattr(settings, work.threads_setting)))
+        for index in range(max(1, getattr(settings, work.threads_setting)) if work.threads_setting else 1)
     ]
     for thread in threads:
         thread.start()

@@ -6,12 +6,15 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from console.models import EventDayCount
+from console.eventcounts import keep_events_tallied
+from console.models import EventDayCount, EventTally
 from devices import services
-from events.models import Event
+from devmanager.worker import WORK
+from events.models import Event, FeedCounter
 from events.pruning import prune_events
 from groups.counting import count_all_members
 from tests.conftest import API
@@ -137,13 +140,33 @@ def test_events_are_counted_once_across_loads(admin_client, fleet):
     assert created.value == Event.objects.filter(type="device.created").count() == 11
 
 
+class OneRound:
+    """A worker's `stopping` event that lets its loop go round once."""
+
+    def __init__(self):
+        self.waits = 0
+
+    def wait(self, timeout=None):
+        self.waits += 1
+        return self.waits > 1
+
+
+def test_the_worker_counts_the_events_before_a_page_load_does(fleet):
+    assert any(work.loop is keep_events_tallied for work in WORK)
+
+    keep_events_tallied(OneRound())
+
+    tally = EventTally.objects.get()
+    assert tally.position == FeedCounter.objects.get().position
+    counted = EventDayCount.objects.aggregate(total=Sum("events"))["total"]
+    assert counted == Event.objects.count() > 0
+
+
 def test_pruned_events_leave_the_counts(admin_client, fleet):
     admin_client.get(INDEX)
     old = timezone.now() - timedelta(days=3)
     Event.objects.filter(subject__startswith="plain-").update(time=old)
     EventDayCount.objects.all().delete()  # counted again from the start, with the old days
-    from console.models import EventTally
-
     EventTally.objects.update(position=0)
     assert sum(bar.value for bar in figures(admin_client.get(INDEX)).event_chart.bars) == Event.objects.count()
 
