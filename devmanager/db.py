@@ -1,9 +1,14 @@
 """PostgreSQL plumbing: timestamps read through psycopg's C loader instead of the Python one Django registers (a page
-of devices reads a hundred of them), and connections of their own straight to the primary."""
+of devices reads a hundred of them), connections of their own straight to the primary, and a count cut off at a
+deadline on either database."""
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from datetime import UTC
 
 import psycopg
+from django.db import OperationalError, connections, transaction
 from psycopg.adapt import Loader
 from psycopg.pq import Format
 
@@ -42,3 +47,46 @@ def direct_connect(connection, **options) -> psycopg.Connection:
         host=params["HOST"] or None, port=params["PORT"] or None, user=params["USER"], password=params["PASSWORD"],
         **options,
     )  # fmt: skip
+
+
+class TimedOut(Exception):
+    """The query was stopped at its deadline."""
+
+
+def count_within(queryset, seconds: float) -> int:
+    """`queryset.count()`, stopped by the database once `seconds` have gone (TimedOut): PostgreSQL's
+    `statement_timeout`, for this transaction only (so also behind a transaction pooler); SQLite's interrupt."""
+    database = queryset.db
+    connection = connections[database]
+    try:
+        with transaction.atomic(using=database), _deadline(connection, seconds):
+            return queryset.using(database).count()
+    except OperationalError as exc:
+        if isinstance(exc.__cause__, psycopg.errors.QueryCanceled) or "interrupted" in str(exc):
+            raise TimedOut from exc
+        raise
+
+
+@contextlib.contextmanager
+def _deadline(connection, seconds: float) -> Iterator[None]:
+    if connection.vendor == "postgresql":
+        timeout = f"{max(1, round(seconds * 1000))}ms"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('statement_timeout'), set_config('statement_timeout', %s, true)",
+                           [timeout])  # fmt: skip
+            (previous, _) = cursor.fetchone()
+        yield
+        # Set back: in a transaction of the caller's, the savepoint's release would keep it to the transaction's end
+        # (a timeout stops it, whose rollback undoes the setting).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+        return
+    # SQLite: its interrupt, meant to be called from another thread, stops the running statement (and is nothing
+    # once none runs); joined before the block ends, the timer can interrupt nothing after it.
+    timer = threading.Timer(seconds, connection.connection.interrupt)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()

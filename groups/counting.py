@@ -1,22 +1,24 @@
 """Member counts of groups, cached: the group tree (1,000 groups) and the dashboard's largest groups show them.
 
 A group is dynamic (its criteria and `q`, and its ancestors'), so its members are known only by counting them: one
-query per group, from a few milliseconds to a second at a million devices. A page cannot count a thousand groups,
-so each count is stored (`GroupMemberCount`) with the time it began, and a page shows the stored counts. A count is
+query per group, from a few milliseconds to a second at a million devices. A page cannot count a thousand groups, so
+each count is stored (`GroupMemberCount`) with the time it began, and a page shows the stored counts. A count is
 **stale** when it is older than `DEVMANAGER_GROUP_COUNT_MAX_AGE` seconds, or when the group or one of its ancestors
-changed after it began (their `updated_at`: a changed definition or a move). A page recounts its stale groups,
-never counted first and then oldest first, until `DEVMANAGER_GROUP_COUNT_BUDGET` seconds have gone (the count in hand
-is finished, so one slow group can overrun it); `count_group_members` (cron) recounts them all. So a count shown is
-at most the max age old, or is marked stale with its age; devices that change meanwhile are not seen until the next
-count. A group's own page counts afresh (its stats) and stores the count.
+changed after it began (their `updated_at`: a changed definition or a move). A page recounts its stale groups, never
+counted first and then oldest first, until `DEVMANAGER_GROUP_COUNT_BUDGET` seconds have gone (the count in hand is
+stopped by the database at the deadline, and its group stays stale); `count_group_members` (cron) recounts them all.
+So a count shown is at most the max age old, or is marked stale with its age; devices that change meanwhile are not
+seen until the next count. A group's own page counts afresh (its stats) and stores the count.
 """
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
+
+from devmanager.db import TimedOut, count_within
 
 from .models import DeviceGroup, GroupMemberCount
 from .querysets import member_devices
@@ -35,9 +37,12 @@ def with_definition_changed_at(groups):
     return groups.annotate(definition_changed_at=Subquery(chain))
 
 
-def group_count_members(*, group: DeviceGroup, devices: int | None = None) -> GroupMemberCount:
-    """Count the group's members now (or store `devices`, a count the caller has just made) and keep the count."""
-    started = timezone.now()
+def group_count_members(
+    *, group: DeviceGroup, devices: int | None = None, started: datetime | None = None
+) -> GroupMemberCount:
+    """Count the group's members now (or store `devices`, a count the caller has just made, which it `started`
+    then) and keep the count."""
+    started = started or timezone.now()
     if devices is None:
         devices = member_devices(group).count()
     count, _ = GroupMemberCount.objects.update_or_create(
@@ -64,9 +69,16 @@ def attach_member_counts(groups: list[DeviceGroup], budget: float | None = None)
     )
     deadline = time.monotonic() + budget
     for group in stale:
-        if time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             break
-        group.member_count, group.member_count_stale = group_count_members(group=group), False
+        started = timezone.now()
+        try:
+            devices = count_within(member_devices(group), left)
+        except TimedOut:
+            break  # the group stays stale: a later page, or count_group_members, counts it
+        count = group_count_members(group=group, devices=devices, started=started)
+        group.member_count, group.member_count_stale = count, False
 
 
 def is_stale(count: GroupMemberCount | None, definition_changed_at, oldest) -> bool:
