@@ -58,8 +58,12 @@ def count_within(queryset, seconds: float) -> int:
     `statement_timeout`, for this transaction only (so also behind a transaction pooler); SQLite's interrupt."""
     database = queryset.db
     connection = connections[database]
+    # PostgreSQL's setting needs a transaction to be its own; on SQLite, whose transactions take the write lock at
+    # their start (settings.py), a read stays out of one: it would wait for writers, beyond the deadline, and hold
+    # them up.
+    within = transaction.atomic(using=database) if connection.vendor == "postgresql" else contextlib.nullcontext()
     try:
-        with transaction.atomic(using=database), _deadline(connection, seconds):
+        with within, _deadline(connection, seconds):
             return queryset.using(database).count()
     except OperationalError as exc:
         if isinstance(exc.__cause__, psycopg.errors.QueryCanceled) or "interrupted" in str(exc):

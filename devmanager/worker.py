@@ -26,6 +26,9 @@ class Work:
     loop: Callable[[threading.Event], None]
     threads_setting: str | None  # the setting that says how many threads run the loop; None: one
 
+    def threads(self) -> int:
+        return max(1, getattr(settings, self.threads_setting)) if self.threads_setting else 1
+
 
 WORK: list[Work] = []
 
@@ -72,7 +75,7 @@ def run_worker(stopping: threading.Event) -> None:
     threads = [
         threading.Thread(target=_run, args=(work, stopping), name=f"{work.name} {index}", daemon=True)
         for work in WORK
-        for index in range(max(1, getattr(settings, work.threads_setting)) if work.threads_setting else 1)
+        for index in range(work.threads())
     ]
     for thread in threads:
         thread.start()

@@ -2,6 +2,7 @@
 does, and a count goes stale when it ages or when the group or an ancestor changes."""
 
 import io
+import sqlite3
 import time
 from datetime import timedelta
 
@@ -180,3 +181,18 @@ def test_a_slow_group_leaves_the_page_within_its_budget_and_stays_stale(many_dev
     assert time.monotonic() - started < 0.6
     assert [(group.member_count, group.member_count_stale) for group in groups] == [(None, True), (None, True)]
     assert not GroupMemberCount.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's transactions take its write lock at their start")
+@pytest.mark.django_db(transaction=True)  # a page's count runs outside any transaction
+def test_a_count_on_sqlite_neither_waits_for_a_writer_nor_holds_one_up():
+    DeviceFactory.create_batch(3)
+    writer = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")  # a write in progress, for as long as the count takes
+    try:
+        started = time.monotonic()
+        assert count_within(Device.objects.all(), 0.2) == 3
+        assert time.monotonic() - started < 0.5  # a transaction of its own would wait for the writer's lock
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
