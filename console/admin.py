@@ -1,13 +1,14 @@
 """The device list's identity expiry filter, which the dashboard's expiry counts link to."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from devices.admin import register_device_list_filter
-from devices.filters import identity_expiring_filters
+from devices.filters import DEVICE_FILTER_FIELDS, identity_expiring_filters
+from devmanager.api.filtering import compile_filters
 
 EXPIRY_WINDOWS = (7, 30, 90)  # days
 
@@ -37,24 +38,24 @@ class IdentityExpiryListFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
-        window = self.window()
-        return queryset.none() if window is None else queryset.identity_expiring(*window)
+        filters = self.filters()
+        return queryset.none() if filters is None else queryset.filter(compile_filters(filters, DEVICE_FILTER_FIELDS))
 
     def selection(self) -> tuple[list[str], list[str]] | None:
         """The window in the filter language, for a fleet action over the whole list (fleet/admin.py)."""
-        window = self.window()
-        return None if window is None else (identity_expiring_filters(*window), [])
+        filters = self.filters()
+        return None if filters is None else (filters, [])
 
-    def window(self) -> tuple[datetime, int] | None:
-        """The chosen window's start and length in days; None for an unknown choice or a malformed instant."""
+    def filters(self) -> list[str] | None:
+        """The chosen window in the filter language (`identity_expiring_filters`); None for an unknown choice, a
+        malformed instant, or a window beyond the calendar."""
         since = self.since()
         if since is None or self.value() not in {str(days) for days in EXPIRY_WINDOWS}:
             return None
-        try:  # the window, and the microsecond before it (identity_expiring_filters), within the calendar
-            since - timedelta(microseconds=1), since + timedelta(days=int(self.value()))
+        try:
+            return identity_expiring_filters(since, int(self.value()))
         except OverflowError:
             return None
-        return since, int(self.value())
 
     def since(self) -> datetime | None:
         if self.since_text is None:

@@ -87,6 +87,7 @@ def _deadline(connection, seconds: float) -> Iterator[None]:
         return
     # SQLite: its interrupt, meant to be called from another thread, stops the running statement (and is nothing
     # once none runs); joined before the block ends, the timer can interrupt nothing after it.
+    connection.ensure_connection()
     timer = threading.Timer(seconds, connection.connection.interrupt)
     timer.start()
     try:
