@@ -144,7 +144,8 @@ def _cut(job: Job, count: int) -> None:
     ids = JobDevice.objects.filter(job=job).order_by("device_id").values_list("device_id", flat=True)
     cursor = ""
     for number in range(parts):
-        last = ids[(number + 1) * count // parts - 1]
+        # The last part ends at the greatest id, read from the end of the index rather than counted up to.
+        last = ids.last() if number == parts - 1 else ids[(number + 1) * count // parts - 1]
         JobStream.objects.create(job=job, number=number, cursor=cursor, last=last)
         cursor = last
 
