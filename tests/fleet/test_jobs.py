@@ -12,6 +12,7 @@ from django.utils import timezone
 from devices import services
 from devices.choices import DeviceStatus, EventType
 from devices.models import Device, DeviceEvent
+from fleet import jobs
 from fleet.actions import ACTIONS, ActionSpec
 from fleet.jobs import claim_selection, claim_stream, run, select, step
 from fleet.models import Job, JobDevice, JobStatus, JobStream
@@ -352,3 +353,19 @@ def test_a_patch_that_makes_the_metadata_too_large_fails_that_device_alone(api_c
     assert job.errors[0]["device_id"] == "large" and "exceeds" in job.errors[0]["message"]
     assert Device.objects.get(pk="small").metadata["more"] == "y" * 30_000
     assert "more" not in Device.objects.get(pk="large").metadata
+
+
+def test_a_starting_worker_deletes_the_selections_of_ended_jobs_left_behind(api_client):
+    make_devices(3)
+    ended = job_of(act_confirmed(api_client, "add_tags", {"tags": ["x"]}))
+    selected_by("w")
+    Job.objects.filter(pk=ended.pk).update(status=JobStatus.SUCCEEDED)  # a worker gone before deleting its rows
+    running = job_of(act_confirmed(api_client, "add_tags", {"tags": ["y"]}))
+    selected_by("w")
+
+    stopping = threading.Event()
+    stopping.set()
+    jobs.run_jobs(stopping)
+
+    assert JobDevice.objects.filter(job=ended).count() == 0
+    assert JobDevice.objects.filter(job=running).count() == 3
