@@ -44,8 +44,7 @@ def run_jobs(stopping: threading.Event) -> None:
     """The worker's loop (registered in apps.py): resolve a job's selection, or run a part of a job to its end or
     until stopping; again."""
     token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-    # The selections a worker ending between a job's end and `_forget_selection` left behind.
-    JobDevice.objects.filter(job__status__in=FINISHED).delete()
+    _forget_selections(Job.objects.all())  # what a worker ending between a job's end and the deletion left behind
     while not stopping.is_set():
         if not work_once(token, stopping):
             stopping.wait(timeout=POLL_SECONDS)
@@ -157,23 +156,22 @@ def run(stream_id, token: str, stopping: threading.Event) -> None:
     try:
         while not stopping.is_set():
             if not step(stream_id, token):
-                _forget_selection(stream_id)
+                _forget_selections(Job.objects.filter(streams__pk=stream_id))
                 return
     except Exception as exc:
         logger.exception("A part of a job stopped on an error.")
         _fail(stream_id, token, f"The job stopped on an error: {exc}")
-        _forget_selection(stream_id)
+        _forget_selections(Job.objects.filter(streams__pk=stream_id))
         return
     with transaction.atomic():
         JobStream.objects.filter(pk=stream_id, worker=token).update(worker="", heartbeat_at=None)
 
 
-def _forget_selection(stream_id) -> None:
-    """Delete the selection's rows of the part's job if it has ended, in a transaction of their own: the batch that
-    ends a job holds the feed's counter until it commits, and every write recording an event would wait for the
-    deletion (a million rows, 0.45 s)."""
-    ended = Job.objects.filter(streams__pk=stream_id, status__in=FINISHED).values("pk")
-    JobDevice.objects.filter(job__in=ended).delete()
+def _forget_selections(jobs) -> None:
+    """Delete the selection rows of those of these jobs that have ended, in a transaction of their own: the batch
+    that ends a job holds the feed's counter until it commits, and every write recording an event would wait for
+    the deletion (a million rows, 0.45 s)."""
+    JobDevice.objects.filter(job__in=jobs.filter(status__in=FINISHED).values("pk")).delete()
 
 
 def step(stream_id, token: str) -> bool:
