@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import orjson
 from django.db import connection, models
 
-from devmanager.bulk import binary_fields, copy_json, copy_lines, copy_rows, copy_text, update_rows
+from devmanager.bulk import binary_fields, copy_json, copy_lines, copy_rows, copy_text, filter_in, update_rows
 from devmanager.strictjson import JsonText, jsonb_text
 from devmanager.timestamps import format_timestamp
 
@@ -177,7 +177,7 @@ def devices_bulk_save(*, devices: list[Device], fields: list[str], events: list[
 def latest_events(device_ids: list[str]) -> dict:
     """Each device's latest event timestamp, for the devices that have one."""
     return dict(
-        DeviceEvent.objects.filter(device_id__in=device_ids)
+        filter_in(DeviceEvent.objects, "device", device_ids)
         .values("device_id")
         .annotate(latest=models.Max("timestamp"))
         .values_list("device_id", "latest")
