@@ -281,9 +281,21 @@ DEVMANAGER_THROTTLE_RATE = env_rate("DEVMANAGER_THROTTLE_RATE")
 # Where the counts live: "local" (each process counts alone) or "database" (shared by all processes and servers,
 # in the table `manage.py createcachetable` makes).
 DEVMANAGER_THROTTLE_CACHE = os.environ.get("DEVMANAGER_THROTTLE_CACHE", "local")
+# One entry per key that has made a request. Past MAX_ENTRIES, each write deletes a third of the entries, other keys'
+# live histories among them (whose counts then start anew): Django's default of 300 would let the keys of a large
+# fleet past their limit.
+THROTTLE_MAX_KEYS = 1_000_000
 THROTTLE_CACHES = {
-    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"},
-    "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "devmanager_cache"},
+    "local": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "throttle",
+        "OPTIONS": {"MAX_ENTRIES": THROTTLE_MAX_KEYS},
+    },
+    "database": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "devmanager_cache",
+        "OPTIONS": {"MAX_ENTRIES": THROTTLE_MAX_KEYS},
+    },
 }
 if DEVMANAGER_THROTTLE_CACHE not in THROTTLE_CACHES:
     raise ImproperlyConfigured(

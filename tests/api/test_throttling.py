@@ -3,11 +3,15 @@
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from devices.models import Device
@@ -18,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 DATABASE_CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "throttle": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "devmanager_cache"},
+    "throttle": django_settings.THROTTLE_CACHES["database"],  # DEVMANAGER_THROTTLE_CACHE=database
 }
 
 
@@ -131,6 +135,39 @@ def test_database_cache_shares_counts_between_processes(api_client, rate, clock,
         assert cursor.fetchone()[0] == 1  # the key's request history, readable by every process
 
     assert api_client.get(f"{API}/devices").status_code == 429
+
+
+def test_database_cache_keeps_every_keys_count_among_many_keys(api_client, rate, clock, settings):
+    """Other keys' writes to the shared cache never delete a key's history: Django's default of 300 entries culls a
+    third of the rows at each write past it, and a key whose row went was counted from zero again."""
+    settings.CACHES = DATABASE_CACHES
+    call_command("createcachetable", verbosity=0)
+    expires = timezone.now() + timedelta(hours=1)
+    with connection.cursor() as cursor:  # the histories of 1,000 other keys, all current
+        cursor.executemany(
+            "INSERT INTO devmanager_cache (cache_key, value, expires) VALUES (%s, %s, %s)",
+            [(f":1:throttle_api_key_key:other-{number:04}", "gAVdlC4=", expires) for number in range(1000)],
+        )
+    for _ in range(2):
+        assert api_client.get(f"{API}/devices").status_code == 200
+
+    caches["throttle"].set("throttle_api_key_key:other-new", [], 60)  # another key's request is counted
+    assert api_client.get(f"{API}/devices").status_code == 200
+
+    assert_error(api_client.get(f"{API}/devices"), 429, "too_many_requests")
+
+
+def test_local_cache_keeps_every_keys_count_among_many_keys(api_client, rate, clock, settings):
+    """The same in a process's own cache, whose default of 300 entries evicts the least recently used third."""
+    settings.CACHES = {**DATABASE_CACHES, "throttle": {**django_settings.THROTTLE_CACHES["local"], "LOCATION": "many"}}
+    for _ in range(2):
+        assert api_client.get(f"{API}/devices").status_code == 200
+
+    for number in range(1000):  # other keys' requests are counted
+        caches["throttle"].set(f"throttle_api_key_key:other-{number:04}", [], 60)
+    assert api_client.get(f"{API}/devices").status_code == 200
+
+    assert_error(api_client.get(f"{API}/devices"), 429, "too_many_requests")
 
 
 def test_schema_declares_429_with_retry_after(api_client):
