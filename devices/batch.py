@@ -74,11 +74,18 @@ def device_copy_lines(device: dict, source: str) -> tuple[str, str, bytes]:
             updated,
         )
     )
-    _, at, type, description, source = created_event_values(device_id=device["id"], at=device["creation_timestamp"],
-                                                             source=source)  # fmt: skip
-    event_line = "\t".join((device_id, at.isoformat(), type, description, copy_text(source)))
+    event_line = event_copy_line(
+        created_event_values(device_id=device["id"], at=device["creation_timestamp"], source=source)
+    )
     times = _api_timestamp(created, device["creation_timestamp"]), _api_timestamp(updated, device["updated_timestamp"])
     return device_line, event_line, encode_created(device, (tags, metadata, slots), times)
+
+
+def event_copy_line(values: tuple) -> str:
+    """An event's row (`domain.event_values`) as a line of COPY's text format, built by hand (psycopg's write_row
+    costs twice as much)."""
+    device_id, at, type, description, source = values
+    return "\t".join((copy_text(device_id), at.isoformat(), type, copy_text(description), copy_text(source)))
 
 
 def encode_created(device: dict, documents: tuple[str, str, str], times: tuple[str, str]) -> bytes:
@@ -171,7 +178,10 @@ def _update_changes(device: Device, changes: dict, source: str, at: datetime) ->
 def devices_bulk_save(*, devices: list[Device], fields: list[str], events: list[tuple]) -> None:
     """Save these fields of devices the caller changed and touched, and their events (rows of `event_values`)."""
     update_rows(devices, fields)
-    copy_rows(DeviceEvent, EVENT_COLUMNS, events)
+    if connection.vendor == "postgresql":
+        copy_lines(DeviceEvent, EVENT_COLUMNS, [event_copy_line(event) for event in events])
+    else:
+        copy_rows(DeviceEvent, EVENT_COLUMNS, events)
 
 
 def latest_events(device_ids: list[str]) -> dict:

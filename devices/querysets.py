@@ -1,4 +1,4 @@
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -35,12 +35,20 @@ class DeviceQuerySet(RestrictedQuerySet):
         as their stored text, in `<name>_json`, which the response passes through without decoding and encoding it
         again. The decoded fields are deferred: read them through another query. The recent events come from
         `attach_recent_events`, which the device serializer calls once for a whole page."""
+        return self.documents_as_text()
+
+    def documents_as_text(self, *, decoded: Collection[str] = ()):
+        """The JSON columns but those `decoded` (and the identity slot, unless `slots` is decoded) fetched as their
+        stored text, in `<name>_json`, which a device's representation and its events' data pass through as they are;
+        the fields fetched as text, and the tag terms, are deferred: reading one takes a query of its own."""
         from .choices import DEFAULT_SLOT
 
+        as_text = [name for name in DOCUMENT_FIELDS if name not in decoded]
         # The columns themselves, typed as text: Django reads jsonb as text, then decodes it in the field (skipped).
-        raw = {f"{name}_json": ExpressionWrapper(F(name), output_field=TextField()) for name in DOCUMENT_FIELDS}
-        raw["identity_json"] = ExpressionWrapper(KeyTransform(DEFAULT_SLOT, "slots"), output_field=TextField())
-        return self.defer("tag_terms", *DOCUMENT_FIELDS).annotate(**raw)
+        raw = {f"{name}_json": ExpressionWrapper(F(name), output_field=TextField()) for name in as_text}
+        if "slots" in as_text:
+            raw["identity_json"] = ExpressionWrapper(KeyTransform(DEFAULT_SLOT, "slots"), output_field=TextField())
+        return self.defer("tag_terms", *as_text).annotate(**raw)
 
     def resolve(self, reference: str):
         """The device a path names: the one with that id or, for another form a higher app registered (adapters:

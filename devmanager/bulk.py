@@ -9,6 +9,7 @@ import struct
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
+import psycopg
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
 
@@ -69,11 +70,14 @@ def update_rows(objects: Sequence[models.Model], columns: Sequence[str]) -> None
         f'UPDATE "{meta.db_table}" AS t SET {assignments} FROM json_to_recordset(%s::json) AS row ({types}) '
         f'WHERE t."{meta.pk.column}" = row."{meta.pk.column}"'
     )
-    with connection.cursor() as cursor:
+    # A cursor binding its parameters on the server: Django's would quote the JSON text, a kilobyte a row, into the
+    # statement. Not prepared (a connection pooler's transaction mode keeps no statements).
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         for start in range(0, len(objects), 1000):
             chunk = objects[start : start + 1000]
             rows = [{field.column: _column_value(field, item) for field in fields} for item in chunk]
-            cursor.execute(sql, [jsonb_text(rows)])
+            cursor.execute(sql, [jsonb_text(rows)], prepare=False)
 
 
 def _column_value(field: models.Field, item: models.Model):

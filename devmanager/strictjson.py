@@ -62,12 +62,39 @@ def parse_json(text: str):
     return _decode_row(text)
 
 
-_dumps = json.JSONEncoder().encode
-_dumps_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-
-
 class JsonText(str):
     """A JSON document already serialised (compactly), written as it is instead of being serialised again."""
+
+
+class StoredJSON:
+    """A JSON document as the database holds it (text), which the renderers and `compact_json` write out as it is,
+    without decoding it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"StoredJSON({self.text!r})"
+
+
+def _stored_fragment(value) -> orjson.Fragment:
+    if isinstance(value, StoredJSON):
+        return orjson.Fragment(value.text)
+    raise TypeError
+
+
+def _stored_document(value):
+    if isinstance(value, StoredJSON):
+        return parse_json(value.text)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_dumps = json.JSONEncoder().encode
+_dumps_compact = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_stored_document
+).encode
 
 
 def jsonb_text(value) -> str:
@@ -83,9 +110,10 @@ def jsonb_text(value) -> str:
 def compact_json(value) -> JsonText:
     """Compact JSON, as stored; NaN, infinities and lone surrogates refused (ValueError). orjson's, else the json
     module's (an integer beyond 64 bits); orjson spells some floats a character longer or shorter than the json
-    module, by which the metadata's 64 KiB limit is measured."""
+    module, by which the metadata's 64 KiB limit is measured. A `StoredJSON` document within is written as the
+    database spelled it."""
     try:
-        return JsonText(orjson.dumps(value).decode())
+        return JsonText(orjson.dumps(value, default=_stored_fragment).decode())
     except TypeError:  # an integer beyond 64 bits, a lone surrogate, a NonFinite number
         pass
     text = _dumps_compact(value)

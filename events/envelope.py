@@ -4,7 +4,7 @@ from urllib.parse import quote
 
 from cloudevents.core.v1.event import CloudEvent
 
-from devmanager.api.renderers import StoredJSON
+from devmanager.strictjson import StoredJSON
 from devmanager.timestamps import format_timestamp
 
 from .models import Event

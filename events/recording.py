@@ -49,8 +49,26 @@ def record_changes(changes: list[Change]) -> None:
     last = take_positions(len(rows))
     first = last - len(rows) + 1
     columns = ("position", *ROW_COLUMNS)
-    copy_rows(Event, columns, ((first + index, *row) for index, row in enumerate(rows)))
+    if connection.vendor == "postgresql":
+        copy_binary(Event, columns, [_binary_row(first + index, *row) for index, row in enumerate(rows)])
+    else:
+        copy_rows(Event, columns, ((first + index, *row) for index, row in enumerate(rows)))
     notify_committed()
+
+
+_ROW_START = binary_row_start(1 + len(ROW_COLUMNS))
+
+
+def _binary_row(position: int, type: str, subject: str, time, actor: str, dms, dms_before, data: str) -> bytes:
+    """A feed row (`ROW_COLUMNS` after its position) in COPY's binary format: its kilobyte of JSON as it is, where
+    the text format would have it escaped here and scanned for escapes by the server."""
+    return (
+        _ROW_START
+        + binary_bigint(position)
+        + binary_fields(type, subject)
+        + binary_timestamp(time)
+        + binary_fields(actor, dms, dms_before, data)
+    )
 
 
 def _record_in_one_statement(rows: list[tuple]) -> None:

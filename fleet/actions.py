@@ -48,7 +48,7 @@ def _add_tags(device_ids: list[str], params: dict, actor: str) -> list[services.
             raise Invalid({"tags": [f"the device would have more than {MAX_TAGS} tags"]})
         return {"tags": tags}
 
-    return services.devices_set_fields(device_ids=device_ids, fields_of=fields_of, source=actor)
+    return services.devices_set_fields(device_ids=device_ids, fields=("tags",), fields_of=fields_of, source=actor)
 
 
 def _remove_tags(device_ids: list[str], params: dict, actor: str) -> list[services.Outcome]:
@@ -57,12 +57,15 @@ def _remove_tags(device_ids: list[str], params: dict, actor: str) -> list[servic
     def fields_of(device) -> dict:
         return {"tags": [tag for tag in device.tags if tag not in removed]}
 
-    return services.devices_set_fields(device_ids=device_ids, fields_of=fields_of, source=actor)
+    return services.devices_set_fields(device_ids=device_ids, fields=("tags",), fields_of=fields_of, source=actor)
 
 
 def _set_dms(device_ids: list[str], params: dict, actor: str) -> list[services.Outcome]:
     return services.devices_set_fields(
-        device_ids=device_ids, fields_of=lambda device: {"dms_owner": params["dms_id"]}, source=actor
+        device_ids=device_ids,
+        fields=("dms_owner",),
+        fields_of=lambda device: {"dms_owner": params["dms_id"]},
+        source=actor,
     )
 
 

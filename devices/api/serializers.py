@@ -4,7 +4,6 @@ import jsonpointer
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from devmanager.api.renderers import StoredJSON
 from devmanager.api.serializers import (
     DictField,
     ListField,
@@ -14,6 +13,7 @@ from devmanager.api.serializers import (
     TimestampField,
     validate_dms_id,
 )
+from devmanager.strictjson import StoredJSON
 from devmanager.timestamps import TIMESTAMP_FORMAT, format_timestamp
 
 from ..choices import SLOT_TYPES, DeviceStatus, SlotStatus

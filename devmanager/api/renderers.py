@@ -5,17 +5,7 @@ from drf_orjson_renderer.renderers import ORJSONRenderer
 from rest_framework.renderers import JSONRenderer as StandardJSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
-
-class StoredJSON:
-    """A JSON document as the database holds it (text), which the renderer writes out without decoding it."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def __repr__(self) -> str:
-        return f"StoredJSON({self.text!r})"
+from devmanager.strictjson import StoredJSON
 
 
 class _StandardEncoder(JSONEncoder):

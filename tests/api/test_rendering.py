@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from devmanager.api.renderers import JSONRenderer, StoredJSON
+from devmanager.api.renderers import JSONRenderer
+from devmanager.strictjson import StoredJSON, compact_json
 from tests.conftest import API
 from tests.factories import DeviceFactory
 
@@ -96,3 +97,10 @@ def test_timestamps_read_as_aware_utc_datetimes_by_the_c_loader():
     assert value == datetime(2024, 1, 1, 3, 0, 0, 1, tzinfo=UTC)
     assert value.tzinfo is UTC
     assert loader is UtcTimestamptzLoader
+
+
+def test_compact_json_writes_a_stored_document_as_the_database_spelled_it():
+    stored = StoredJSON('{"a": [1, 2.50]}')
+    assert compact_json({"d": stored}) == '{"d":{"a": [1, 2.50]}}'
+    # Where orjson refuses a value (an integer beyond 64 bits), the json module writes the stored document decoded.
+    assert json.loads(compact_json({"d": stored, "big": 2**70})) == {"d": {"a": [1, 2.5]}, "big": 2**70}

@@ -3,6 +3,7 @@ recording exactly the events of its single-device operation, a device already as
 failures kept per device, cancellation between batches, and a job taken over from a dead worker finishing with no
 device changed twice."""
 
+import json
 import threading
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from devices import services
 from devices.choices import DeviceStatus, EventType
 from devices.models import Device, DeviceEvent
+from events.models import Event
 from fleet import jobs
 from fleet.actions import ACTIONS, ActionSpec
 from fleet.jobs import claim_selection, claim_stream, run, select, step
@@ -369,3 +371,43 @@ def test_a_starting_worker_deletes_the_selections_of_ended_jobs_left_behind(api_
 
     assert JobDevice.objects.filter(job=ended).count() == 0
     assert JobDevice.objects.filter(job=running).count() == 3
+
+
+@pytest.mark.parametrize(
+    ("action", "params"),
+    [
+        ("add_tags", {"tags": ["w7"]}),
+        ("remove_tags", {"tags": ["gateway"]}),
+        ("set_dms", {"dms_id": "dms-2"}),
+        ("patch_metadata", {"patches": [{"op": "add", "path": "/floor", "value": 3}]}),
+    ],
+)
+def test_each_event_holds_the_device_as_the_api_shows_it(api_client, action, params):
+    """A batch reads the documents it leaves unchanged as their stored text and writes them into its events as they
+    are: the event's device must still be the device after the change, as `GET /devices/{id}` shows it."""
+    metadata = {"big": 2**70, "nested": {"list": [1, 2.5, None, True], "text": 'ünïcode \u2028 "q"'}, "empty": {}}
+    ids = make_devices(3, tags=["gateway", "Hall 7"], metadata=metadata, dms_owner="dms-1")
+    services.device_set_identity_slot(device_id=ids[1], source="test", **SLOT)
+    before = last_position()
+
+    job_of(act_confirmed(api_client, action, params, filter=["id[ct]:d-"]))
+    run_jobs()
+
+    events = Event.objects.filter(position__gt=before).order_by("position")
+    assert [event.subject for event in events] == ids
+    for event in events:
+        shown = api_client.get(f"/api/devmanager/v1/devices/{event.subject}").json()
+        del shown["events"]
+        assert json.loads(event.data)["device"] == shown
+    assert json.loads(events[1].data)["device"]["identity"]["type"] == "X509"
+
+
+def test_a_batch_refuses_values_of_fields_it_did_not_declare():
+    """`devices_set_fields` reads the fields it is not told of as text: a value for one of them is a mistake in the
+    code (reading the field would take a query per device), not a device's failure."""
+    make_devices(2)
+    with pytest.raises(ValueError, match="beyond"):
+        services.devices_set_fields(
+            device_ids=["d-000", "d-001"], fields=("tags",), fields_of=lambda device: {"alias": "x"}, source="test"
+        )
+    assert list(Device.objects.values_list("alias", flat=True)) == ["", ""]
