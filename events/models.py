@@ -24,7 +24,8 @@ class Event(models.Model):
     dms_before = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     # The CloudEvent's `data`, as JSON text: written once, served as it is, and read into only by `q` (which parses
     # it). Plain text rather than PostgreSQL's `json`, whose check on the way in was a tenth of an import's cost of
-    # its events: the text is orjson's, or `compact_json`'s, already.
+    # its events: the text is orjson's, or `compact_json`'s, already (with a device's unchanged documents within as
+    # PostgreSQL spelled them: a fleet batch copies them from the device's row without decoding them).
     data = models.TextField()
 
     class Meta:
