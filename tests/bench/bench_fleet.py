@@ -10,15 +10,21 @@ running the jobs as production does:
    runs, the device list (`GET /devices`, a page of 50) and single-device writes (`PATCH /devices/{id}`, devices
    outside the job's way: created for the purpose) are timed from here, each ten times a second: their p50, p99
    and worst, beside the job's batch transactions;
-3. `set_dms` over N/10 devices (the oldest tenth, by a `creation_timestamp[bf]` filter), from request to end.
+3. `set_dms` over N/10 devices (the oldest tenth, by a `creation_timestamp[bf]` filter), from request to end;
+4. with `--batches B` (default 30), the cost of one batch alone: B batches of `add_tags` over 1,000 devices each
+   (contiguous by id, at random places), one at a time in this process through the door a job's batches take
+   (`fleet.actions`), the collector tuned as the worker tunes it: the median wall time, the Python CPU time and
+   the database server's CPU time of one batch (read from /proc: a server on this machine).
 
 Requests go through Django's test client in this process (no socket), as the other benchmarks' do.
 Run it with `scripts/bench`, or: `DATABASE_URL=postgres://... python tests/bench/bench_fleet.py [--devices N]`.
 """
 
 import argparse
+import gc
 import io
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -29,11 +35,14 @@ from pathlib import Path
 
 import harness  # noqa: F401  (sets Django up)
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from harness import API, percentile, use_empty_database
 
 from devices import services
+from devices.models import Device
 from devmanager.api.services import api_key_create
+from devmanager.worker import GC_THRESHOLD
+from fleet.actions import ACTIONS as FLEET_ACTIONS
 from fleet.models import Job, JobStatus, JobStream
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +52,7 @@ ACTIONS = f"{API}/device-actions"
 def arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=int(os.environ.get("BENCH_FLEET_DEVICES", 1_000_000)))
+    parser.add_argument("--batches", type=int, default=30, help="Batches timed alone at the end (0: none).")
     parser.add_argument("--iterations", type=int, help="Ignored (scripts/bench passes it to every benchmark).")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
@@ -115,6 +125,38 @@ class Traffic(threading.Thread):
         )
 
 
+def server_cpu_seconds(pid: int) -> float | None:
+    """A database server process's CPU time (user and system), when it runs on this machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def batch_costs(count: int) -> tuple[float, float, float | None]:
+    """The median wall time and Python CPU time of one batch of `add_tags` (1,000 devices), and the database
+    server's mean CPU time a batch (None when it runs elsewhere), over `count` batches run one at a time."""
+    ids = list(Device.objects.filter(pk__startswith="fleet-").order_by("pk").values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+    places = random.Random(1)
+    walls, pythons, server_before = [], [], server_cpu_seconds(pid)
+    for index in range(count):
+        start = places.randrange(0, len(ids) - 1000)
+        wall, python = time.perf_counter(), time.process_time()
+        with transaction.atomic():
+            FLEET_ACTIONS["add_tags"].apply(ids[start : start + 1000], {"tags": [f"cost-{index}"]}, "key:benchmark")
+        walls.append(time.perf_counter() - wall)
+        pythons.append(time.process_time() - python)
+    server_after = server_cpu_seconds(pid)
+    server = None if server_before is None or server_after is None else (server_after - server_before) / count
+    return statistics.median(walls), statistics.median(pythons), server
+
+
 def main() -> None:
     args = arguments()
     database_url = use_empty_database("fleet_bench")
@@ -171,6 +213,11 @@ def main() -> None:
     print(f"{'  GET /devices (page of 50) meanwhile':58} {lists.summary():>40}")
     print(f"{'  PATCH /devices/{id} meanwhile':58} {writes.summary():>40}")
     print(f"{f'set_dms over {dms_job.total:,} devices, with events':58} {moved:38.1f} s")
+    if args.batches:
+        wall, python, server = batch_costs(args.batches)
+        server_text = "n/a" if server is None else f"{server * 1000:.0f} ms"
+        costs = f"{wall * 1000:.0f} ms, Python {python * 1000:.0f} ms, server {server_text}"
+        print(f"{f'one add_tags batch alone (median of {args.batches}): wall, CPU':58} {costs:>40}")
 
 
 if __name__ == "__main__":
