@@ -474,11 +474,11 @@ def devices_set_fields(
     The JSON documents outside `fields` are read as their stored text, which the events' data holds as it is: a
     batch does not decode and encode again a thousand devices' metadata and slots that it leaves unchanged."""
     devices = devices_lock(device_ids, Device.objects.documents_as_text(decoded=fields))
-    outcomes, updates = _missing(device_ids, devices), []
+    outcomes, updates, declared = _missing(device_ids, devices), [], set(fields)
     for device in devices:
         try:
             values = fields_of(device)
-            if not values.keys() <= set(fields):  # a field read as text would be read again, a query per device
+            if not values.keys() <= declared:  # a field read as text would be read again, a query per device
                 raise ValueError(f"fields_of gave {sorted(values)}, beyond {sorted(fields)}")
             changes = field_changes(device, values)
         except DomainError as exc:

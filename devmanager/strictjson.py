@@ -68,7 +68,7 @@ class JsonText(str):
 
 class StoredJSON:
     """A JSON document as the database holds it (text), which the renderers and `compact_json` write out as it is,
-    without decoding it."""
+    without decoding it: orjson as a fragment, the json module (for what orjson refuses elsewhere) decoded."""
 
     __slots__ = ("text",)
 
@@ -78,22 +78,24 @@ class StoredJSON:
     def __repr__(self) -> str:
         return f"StoredJSON({self.text!r})"
 
+    @staticmethod
+    def orjson_default(value) -> orjson.Fragment:
+        """orjson's `default`: a stored document as its text."""
+        if isinstance(value, StoredJSON):
+            return orjson.Fragment(value.text)
+        raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
-def _stored_fragment(value) -> orjson.Fragment:
-    if isinstance(value, StoredJSON):
-        return orjson.Fragment(value.text)
-    raise TypeError
-
-
-def _stored_document(value):
-    if isinstance(value, StoredJSON):
-        return parse_json(value.text)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    @staticmethod
+    def json_default(value):
+        """The json module's `default`: a stored document decoded."""
+        if isinstance(value, StoredJSON):
+            return parse_json(value.text)
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 _dumps = json.JSONEncoder().encode
 _dumps_compact = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_stored_document
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=StoredJSON.json_default
 ).encode
 
 
@@ -113,7 +115,7 @@ def compact_json(value) -> JsonText:
     module, by which the metadata's 64 KiB limit is measured. A `StoredJSON` document within is written as the
     database spelled it."""
     try:
-        return JsonText(orjson.dumps(value, default=_stored_fragment).decode())
+        return JsonText(orjson.dumps(value, default=StoredJSON.orjson_default).decode())
     except TypeError:  # an integer beyond 64 bits, a lone surrogate, a NonFinite number
         pass
     text = _dumps_compact(value)

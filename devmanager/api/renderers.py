@@ -1,5 +1,3 @@
-import json
-
 import orjson
 from drf_orjson_renderer.renderers import ORJSONRenderer
 from rest_framework.renderers import JSONRenderer as StandardJSONRenderer
@@ -11,7 +9,7 @@ from devmanager.strictjson import StoredJSON
 class _StandardEncoder(JSONEncoder):
     def default(self, obj):
         if isinstance(obj, StoredJSON):
-            return json.loads(obj.text)
+            return StoredJSON.json_default(obj)
         return super().default(obj)
 
 
@@ -30,7 +28,7 @@ class JSONRenderer(ORJSONRenderer):
     @staticmethod
     def default(obj):
         if isinstance(obj, StoredJSON):
-            return orjson.Fragment(obj.text)
+            return StoredJSON.orjson_default(obj)
         return ORJSONRenderer.default(obj)
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
