@@ -9,8 +9,11 @@ running the jobs as production does:
    average time of its batch transactions (its parts run theirs at once, each one after the other); while it
    runs, the device list (`GET /devices`, a page of 50) and single-device writes (`PATCH /devices/{id}`, devices
    outside the job's way: created for the purpose) are timed from here, each ten times a second: their p50, p99
-   and worst, beside the job's batch transactions;
-3. `set_dms` over N/10 devices (the oldest tenth, by a `creation_timestamp[bf]` filter), from request to end;
+   and worst, beside the job's batch transactions; and the CPU the whole machine spent meanwhile (read from
+   /proc/stat), of it the worker's and this process's (the timed requests): what the job costs, against what two
+   cores offer in the time it took;
+3. `set_dms` over N/10 devices (the oldest tenth, by a `creation_timestamp[bf]` filter), from request to end, and
+   the CPU spent meanwhile;
 4. with `--batches B` (default 30), the cost of one batch alone: B batches of `add_tags` over 1,000 devices each
    (contiguous by id, at random places), one at a time in this process through the door a job's batches take
    (`fleet.actions`), the collector tuned as the worker tunes it: the median wall time, the Python CPU time and
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import harness  # noqa: F401  (sets Django up)
@@ -69,6 +73,46 @@ def start_worker(database_url: str) -> subprocess.Popen:
     return worker
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """A process's CPU time (user and system), when it runs on this machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """The machine's CPU seconds (from /proc/stat, steal left out): spent, and there to spend; and those of the
+    worker and of this process (the timed requests). Subtract two of them for what a span used."""
+
+    busy: float
+    available: float
+    worker: float
+    here: float
+
+    @classmethod
+    def now(cls, worker_pid: int) -> "CpuUse | None":
+        try:
+            times = Path("/proc/stat").read_text().split()[1:8]
+            user, nice, system, idle, iowait, irq, softirq = map(int, times)
+        except (OSError, ValueError):
+            return None
+        ticks, busy = os.sysconf("SC_CLK_TCK"), user + nice + system + irq + softirq
+        return cls(busy / ticks, (busy + idle + iowait) / ticks, cpu_seconds(worker_pid) or 0.0, time.process_time())
+
+    def __sub__(self, other: "CpuUse") -> "CpuUse":
+        return CpuUse(*(getattr(self, name) - getattr(other, name) for name in ("busy", "available", "worker", "here")))
+
+    def summary(self) -> str:
+        rest = self.busy - self.worker - self.here
+        return (
+            f"{self.busy:.0f} of {self.available:.0f} CPU-s ({self.busy / self.available:.0%}): worker"
+            f" {self.worker:.0f}, database and the rest {rest:.0f}, timed requests {self.here:.0f}"
+        )
+
+
 class Client:
     """An API client of its own (Django's test client is not shared between threads)."""
 
@@ -85,15 +129,17 @@ class Client:
         assert response.status_code in (200, 202), response.content
         return elapsed, response.json()
 
-    def run_confirmed(self, body: dict) -> tuple[float, Job]:
-        """Dry run, execution, and the wait for the job's end: seconds from the execution's request to the end."""
+    def run_confirmed(self, body: dict, worker_pid: int) -> tuple[float, Job, CpuUse | None]:
+        """Dry run, execution, and the wait for the job's end: seconds from the execution's request to the end, and
+        the CPU the machine spent meanwhile."""
         _, dry = self.act({**body, "dry_run": True})
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), CpuUse.now(worker_pid)
         _, job = self.act({**body, "confirmation": dry["confirmation"]})
         while (current := Job.objects.get(pk=job["id"])).status in (JobStatus.QUEUED, JobStatus.RUNNING):
             time.sleep(0.05)
         assert current.status == JobStatus.SUCCEEDED, current.message
-        return time.perf_counter() - started, current
+        elapsed, cpu_after = time.perf_counter() - started, CpuUse.now(worker_pid)
+        return elapsed, current, None if cpu is None or cpu_after is None else cpu_after - cpu
 
 
 class Traffic(threading.Thread):
@@ -125,15 +171,6 @@ class Traffic(threading.Thread):
         )
 
 
-def server_cpu_seconds(pid: int) -> float | None:
-    """A database server process's CPU time (user and system), when it runs on this machine."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def batch_costs(count: int) -> tuple[float, float, float | None]:
     """The median wall time and Python CPU time of one batch of `add_tags` (1,000 devices), and the database
     server's mean CPU time a batch (None when it runs elsewhere), over `count` batches run one at a time."""
@@ -144,7 +181,7 @@ def batch_costs(count: int) -> tuple[float, float, float | None]:
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     places = random.Random(1)
-    walls, pythons, server_before = [], [], server_cpu_seconds(pid)
+    walls, pythons, server_before = [], [], cpu_seconds(pid)
     for index in range(count):
         start = places.randrange(0, len(ids) - 1000)
         wall, python = time.perf_counter(), time.process_time()
@@ -152,7 +189,7 @@ def batch_costs(count: int) -> tuple[float, float, float | None]:
             FLEET_ACTIONS["add_tags"].apply(ids[start : start + 1000], {"tags": [f"cost-{index}"]}, "key:benchmark")
         walls.append(time.perf_counter() - wall)
         pythons.append(time.process_time() - python)
-    server_after = server_cpu_seconds(pid)
+    server_after = cpu_seconds(pid)
     server = None if server_before is None or server_after is None else (server_after - server_before) / count
     return statistics.median(walls), statistics.median(pythons), server
 
@@ -185,7 +222,7 @@ def main() -> None:
         )
         lists.start()
         writes.start()
-        tagged, job = client.run_confirmed(everything)
+        tagged, job, tagging_cpu = client.run_confirmed(everything, worker.pid)
         stop.set()
         lists.join()
         writes.join()
@@ -198,8 +235,9 @@ def main() -> None:
             "WHERE id LIKE 'fleet-%%'"
         )
         tenth = cutoff.fetchone()[0].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        moved, dms_job = client.run_confirmed(
-            {"action": "set_dms", "params": {"dms_id": "dms-new"}, "filter": [f"creation_timestamp[bf]:{tenth}"]}
+        moved, dms_job, moving_cpu = client.run_confirmed(
+            {"action": "set_dms", "params": {"dms_id": "dms-new"}, "filter": [f"creation_timestamp[bf]:{tenth}"]},
+            worker.pid,
         )
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -212,7 +250,11 @@ def main() -> None:
     print(f"{f'  its batch transactions (1,000 devices, {parts} parts at once)':58} {batch:37.0f} ms")
     print(f"{'  GET /devices (page of 50) meanwhile':58} {lists.summary():>40}")
     print(f"{'  PATCH /devices/{id} meanwhile':58} {writes.summary():>40}")
+    if tagging_cpu:
+        print(f"{'  CPU used meanwhile, all of the machine':58} {tagging_cpu.summary():>40}")
     print(f"{f'set_dms over {dms_job.total:,} devices, with events':58} {moved:38.1f} s")
+    if moving_cpu:
+        print(f"{'  CPU used meanwhile, all of the machine':58} {moving_cpu.summary():>40}")
     if args.batches:
         wall, python, server = batch_costs(args.batches)
         server_text = "n/a" if server is None else f"{server * 1000:.0f} ms"
