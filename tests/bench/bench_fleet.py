@@ -108,8 +108,8 @@ class CpuUse:
     def summary(self) -> str:
         rest = self.busy - self.worker - self.here
         return (
-            f"{self.busy:.0f} of {self.available:.0f} CPU-s ({self.busy / self.available:.0%}): worker"
-            f" {self.worker:.0f}, database and the rest {rest:.0f}, timed requests {self.here:.0f}"
+            f"{self.busy:.1f} of {self.available:.1f} CPU-s ({self.busy / self.available:.0%}): worker"
+            f" {self.worker:.1f}, database and the rest {rest:.1f}, timed requests {self.here:.1f}"
         )
 
 
@@ -250,10 +250,10 @@ def main() -> None:
     print(f"{f'  its batch transactions (1,000 devices, {parts} parts at once)':58} {batch:37.0f} ms")
     print(f"{'  GET /devices (page of 50) meanwhile':58} {lists.summary():>40}")
     print(f"{'  PATCH /devices/{id} meanwhile':58} {writes.summary():>40}")
-    if tagging_cpu:
+    if tagging_cpu is not None:
         print(f"{'  CPU used meanwhile, all of the machine':58} {tagging_cpu.summary():>40}")
     print(f"{f'set_dms over {dms_job.total:,} devices, with events':58} {moved:38.1f} s")
-    if moving_cpu:
+    if moving_cpu is not None:
         print(f"{'  CPU used meanwhile, all of the machine':58} {moving_cpu.summary():>40}")
     if args.batches:
         wall, python, server = batch_costs(args.batches)
