@@ -1,5 +1,8 @@
+import fcntl
 import json
+import multiprocessing
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -10,6 +13,7 @@ from devices.models import Device, DeviceEvent
 from tests.commands.conftest import database_state, jsonl
 from tests.factories import DeviceFactory, NetworkAdapterFactory
 from transfer.importing import BatchWriter
+from transfer.importing.pipeline import PIPE_BYTES, widen_pipe
 
 pytestmark = pytest.mark.django_db
 
@@ -384,6 +388,29 @@ def test_rows_are_written_in_batches_with_a_fixed_number_of_queries(run_import, 
         run = run_import(jsonl(*rows), batch_size=100)
 
     assert run.error is None and Device.objects.count() == 300
+
+
+@pytest.mark.skipif(
+    not hasattr(fcntl, "F_GETPIPE_SZ") or int(Path("/proc/sys/fs/pipe-max-size").read_text()) < PIPE_BYTES,
+    reason="Linux's pipe sizes, up to its pipe-max-size",
+)
+def test_a_validating_process_hands_its_batches_over_a_pipe_of_a_megabyte():
+    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
+    with receiver, sender:
+        assert fcntl.fcntl(sender.fileno(), fcntl.F_GETPIPE_SZ) < PIPE_BYTES
+
+        widen_pipe(sender)
+
+        assert fcntl.fcntl(sender.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_BYTES
+
+
+def test_a_batch_larger_than_the_pipe_arrives_whole(run_import):
+    rows = [{"id": f"d-{n:04d}", "metadata": {"note": "x" * 1000}} for n in range(1500)]  # about 2 MB a batch
+
+    run = run_import(jsonl(*rows), batch_size=1500)
+
+    assert run.error is None and Device.objects.count() == 1500
+    assert Device.objects.get(pk="d-1499").metadata == {"note": "x" * 1000}
 
 
 def test_numbers_beyond_64_bits_are_kept_exact(run_import):

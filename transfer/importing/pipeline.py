@@ -3,6 +3,7 @@ a batch or two ahead of the writes, which `SerialWrites` or `ConcurrentWrites` (
 order of the input through a `BatchWriter` (batches.py)."""
 
 import contextlib
+import fcntl
 import multiprocessing
 import os
 import pickle
@@ -23,6 +24,7 @@ from .validation import DeviceRow, RowError, device_row
 
 DEFAULT_BATCH_SIZE = 5000
 END_OF_CHUNK = "end of chunk"
+PIPE_BYTES = 1 << 20  # what a validating process's pipe holds (Linux's default: 64 KiB); a batch is about 13 MB
 
 
 @dataclass
@@ -74,6 +76,7 @@ class DeviceImport:
         stop, receivers, workers = context.Event(), [], []
         for worker, rows in enumerate(sources):
             receiver, sender = context.Pipe(duplex=False)
+            widen_pipe(sender)
             receivers.append(receiver)
             process = context.Process(
                 target=self._validate, args=(rows, sender, stop, worker, len(sources), receivers), daemon=True
@@ -220,6 +223,15 @@ class DeviceImport:
                 return self.writer.write([row])
         except (IntegrityError, DataError) as exc:
             return [(row, Failure(row.line, row.raw, [{"name": "row", "message": str(exc).strip()}], row.id))]
+
+
+def widen_pipe(end) -> None:
+    """Let the pipe hold PIPE_BYTES (Linux), so that a batch crosses it in a dozen writes rather than two hundred:
+    each read wakes the writing process's main thread, which then waits for the GIL its writing threads hold (a
+    fifth less CPU in the writing process with the feed's events: docs/benchmarks.md). Left as it is where the
+    system refuses (above /proc/sys/fs/pipe-max-size) or has no such setting."""
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(end.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def _next(receiver, validation) -> Batch | str | None:
