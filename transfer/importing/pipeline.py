@@ -226,10 +226,10 @@ class DeviceImport:
 
 
 def widen_pipe(end) -> None:
-    """Let the pipe hold PIPE_BYTES (Linux), so that a batch crosses it in a dozen writes rather than two hundred:
-    each read wakes the writing process's main thread, which then waits for the GIL its writing threads hold (a
-    fifth less CPU in the writing process with the feed's events: docs/benchmarks.md). Left as it is where the
-    system refuses (above /proc/sys/fs/pipe-max-size) or has no such setting."""
+    """Let the pipe hold PIPE_BYTES (Linux), so that a batch crosses it in a dozen writes rather than two hundred,
+    each a wake-up of the writing process's reading thread among its writing threads (a fifth less CPU in the
+    writing process with the feed's events: docs/design.md#the-fleet-feed). Left as it is where the system refuses
+    (above /proc/sys/fs/pipe-max-size) or has no such setting."""
     with contextlib.suppress(AttributeError, OSError):
         fcntl.fcntl(end.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
