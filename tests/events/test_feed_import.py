@@ -5,13 +5,17 @@ written by COPY's binary format (events.recording.record_encoded), with the time
 
 import io
 import json
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone as django_timezone
 
+from adapters.api.serializers import adapter_data, encode_added
+from adapters.models import NetworkAdapter
 from tests.conftest import API
+from tests.factories import DeviceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -119,9 +123,9 @@ def test_an_imported_adapter_s_added_event_holds_the_adapter_as_the_api_shows_it
 
 
 def test_an_imported_change_carries_the_time_it_was_recorded_and_the_import_as_its_actor(api_client, tmp_path):
-    before = timezone.now()
+    before = django_timezone.now()
     import_rows(tmp_path, DEVICES[:2] + ADAPTERS[:1])
-    after = timezone.now()
+    after = django_timezone.now()
 
     events = feed_events(api_client, "device.created") + feed_events(api_client, "device.adapter.added")
 
@@ -129,3 +133,41 @@ def test_an_imported_change_carries_the_time_it_was_recorded_and_the_import_as_i
     for event in events:
         assert before <= datetime.fromisoformat(event["time"]) <= after, event
         assert event["actor"] == "command:import_devices"
+
+
+def encoded_fields(encoded: bytes) -> list[str]:
+    """The fields of an `EncodedChanges` line: each its length in four bytes, then its text."""
+    fields, at = [], 0
+    while at < len(encoded):
+        length = int.from_bytes(encoded[at : at + 4], "big")
+        fields.append(encoded[at + 4 : at + 4 + length].decode("utf-8", "surrogatepass"))
+        at += 4 + length
+    return fields
+
+
+WITH_MICROSECONDS = datetime(2026, 3, 9, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("created", "updated"),
+    [
+        (WITH_MICROSECONDS, WITH_MICROSECONDS),  # orjson's own spelling of the times and UUIDs
+        (WITH_MICROSECONDS.replace(microsecond=0), WITH_MICROSECONDS),  # orjson would leave ".000000" out
+        (WITH_MICROSECONDS, WITH_MICROSECONDS.replace(microsecond=0)),
+        (WITH_MICROSECONDS.astimezone(timezone(timedelta(hours=2))), WITH_MICROSECONDS),  # orjson would keep "+02:00"
+    ],
+)
+@pytest.mark.parametrize("description", ["gate \\ way\n", "lone \ud800 surrogate"])  # orjson refuses the second
+def test_an_adapter_s_encoded_event_agrees_with_the_api_whatever_its_times_and_text(created, updated, description):
+    device = DeviceFactory(dms_owner="dms-1")
+    adapter = NetworkAdapter(
+        id=uuid.uuid4(), device_id=device.pk, type="generic", dvn_uuid=uuid.uuid4(), description=description,
+        created_at=created, updated_at=updated,
+    )  # fmt: skip
+    fields = {field.attname: getattr(adapter, field.attname) for field in NetworkAdapter._meta.concrete_fields}
+
+    subject, dms, data = encoded_fields(encode_added(fields, "dms-1"))
+
+    assert (subject, dms) == (device.pk, "dms-1")
+    assert json.loads(data) == json.loads(json.dumps(adapter_data(adapter)))
+    assert json.loads(data)["adapter"]["created_at"].endswith(".000000Z" if created.microsecond == 0 else ".123456Z")
