@@ -74,7 +74,7 @@ class PreparedRows(Sequence):
         if adapters:
             self.adapter_lines.append(tuple(copy_line(values) for values in adapters))
             dms = device["dms_owner"]
-            feed = (encode_added(dict(zip(ADAPTER_COLUMNS, values, strict=True)), dms) for values in adapters)
+            feed = (encode_added(adapter_fields(values), dms) for values in adapters)
             self.adapter_feed.append(tuple(feed))
         else:  # most rows
             self.adapter_lines.append(())
@@ -268,7 +268,12 @@ def device_values(row: DeviceRow, now: datetime) -> dict:
 
 def adapter_of(values: list) -> NetworkAdapter:
     """An adapter of `adapter_values`, unsaved: what its change shows."""
-    return NetworkAdapter(**dict(zip(ADAPTER_COLUMNS, values, strict=True)))
+    return NetworkAdapter(**adapter_fields(values))
+
+
+def adapter_fields(values: list) -> dict:
+    """An adapter of `adapter_values` as its columns' values by name."""
+    return dict(zip(ADAPTER_COLUMNS, values, strict=True))
 
 
 def adapter_values(row: DeviceRow, now: datetime, adapters: list[Adapter] | None = None) -> list[list]:
