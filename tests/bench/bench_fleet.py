@@ -40,7 +40,7 @@ from pathlib import Path
 import harness  # noqa: F401  (sets Django up)
 from django.core.management import call_command
 from django.db import connection, transaction
-from harness import API, percentile, use_empty_database
+from harness import API, percentile, server_settings, use_empty_database
 
 from devices import services
 from devices.models import Device
@@ -200,7 +200,8 @@ def main() -> None:
     started = time.perf_counter()
     call_command("seed_devices", count=args.devices, seed=1, prefix="fleet-", stdout=io.StringIO())
     connection.cursor().execute("VACUUM ANALYZE")
-    print(f"devices: {args.devices:,} (seeded in {time.perf_counter() - started:.0f} s)   database: PostgreSQL")
+    seeded = time.perf_counter() - started
+    print(f"devices: {args.devices:,} (seeded in {seeded:.0f} s)   database: PostgreSQL ({server_settings()})")
     client, reader, writer = Client("benchmark"), Client("benchmark-reader"), Client("benchmark-writer")
     for index in range(2000):  # the single writes' devices, outside the job's selection (no tag `all-of-them`)
         services.device_create(id=f"zz-writes-{index:04d}", source="bench", tags=["writes"])

@@ -27,7 +27,7 @@ from pathlib import Path
 import harness  # noqa: F401  (sets Django up)
 from django.core.management import call_command
 from django.db import connection
-from harness import use_empty_database
+from harness import server_settings, use_empty_database
 
 from devices.domain import DEVICE_COLUMNS
 from devices.models import Device, DeviceEvent
@@ -136,7 +136,8 @@ def main() -> None:
         source, exported = Path(directory, "devices.jsonl"), Path(directory, "export.jsonl")
         copy_source = Path(directory, "devices.copy")
         write_rows(source, copy_source, args.rows)
-        print(f"rows: {args.rows:,}   input: {source.stat().st_size / 2**20:,.0f} MiB   database: PostgreSQL (empty)")
+        size = source.stat().st_size / 2**20
+        print(f"rows: {args.rows:,}   input: {size:,.0f} MiB   database: PostgreSQL (empty; {server_settings()})")
 
         if args.without_feed:
             leave_out_the_feed()
