@@ -9,7 +9,7 @@ from rest_framework import serializers
 from devmanager.api.serializers import StrictCharField, StrictSerializer
 from devmanager.bulk import binary_fields
 from devmanager.strictjson import jsonb_text
-from devmanager.timestamps import TIMESTAMP_FORMAT, format_timestamp
+from devmanager.timestamps import TIMESTAMP_FORMAT
 
 from ..identifiers import normalise_eui, normalise_imei, normalise_uuid
 from ..models import Activation, AdapterType, NetworkAdapter
@@ -177,19 +177,15 @@ def encode_added(fields: dict, dms: str) -> bytes:
     values of its columns: `adapter_data` built by hand, for the import's hot loop, where a serializer's fields cost
     more to build than the rest of the row (tests/events/test_feed_import.py checks that the two agree). orjson
     writes the UUIDs and times itself, as the API does when a time is UTC with its microseconds (orjson leaves out
-    zero ones); other times, and what orjson refuses, go the serializer's way. `dms` is its device's DMS (who may
-    see the change)."""
+    zero ones); other times, and what orjson refuses, go through `adapter_data` itself. `dms` is its device's DMS
+    (who may see the change)."""
     shown = {name: fields[name] for name in SHOWN_FIELDS[fields["type"]]}
-    document = {"adapter": shown, "device_id": fields["device_id"]}
     if _written_as_the_api_does(shown["created_at"]) and _written_as_the_api_does(shown["updated_at"]):
+        document = {"adapter": shown, "device_id": fields["device_id"]}
         with contextlib.suppress(TypeError):  # a lone surrogate in the description
             return binary_fields(fields["device_id"], dms, orjson.dumps(document, option=orjson.OPT_UTC_Z))
-    for name in ("id", "dvn_uuid"):
-        if shown.get(name) is not None:
-            shown[name] = str(shown[name])
-    for name in ("created_at", "updated_at"):
-        shown[name] = format_timestamp(shown[name])
-    return binary_fields(fields["device_id"], dms, jsonb_text(document))
+    data = jsonb_text(adapter_data(NetworkAdapter(**fields)))
+    return binary_fields(fields["device_id"], dms, data)
 
 
 def _written_as_the_api_does(at: datetime) -> bool:

@@ -56,15 +56,15 @@ def use_empty_database(suffix: str) -> str:
     return f"postgres://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:{settings['PORT']}/{name}"
 
 
+SERVER_SETTINGS = ("shared_buffers", "max_wal_size")
+
+
 def server_settings() -> str:
     """The PostgreSQL settings that bulk writes' figures depend on, to print beside them (docs/benchmarks.md states
     the set-up of each row)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT name, current_setting(name) FROM unnest(%s::text[]) AS name", [list(SERVER_SETTINGS)])
         return ", ".join(f"{name} {value}" for name, value in cursor.fetchall())
-
-
-SERVER_SETTINGS = ("shared_buffers", "max_wal_size")
 
 
 def percentile(values: list[float], fraction: float) -> float:
